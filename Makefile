@@ -1,0 +1,51 @@
+# The two commands: `make run` (service with demo data on http://127.0.0.1:8000) and
+# `make test` (the whole suite). Everything else is installed into .venv by these targets.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# An optional .env (see .env.example) is read here, so local settings need no exporting.
+ifneq (,$(wildcard .env))
+include .env
+export
+endif
+
+.PHONY: run test install install-dev migrate lint bench-shipper serve clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime-installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.runtime-installed $@
+
+install: $(VENV)/.runtime-installed
+install-dev: $(VENV)/.dev-installed
+
+# Development server with DEBUG on and demo data (seeded only into an empty database).
+run: export DEBUG ?= true
+run: install
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+test: install-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench-shipper: install-dev
+	$(BIN)/python bench/shipper_enqueue.py
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache

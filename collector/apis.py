@@ -1,0 +1,177 @@
+"""The ingestion API: thin views that parse, call one service or selector, and answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from collector.serializers import (
+    ErrorResponseSerializer,
+    HealthSerializer,
+    LogBatchResponseSerializer,
+    LogBatchSerializer,
+    LogDocumentSerializer,
+    LogIngestResponseSerializer,
+    WhoamiSerializer,
+)
+from collector.services import log_batch_ingest, log_ingest
+from flusso_site.errors import ApplicationError
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorResponseSerializer, description=description)
+
+
+_COMMON_ERRORS = {
+    400: _error("Invalid JSON, or invalid fields (named in error.fields)."),
+    401: _error("Missing, unknown, revoked or expired API key."),
+    403: _error("Inactive client, or client_id differs from the key's client."),
+    405: _error("Method not allowed."),
+    413: _error("Body larger than the limit (after gzip decompression)."),
+    415: _error("Content-Type is not application/json, or unsupported Content-Encoding."),
+    429: _error("Over the per-key rate limit; see the Retry-After header."),
+    503: _error("Database unavailable; retry after Retry-After seconds."),
+}
+
+_EXAMPLE_LOG = {
+    "log_id": "5b0f7c2e-8d6a-4e5f-9a43-2c1d0b9e7f61",
+    "client_id": "client_abc",
+    "environment": "production",
+    "workflow_version": "v1.0",
+    "ticket_id": "12345",
+    "status": "SUCCESS",
+    "timestamp": "2026-11-20T09:14:09.940000+00:00",
+    "execution_time_seconds": 4.82,
+    "metrics": {
+        "react_iterations": 5,
+        "overall_confidence": 0.82,
+        "hallucination_risk": 0.12,
+        "product_confidence": 0.91,
+        "vision_matches": 4,
+        "text_matches": 10,
+    },
+    "error": None,
+    "trace": {"planning": {"intent": "replacement_part_request"}},
+}
+
+
+class LogIngestApi(APIView):
+    max_body_setting = "INGEST_MAX_DOCUMENT_BYTES"
+
+    @extend_schema(
+        operation_id="logs_create",
+        summary="Store one workflow log",
+        description=(
+            "Stores one log. Sending a log_id the client has already sent stores nothing "
+            "and answers 200 with status 'duplicate', so retries never double-count. "
+            "Accepts Content-Encoding: gzip."
+        ),
+        request=LogDocumentSerializer,
+        responses={
+            201: LogIngestResponseSerializer,
+            200: OpenApiResponse(LogIngestResponseSerializer, description="Duplicate log_id."),
+            **_COMMON_ERRORS,
+        },
+        examples=[OpenApiExample("A successful run", value=_EXAMPLE_LOG, request_only=True)],
+    )
+    def post(self, request: Request) -> Response:
+        result = log_ingest(client=request.user.client, document=request.data)
+        body = {"id": result.id, "log_id": str(result.log_id), "status": result.status}
+        return Response(body, status=201 if result.status == "created" else 200)
+
+
+class LogBatchIngestApi(APIView):
+    max_body_setting = "INGEST_MAX_BATCH_BYTES"
+
+    @extend_schema(
+        operation_id="logs_batch_create",
+        summary="Store a batch of workflow logs",
+        description=(
+            "Stores up to INGEST_MAX_BATCH_SIZE (default 500) logs in one transaction. "
+            "Each invalid document is reported by index with its field errors while the "
+            "valid ones are stored; duplicates are counted, not stored again. Only a "
+            "malformed envelope (400) or a client_id that is not the key's client (403) "
+            "refuses the whole batch."
+        ),
+        request=LogBatchSerializer,
+        responses={200: LogBatchResponseSerializer, **_COMMON_ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        documents = _batch_envelope_parse(request.data)
+        body_bytes = int(request.META.get("CONTENT_LENGTH") or 0)
+        if request.META.get("HTTP_CONTENT_ENCODING"):
+            # Compressed size says little about document sizes: measure them all.
+            body_bytes = settings.INGEST_MAX_BATCH_BYTES
+        result = log_batch_ingest(
+            client=request.user.client, documents=documents, body_bytes=body_bytes
+        )
+        return Response(
+            {
+                "created": result.created,
+                "duplicate": result.duplicate,
+                "rejected": result.rejected,
+                "results": result.results,
+            }
+        )
+
+
+def _batch_envelope_parse(data: Any) -> list[Any]:
+    limit = settings.INGEST_MAX_BATCH_SIZE
+    if not isinstance(data, dict) or not isinstance(data.get("logs"), list):
+        raise ApplicationError(
+            'A batch is a JSON object {"logs": [...]}.',
+            fields={"logs": ["Expected a list of log documents."]},
+        )
+    logs: list[Any] = data["logs"]
+    if not logs:
+        raise ApplicationError("The batch is empty.", fields={"logs": ["Send at least one log."]})
+    if len(logs) > limit:
+        raise ApplicationError(
+            f"A batch holds at most {limit} logs; this one has {len(logs)}.",
+            fields={"logs": [f"Send at most {limit} logs per batch."]},
+        )
+    return logs
+
+
+class HealthApi(APIView):
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+    throttle_classes: list[type] = []
+
+    @extend_schema(
+        operation_id="health",
+        summary="Liveness and database check, for load balancers",
+        auth=[],
+        responses={200: HealthSerializer, 503: _error("The database is unavailable.")},
+    )
+    def get(self, request: Request) -> Response:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return Response({"status": "ok", "database": "ok"})
+
+
+class WhoamiApi(APIView):
+    @extend_schema(
+        operation_id="whoami",
+        summary="Which client and key this request authenticates as",
+        responses={200: WhoamiSerializer, 401: _COMMON_ERRORS[401], 403: _COMMON_ERRORS[403]},
+    )
+    def get(self, request: Request) -> Response:
+        client = request.user.client
+        api_key = request.user.api_key
+        return Response(
+            {
+                "client_id": client.slug,
+                "client_name": client.name,
+                "key_prefix": api_key.prefix,
+                "key_label": api_key.label,
+            }
+        )

@@ -1,0 +1,135 @@
+"""Reading request bodies: bounded in size, gzip-aware, strict JSON.
+
+The parser reads at most the configured number of bytes (compressed and decompressed),
+so neither a huge body nor a zip bomb can exhaust memory, and it refuses what the
+database could not store (NaN, Infinity, NUL characters, lone surrogates) as a 400
+instead of a 500 later on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from typing import Any
+
+from django.conf import settings
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
+from rest_framework.parsers import BaseParser
+
+from flusso_site.errors import ApplicationError
+
+# Escapes that decode to text PostgreSQL refuses: NUL, and UTF-16 surrogate halves.
+_UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+_READ_CHUNK = 64 * 1024
+
+
+def _too_large(limit: int) -> ApplicationError:
+    return ApplicationError(
+        f"The request body is larger than the limit of {limit} bytes.",
+        code="payload_too_large",
+        status=413,
+    )
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        raise ValueError("number out of range")
+    return number
+
+
+def _read_bounded(stream: Any, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = stream.read(_READ_CHUNK)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+
+
+def _gunzip_bounded(data: bytes, limit: int) -> bytes:
+    """Decompress every gzip member, never producing more than ``limit`` bytes."""
+    out: list[bytes] = []
+    size = 0
+    try:
+        while data:
+            decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            part = decompressor.decompress(data, limit - size + 1)
+            size += len(part)
+            if size > limit or decompressor.unconsumed_tail:
+                raise _too_large(limit)
+            if not decompressor.eof:
+                raise ParseError("The gzip body is truncated.")
+            out.append(part)
+            data = decompressor.unused_data
+    except zlib.error:
+        raise ParseError("The body is not valid gzip.") from None
+    return b"".join(out)
+
+
+def _repair_text(value: Any) -> Any:
+    """Replace NUL characters and lone surrogates, which the database cannot store."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_repair_text(key): _repair_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_repair_text(item) for item in value]
+    return value
+
+
+def json_body_parse(raw: bytes) -> Any:
+    """Strict JSON: no NaN or Infinity; unstorable text repaired. Raises ParseError."""
+    try:
+        data = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ParseError("The JSON body is nested too deeply.") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ParseError(f"The body is not valid JSON: {exc}") from None
+    if _UNSTORABLE_ESCAPE.search(raw):
+        data = _repair_text(data)
+    return data
+
+
+class BoundedJSONParser(BaseParser):
+    """JSON bodies, optionally gzip-compressed, bounded by the view's byte limit.
+
+    A view names its limit with ``max_body_setting`` (a settings name), read per request
+    so the limit can be changed by configuration and in tests.
+    """
+
+    media_type = "application/json"
+
+    def parse(
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: dict[str, Any] | None = None,
+    ) -> Any:
+        context = parser_context or {}
+        request = context["request"]
+        setting = getattr(context.get("view"), "max_body_setting", "INGEST_MAX_DOCUMENT_BYTES")
+        limit: int = getattr(settings, setting)
+
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        if declared.isdigit() and int(declared) > limit:
+            raise _too_large(limit)
+
+        encoding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+        raw = _read_bounded(stream, limit)
+        if encoding == "gzip":
+            raw = _gunzip_bounded(raw, limit)
+        elif encoding not in ("", "identity"):
+            raise UnsupportedMediaType(
+                encoding, detail=f"Content-Encoding {encoding!r} is not supported; use gzip."
+            )
+        return json_body_parse(raw)

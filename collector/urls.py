@@ -1,0 +1,15 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from collector import apis
+
+app_name = "collector"
+
+urlpatterns = [
+    path("logs", apis.LogIngestApi.as_view(), name="log-ingest"),
+    path("logs/batch", apis.LogBatchIngestApi.as_view(), name="log-batch-ingest"),
+    path("health", apis.HealthApi.as_view(), name="health"),
+    path("whoami", apis.WhoamiApi.as_view(), name="whoami"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="collector:schema"), name="docs"),
+]

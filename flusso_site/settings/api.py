@@ -1,0 +1,42 @@
+"""The ingestion API: Django REST Framework, its schema and the collector's limits."""
+
+from __future__ import annotations
+
+from flusso_site.env import env_int, env_str
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["collector.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["collector.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_PARSER_CLASSES": ["collector.parsers.BoundedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "collector.exceptions.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Flusso collector API",
+    "DESCRIPTION": (
+        "Ingestion API for the logs of Flusso's AI support workflow. Authenticate with "
+        "`Authorization: Bearer <key>` or `X-API-Key: <key>`; every error answers "
+        '`{"error": {"code", "message", "fields"}}`.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # The docs page must work on a closed network: swagger-ui comes from our static files.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+}
+
+# Largest request body (after gzip decompression) for one document, and for a batch.
+# 1 MiB fits a long ReAct trace many times over; the shipper trims its own at 256 KiB.
+INGEST_MAX_DOCUMENT_BYTES = env_int("INGEST_MAX_DOCUMENT_BYTES", 1024 * 1024, minimum=1024)
+INGEST_MAX_BATCH_BYTES = env_int("INGEST_MAX_BATCH_BYTES", 10 * 1024 * 1024, minimum=1024)
+# Documents per batch: bounded so one request holds one short transaction.
+INGEST_MAX_BATCH_SIZE = env_int("INGEST_MAX_BATCH_SIZE", 500, minimum=1)
+# Requests per key; sized for a busy deployment (100 a second) so only a runaway meets it.
+INGEST_RATE_LIMIT = env_str("INGEST_RATE_LIMIT", "6000/minute")
+# last_used_at is written at most this often per key, keeping writes off the hot path.
+API_KEY_LAST_USED_RESOLUTION_SECONDS = env_int("API_KEY_LAST_USED_RESOLUTION_SECONDS", 60)

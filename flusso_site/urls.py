@@ -1,0 +1,19 @@
+"""Top-level routes: the API under /api/v1/, the dashboards, accounts and admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from flusso_site import errors
+
+urlpatterns = [
+    path("api/v1/", include("collector.urls")),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("dashboard/", include("dashboard.urls")),
+    path("", RedirectView.as_view(pattern_name="dashboard:home", permanent=False)),
+]
+
+handler400 = errors.bad_request
+handler404 = errors.page_not_found
+handler500 = errors.server_error
