@@ -1,0 +1,375 @@
+"""The background worker: takes logs off the queue, batches them, sends, retries, spools.
+
+One daemon thread per client per process. It owns all I/O (serialising, HTTP, the spool), so
+``ship_log_async`` never does any.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ._guard import report_internal_error
+from .builder import bound_size
+from .config import Config
+from .schema import sanitize
+from .spool import Spool
+from .transport import AUTH, INVALID, OK, TOO_LARGE, Outcome, Transport, dumps
+
+if TYPE_CHECKING:
+    from .client import Stats
+
+logger = logging.getLogger("shipper")
+
+# The collector refuses documents over 1 MiB.
+MAX_DOC_BYTES = 1024 * 1024
+# Spill the queue to the spool (rather than wait on the network) once it is this full.
+HIGH_WATER = 0.8
+
+
+class _Sentinel:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+FLUSH = _Sentinel("flush")  # close the batch being collected now
+STOP = _Sentinel("stop")  # the worker should end
+
+
+@dataclass(frozen=True)
+class Item:
+    """One serialised log, ready to send."""
+
+    body: bytes
+    log_id: str
+
+
+def encode(doc: Any, config: Config) -> Item | None:
+    """Serialise a log for the wire; ``None`` if it cannot be sent at all (too big, not a
+    mapping). Gives a log without ``log_id`` one, so every resend carries the same id."""
+    if isinstance(doc, Item):
+        return doc
+    if not isinstance(doc, Mapping):
+        return None
+    doc = dict(doc)
+    if not doc.get("log_id"):
+        doc["log_id"] = str(uuid.uuid4())
+    if not doc.get("client_id") and config.client_id:
+        doc["client_id"] = config.client_id
+    try:
+        body = dumps(doc)
+    except (TypeError, ValueError):
+        # Not JSON-safe (a datetime, NaN, an object): make it so, with the usual scrubbing.
+        doc = sanitize(doc)
+        if not isinstance(doc, dict):
+            return None
+        body = dumps(doc)
+    if len(body) > config.max_log_bytes and isinstance(doc.get("trace"), dict):
+        doc = bound_size(doc, config.max_log_bytes)
+        body = dumps(doc)
+    if len(body) > MAX_DOC_BYTES:
+        return None
+    return Item(body, str(doc["log_id"]))
+
+
+class Consumer(threading.Thread):
+    def __init__(
+        self,
+        *,
+        config: Config,
+        q: queue.Queue[Any],
+        stats: Stats,
+        spool: Spool | None,
+    ) -> None:
+        super().__init__(name="shipper-worker", daemon=True)
+        self.config = config
+        self.queue = q
+        self.stats = stats
+        self.spool = spool
+        self.transport = Transport(config)
+        self.stop_event = threading.Event()
+        # What the worker holds that is not in the queue: read by shutdown() if we hang.
+        self.inflight: list[Item] = []
+        # Undelivered logs left when stopping, for the closer to spool or hand over.
+        self.leftover: list[Item] = []
+        self._down_until = 0.0  # monotonic time before which we do not try the network
+        self._down_attempts = 0
+        self._auth_warned = False
+        self._spool_dirty = spool is not None
+        self._wait = self.stop_event.wait  # replaced in tests to record delays
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        try:
+            while True:
+                try:
+                    items, stop = self._next_batch()
+                    if items:
+                        self._process(items)
+                    if stop or self.stop_event.is_set():
+                        return
+                    self._maybe_drain_spool()
+                except Exception as exc:
+                    report_internal_error("worker", exc)
+                    self._wait(0.1)
+        finally:
+            self.transport.close()
+
+    def _next_batch(self) -> tuple[list[Item], bool]:
+        items: list[Item] = []
+        size = 0
+        deadline = 0.0
+        while True:
+            if items:
+                timeout = max(0.0, deadline - time.monotonic())
+            else:
+                # Idle: wake up now and then to retry the spool.
+                timeout = max(self.config.flush_interval, 0.05)
+            try:
+                obj = self.queue.get(timeout=timeout)
+            except queue.Empty:
+                return items, False
+            if obj is STOP:
+                self.queue.task_done()
+                return items, True
+            if obj is FLUSH:
+                self.queue.task_done()
+                return items, False
+            item = self._encode(obj)
+            if item is None:
+                continue
+            if not items:
+                deadline = time.monotonic() + self.config.flush_interval
+            items.append(item)
+            size += len(item.body)
+            if len(items) >= self.config.batch_size or size >= self.config.batch_max_bytes:
+                return items, False
+
+    def _encode(self, obj: Any) -> Item | None:
+        try:
+            item = encode(obj, self.config)
+        except Exception as exc:
+            report_internal_error("encode", exc)
+            item = None
+        if item is None:
+            self.stats.add(rejected=1)
+            logger.warning("shipper: a log could not be serialised or is over 1 MiB; skipped")
+            self.queue.task_done()
+        return item
+
+    def _process(self, items: list[Item]) -> None:
+        self.inflight = items
+        try:
+            if self.spool is not None and self._should_spool_directly():
+                self._spool_items(items)
+                return
+            undelivered = self.deliver(items, self.config.max_retries)
+            if undelivered:
+                if self.stop_event.is_set():
+                    self.leftover.extend(undelivered)
+                else:
+                    self._spool_or_drop(undelivered)
+        finally:
+            self.inflight = []
+            for _ in items:
+                self.queue.task_done()
+
+    def _should_spool_directly(self) -> bool:
+        if time.monotonic() < self._down_until:
+            return True
+        # The network cannot keep up: spill to disk rather than let the queue fill up.
+        return self.queue.qsize() >= HIGH_WATER * self.config.max_queue_size
+
+    # -- delivery ---------------------------------------------------------------------------
+
+    def deliver(self, items: list[Item], max_retries: int) -> list[Item]:
+        """Send ``items``; return the ones not delivered (to spool or hand back).
+
+        Delivered means the collector answered for them: created, duplicate or rejected.
+        """
+        attempt = 0
+        while True:
+            out = self.transport.post_batch([i.body for i in items])
+            if out.kind == OK:
+                self._mark_up()
+                self._record(out, items)
+                return []
+            if out.kind in (TOO_LARGE, INVALID):
+                self._mark_up()
+                if len(items) > 1:
+                    # Find the culprit(s) by halving; the rest still goes through.
+                    mid = len(items) // 2
+                    first = self.deliver(items[:mid], max_retries)
+                    return first + self.deliver(items[mid:], max_retries)
+                self.stats.add(rejected=1)
+                logger.warning(
+                    "shipper: collector refused log %s (HTTP %s, %s); not retrying",
+                    items[0].log_id,
+                    out.status,
+                    out.error_code or "no code",
+                )
+                return []
+            if out.kind == AUTH:
+                self._warn_auth(out)
+                if self.spool is not None or self.stop_event.is_set():
+                    self._mark_down()
+                    return items
+                # No spool: hold on to the logs and keep asking, slowly.
+                self.stats.add(retried=1)
+                if self._wait(self.config.backoff_max):
+                    return items
+                continue
+            # RETRY: connection error, timeout, 429, 5xx.
+            attempt += 1
+            if attempt > max_retries or self.stop_event.is_set():
+                self._mark_down()
+                return items
+            self.stats.add(retried=1)
+            delay = self._backoff(attempt)
+            if out.retry_after is not None:
+                delay = max(delay, min(out.retry_after, self.config.retry_after_max))
+            logger.info(
+                "shipper: collector unavailable (%s); retry %d/%d in %.2fs",
+                out.status or out.message,
+                attempt,
+                max_retries,
+                delay,
+            )
+            if self._wait(delay):
+                return items
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter: half fixed, half random (never zero, never in step
+        with the other workers)."""
+        cap = min(self.config.backoff_max, self.config.backoff_base * (2 ** (attempt - 1)))
+        return cap / 2 + random.uniform(0, cap / 2)
+
+    def _record(self, out: Outcome, items: list[Item]) -> None:
+        self.stats.add(sent=out.created + out.duplicate, duplicates=out.duplicate)
+        if out.rejected:
+            self.stats.add(rejected=out.rejected)
+            for index, fields in out.rejections:
+                log_id = items[index].log_id if 0 <= index < len(items) else "?"
+                logger.warning(
+                    "shipper: collector rejected log %s (fields: %s)",
+                    log_id,
+                    ", ".join(fields) or "unspecified",
+                )
+
+    def _warn_auth(self, out: Outcome) -> None:
+        if self._auth_warned:
+            return
+        self._auth_warned = True
+        logger.error(
+            "shipper: the collector refused the API key %s (HTTP %s, %s: %s). Logs are kept%s; "
+            "check LOG_COLLECTOR_API_KEY and CLIENT_ID (python -m shipper check)",
+            self.config.key_prefix,
+            out.status,
+            out.error_code or "no code",
+            out.message or "no message",
+            " in the spool" if self.spool is not None else " in memory",
+        )
+
+    def _mark_up(self) -> None:
+        if self._down_until or self._down_attempts:
+            logger.info("shipper: collector reachable again")
+            self._spool_dirty = self.spool is not None
+        self._down_until = 0.0
+        self._down_attempts = 0
+        self._auth_warned = False
+
+    def _mark_down(self) -> None:
+        self._down_attempts += 1
+        delay = self._backoff(self._down_attempts)
+        self._down_until = time.monotonic() + delay
+
+    # -- spool --------------------------------------------------------------------------------
+
+    def _spool_items(self, items: list[Item]) -> bool:
+        assert self.spool is not None
+        try:
+            self.spool.write([i.body for i in items])
+        except OSError as exc:
+            logger.error(
+                "shipper: cannot write to the spool (%s); %d log(s) lost",
+                type(exc).__name__,
+                len(items),
+            )
+            self.stats.add(dropped=len(items))
+            return False
+        self.stats.add(spooled=len(items))
+        self._spool_dirty = True
+        return True
+
+    def _spool_or_drop(self, items: list[Item]) -> None:
+        if self.spool is not None:
+            self._spool_items(items)
+            return
+        self.stats.add(dropped=len(items))
+        logger.warning(
+            "shipper: %d log(s) dropped: the collector is unreachable and LOG_SPOOL_DIR is unset",
+            len(items),
+        )
+
+    def _maybe_drain_spool(self) -> None:
+        """Send one spooled file when the collector is up (or when it is time to probe)."""
+        if self.spool is None or not self._spool_dirty:
+            return
+        if time.monotonic() < self._down_until:
+            return
+        probing = self._down_attempts > 0
+        files = self.spool.files()
+        if not files:
+            self._spool_dirty = False
+            return
+        drain_file(
+            self,
+            files[0],
+            max_retries=0 if probing else 1,
+        )
+
+
+def drain_file(consumer: Consumer, path: Any, *, max_retries: int) -> bool:
+    """Send the logs of one spool file; remove it once the collector has them all.
+
+    Logs it still could not deliver are written back as a new file. Returns True if the whole
+    file was delivered.
+    """
+    spool = consumer.spool
+    assert spool is not None
+    docs = spool.read(path)
+    if docs is None:
+        return True  # another process took it
+    items: list[Item] = []
+    for doc in docs:
+        item = encode(doc, consumer.config)
+        if item is None:
+            consumer.stats.add(rejected=1)
+        else:
+            items.append(item)
+    undelivered: list[Item] = []
+    size = consumer.config.batch_size
+    for start in range(0, len(items), size):
+        chunk = items[start : start + size]
+        if undelivered:
+            undelivered.extend(chunk)  # the collector is down: do not hammer it
+            continue
+        undelivered.extend(consumer.deliver(chunk, max_retries))
+    if len(undelivered) == len(items) and items:
+        return False  # nothing went through: leave the file as it is
+    if undelivered:
+        spool.write([i.body for i in undelivered])
+    spool.remove(path)
+    consumer.stats.add(unspooled=len(items) - len(undelivered))
+    return not undelivered

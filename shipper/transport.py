@@ -1,0 +1,173 @@
+"""HTTP to the collector: one keep-alive session, gzip when worthwhile, answers classified."""
+
+from __future__ import annotations
+
+import email.utils
+import gzip
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from ._version import __version__
+from .config import Config
+
+logger = logging.getLogger("shipper")
+
+USER_AGENT = f"flusso-shipper/{__version__}"
+
+# Outcome kinds.
+OK = "ok"  # the collector answered for every document (created, duplicate or rejected)
+RETRY = "retry"  # connection error, timeout, 5xx, 429: try again later
+AUTH = "auth"  # 401/403: misconfiguration, keep the logs
+INVALID = "invalid"  # 400: the batch as a whole was refused
+TOO_LARGE = "too_large"  # 413
+
+
+@dataclass
+class Outcome:
+    kind: str
+    status: int | None = None
+    created: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    retry_after: float | None = None
+    error_code: str | None = None
+    message: str = ""
+    # Per rejected document: (index in the batch, the field paths the collector complained of).
+    rejections: list[tuple[int, list[str]]] = field(default_factory=list)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """``Retry-After`` as seconds: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _field_paths(errors: Any, prefix: str = "") -> list[str]:
+    """The names of the fields in a DRF-style error tree, without the messages (which may
+    quote the value)."""
+    if isinstance(errors, dict):
+        paths: list[str] = []
+        for key, value in errors.items():
+            sub = f"{prefix}.{key}" if prefix else str(key)
+            nested = _field_paths(value, sub) if isinstance(value, dict) else []
+            paths.extend(nested or [sub])
+        return paths
+    return [prefix] if prefix else []
+
+
+class Transport:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.urls = config.urls
+        self.session = requests.Session()
+        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        if config.api_key:
+            self.session.headers["Authorization"] = f"Bearer {config.api_key}"
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        return (self.config.connect_timeout, self.config.read_timeout)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def post_batch(self, docs: list[bytes]) -> Outcome:
+        """POST serialised documents to ``/logs/batch`` and classify the answer. Never raises
+        for network trouble (that is a ``RETRY`` outcome)."""
+        body = b'{"logs":[' + b",".join(docs) + b"]}"
+        headers = {"Content-Type": "application/json"}
+        if len(body) >= self.config.gzip_min_bytes:
+            body = gzip.compress(body, compresslevel=5)
+            headers["Content-Encoding"] = "gzip"
+        try:
+            response = self.session.post(
+                self.urls["batch"], data=body, headers=headers, timeout=self.timeout
+            )
+        except requests.RequestException as exc:
+            return Outcome(RETRY, message=type(exc).__name__)
+        try:
+            return self._classify(response, len(docs))
+        finally:
+            response.close()
+
+    def _classify(self, response: requests.Response, count: int) -> Outcome:
+        status = response.status_code
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        error = payload.get("error") if isinstance(payload, dict) else None
+        code = error.get("code") if isinstance(error, dict) else None
+        message = str(error.get("message", ""))[:200] if isinstance(error, dict) else ""
+        if status == 200 and isinstance(payload, dict) and "results" in payload:
+            out = Outcome(OK, status=status)
+            for item in payload.get("results") or []:
+                state = item.get("status") if isinstance(item, dict) else None
+                if state == "created":
+                    out.created += 1
+                elif state == "duplicate":
+                    out.duplicate += 1
+                else:
+                    out.rejected += 1
+                    errors = item.get("errors") if isinstance(item, dict) else None
+                    index = item.get("index", -1) if isinstance(item, dict) else -1
+                    out.rejections.append((index, _field_paths(errors)))
+            unanswered = count - out.created - out.duplicate - out.rejected
+            if unanswered > 0:
+                # Not in the contract; count them rather than resend forever.
+                out.rejected += unanswered
+            return out
+        if 200 <= status < 300:
+            # A 2xx we cannot read: the collector has the logs; counting them as sent is the
+            # least wrong answer (resending would be harmless, but could loop).
+            return Outcome(OK, status=status, created=count)
+        if status in (401, 403):
+            return Outcome(AUTH, status=status, error_code=code, message=message)
+        if status == 413:
+            return Outcome(TOO_LARGE, status=status, error_code=code, message=message)
+        if status == 429 or status >= 500 or status == 408:
+            return Outcome(
+                RETRY,
+                status=status,
+                error_code=code,
+                message=message,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        # 400, 415 and the other 4xx: this batch will never be accepted as it is.
+        return Outcome(INVALID, status=status, error_code=code, message=message)
+
+    def get_json(self, name: str, *, auth: bool) -> tuple[int, Any]:
+        """GET one of the service endpoints (``health``, ``whoami``): (status, JSON or None).
+        Raises ``requests.RequestException`` when the collector cannot be reached."""
+        headers = None if auth else {"Authorization": ""}
+        response = self.session.get(self.urls[name], headers=headers, timeout=self.timeout)
+        try:
+            try:
+                return response.status_code, response.json()
+            except ValueError:
+                return response.status_code, None
+        finally:
+            response.close()
+
+
+def dumps(doc: Any) -> bytes:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode(
+        "utf-8"
+    )
