@@ -30,3 +30,18 @@ if EMAIL_HOST:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Flusso <no-reply@flusso.localhost>")
+
+# No open sign-up: the owner creates accounts in admin or with `manage.py create_user`.
+ACCOUNT_ADAPTER = "dashboard.adapters.ClosedSignupAccountAdapter"
+# allauth's defaults, stated so nobody turns them off by accident: failed logins and
+# password-reset e-mails are throttled per IP and per account (uses the default cache).
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": "10/m/ip,5/5m/key",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+    "change_password": "5/m/user",
+}
+ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
+# Two-factor is optional per user: authenticator apps (TOTP) with recovery codes.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Flusso"

@@ -1,0 +1,39 @@
+"""Admin: the owner manages who belongs to which client here."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+
+from dashboard.models import Membership
+
+User = get_user_model()
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 1
+    fields = ["client", "created_at"]
+    readonly_fields = ["created_at"]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "client", "created_at"]
+    list_filter = ["client"]
+    search_fields = ["user__email", "user__username", "client__slug", "client__name"]
+    list_select_related = ["user", "client"]
+    readonly_fields = ["created_at"]
+
+
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    """Django's user admin with the user's client memberships inline."""
+
+    inlines = [*DjangoUserAdmin.inlines, MembershipInline]
+    list_display = ["email", "username", "is_staff", "is_active", "last_login"]
