@@ -4,6 +4,6 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flusso_site.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flusso_site.settings.service")
 
 application = get_asgi_application()

@@ -16,9 +16,9 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 
 def env_str(name: str, default: str | None = None) -> str:
-    """The variable's value; ``default`` when unset; ImproperlyConfigured when neither."""
+    """The variable's value; ``default`` when unset or empty; ImproperlyConfigured when neither."""
     value = os.environ.get(name)
-    if value is None:
+    if not value:
         if default is None:
             raise ImproperlyConfigured(f"The environment variable {name} is required.")
         return default

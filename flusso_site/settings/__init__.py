@@ -1,13 +1,7 @@
-"""Settings, split by topic; each module reads its own environment variables.
+"""Settings, split by topic (base, api, accounts, dashboard, production).
 
-``DJANGO_SETTINGS_MODULE=flusso_site.settings`` is the service; tests use
-``flusso_site.settings.test`` on top of it.
+``flusso_site.settings.service`` composes them for the running service;
+``flusso_site.settings.test`` builds on it for the test suite. This package itself stays
+empty so that importing the test settings does not first load the service's (which
+refuse to start without SECRET_KEY when DEBUG is off).
 """
-
-from flusso_site.settings.accounts import *  # noqa: F403
-from flusso_site.settings.api import *  # noqa: F403
-from flusso_site.settings.base import *  # noqa: F403
-from flusso_site.settings.dashboard import *  # noqa: F403
-
-if not DEBUG:  # noqa: F405
-    from flusso_site.settings.production import *  # noqa: F403

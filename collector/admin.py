@@ -1,0 +1,175 @@
+"""Admin for clients, their keys and their logs.
+
+A new key is shown in full exactly once, on the page that answers its creation; it is never
+put in a message or a cookie, and only its hash is stored. Logs are read-only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from collector.models import ApiKey, Client, WorkflowLog
+from collector.services import api_key_create, api_key_revoke
+
+
+class ApiKeyInline(admin.TabularInline):
+    model = ApiKey
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ("prefix_display", "label", "created_at", "last_used_at", "expires_at", "state")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Key")
+    def prefix_display(self, obj: ApiKey) -> str:
+        return f"flk_{obj.prefix}_…"
+
+    @admin.display(description="State")
+    def state(self, obj: ApiKey) -> str:
+        return _key_state(obj)
+
+
+def _key_state(api_key: ApiKey) -> str:
+    if api_key.revoked_at:
+        return "revoked"
+    if api_key.is_expired():
+        return "expired"
+    return "active"
+
+
+@admin.register(Client)
+class ClientAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "is_active", "retention_days", "created_at", "add_key")
+    list_filter = ("is_active",)
+    search_fields = ("name", "slug")
+    readonly_fields = ("created_at",)
+    inlines = [ApiKeyInline]
+
+    @admin.display(description="API keys")
+    def add_key(self, obj: Client) -> str:
+        url = reverse("admin:collector_apikey_add") + f"?client={obj.pk}"
+        return format_html('<a href="{}">Create a key</a>', url)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "client",
+        "label",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "state",
+    )
+    list_filter = ("client", ("revoked_at", admin.EmptyFieldListFilter))
+    search_fields = ("prefix", "label", "client__slug", "client__name")
+    list_select_related = ("client",)
+    actions = ["revoke_keys"]
+
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+        if obj is None:
+            return ["client", "label", "expires_at"]
+        return [
+            "client",
+            "label",
+            "prefix",
+            "created_at",
+            "last_used_at",
+            "expires_at",
+            "revoked_at",
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+        if obj is None:
+            return []
+        return ["client", "prefix", "created_at", "last_used_at", "revoked_at"]
+
+    @admin.display(description="State")
+    def state(self, obj: ApiKey) -> str:
+        return _key_state(obj)
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        if change:
+            obj.save(update_fields=["label", "expires_at"])
+            return
+        api_key, raw_key = api_key_create(
+            client=obj.client, label=obj.label, expires_at=obj.expires_at
+        )
+        # The form's instance becomes the created key, so the admin logs and links it.
+        form.instance = api_key
+        obj.pk = api_key.pk
+        obj.prefix = api_key.prefix
+        request._flusso_new_key = raw_key  # type: ignore[attr-defined]
+
+    def response_add(self, request: HttpRequest, obj: ApiKey, post_url_continue: Any = None):
+        raw_key = getattr(request, "_flusso_new_key", None)
+        if raw_key is None:
+            return super().response_add(request, obj, post_url_continue)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Your new API key",
+            "api_key": obj,
+            "raw_key": raw_key,
+            "opts": self.model._meta,
+        }
+        response = TemplateResponse(request, "admin/collector/apikey/created.html", context)
+        # The page holds a secret: never cache it anywhere.
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @admin.action(description="Revoke selected keys")
+    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        now = timezone.now()
+        keys = list(queryset.filter(revoked_at__isnull=True))
+        for api_key in keys:
+            api_key_revoke(api_key=api_key, now=now)
+        self.message_user(request, f"Revoked {len(keys)} key(s).", messages.SUCCESS)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Keys are revoked, not deleted, so their use stays traceable.
+        return False
+
+
+@admin.register(WorkflowLog)
+class WorkflowLogAdmin(admin.ModelAdmin):
+    list_display = (
+        "timestamp",
+        "client",
+        "ticket_id",
+        "status",
+        "environment",
+        "workflow_version",
+        "overall_confidence",
+        "error_type",
+    )
+    list_filter = ("client", "status", "environment", "timestamp")
+    date_hierarchy = "timestamp"
+    search_fields = ("=ticket_id",)
+    list_select_related = ("client",)
+    # Counting millions of rows on every page is the slow part of the changelist.
+    show_full_result_count = False
+    list_per_page = 50
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

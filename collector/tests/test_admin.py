@@ -1,0 +1,77 @@
+import re
+
+import pytest
+from django.urls import reverse
+
+from collector.keys import key_parse, secret_hash
+from collector.models import ApiKey
+from collector.tests.factories import ApiKeyFactory, ClientFactory, WorkflowLogFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(admin_client):
+    return admin_client
+
+
+def test_creating_a_key_shows_the_full_key_once_and_stores_only_its_hash(staff):
+    client = ClientFactory(slug="acme")
+    response = staff.post(
+        reverse("admin:collector_apikey_add"), {"client": client.pk, "label": "prod-eu"}
+    )
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    shown = re.search(rb'id="new-api-key"[^>]*>(flk_[^<]+)<', response.content)
+    assert shown, response.content
+    raw_key = shown.group(1).decode()
+    parsed = key_parse(raw_key)
+    api_key = ApiKey.objects.get(client=client)
+    assert parsed is not None and parsed.prefix == api_key.prefix and api_key.label == "prod-eu"
+    assert api_key.secret_hash == secret_hash(parsed.secret)
+    # Nowhere afterwards: the change page shows the prefix only.
+    change = staff.get(reverse("admin:collector_apikey_change", args=[api_key.pk]))
+    assert parsed.secret.encode() not in change.content
+    listing = staff.get(reverse("admin:collector_client_change", args=[client.pk]))
+    assert parsed.secret.encode() not in listing.content
+    assert api_key.prefix.encode() in listing.content
+
+
+def test_revoke_action_revokes_selected_keys(staff):
+    keep, revoke = ApiKeyFactory(), ApiKeyFactory()
+    response = staff.post(
+        reverse("admin:collector_apikey_changelist"),
+        {"action": "revoke_keys", "_selected_action": [revoke.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    revoke.refresh_from_db()
+    keep.refresh_from_db()
+    assert revoke.revoked_at is not None and keep.revoked_at is None
+
+
+def test_keys_cannot_be_deleted(staff):
+    api_key = ApiKeyFactory()
+    response = staff.get(reverse("admin:collector_apikey_delete", args=[api_key.pk]))
+    assert response.status_code == 403
+
+
+def test_logs_are_read_only_filterable_and_searchable(staff):
+    log = WorkflowLogFactory(ticket_id="48213", status="FAILED")
+    WorkflowLogFactory(ticket_id="99999")
+    url = reverse("admin:collector_workflowlog_changelist")
+    found = staff.get(url, {"q": "48213", "status__exact": "FAILED"})
+    assert found.status_code == 200
+    assert b"48213" in found.content and b"99999" not in found.content
+    assert staff.get(reverse("admin:collector_workflowlog_add")).status_code == 403
+    detail = staff.get(reverse("admin:collector_workflowlog_change", args=[log.pk]))
+    assert detail.status_code == 200 and b'name="_save"' not in detail.content
+
+
+def test_client_admin_lists_keys_inline_with_a_create_link(staff):
+    client = ClientFactory()
+    ApiKeyFactory(client=client, label="rotating")
+    response = staff.get(reverse("admin:collector_client_changelist"))
+    assert reverse("admin:collector_apikey_add").encode() in response.content
+    change = staff.get(reverse("admin:collector_client_change", args=[client.pk]))
+    assert b"rotating" in change.content

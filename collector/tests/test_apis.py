@@ -1,0 +1,374 @@
+import gzip
+import json
+import threading
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.db import OperationalError, connection
+from django.test import Client as HttpClient
+from django.urls import reverse
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from collector.models import ApiKey, WorkflowLog
+from collector.tests.factories import ApiKeyFactory, log_document
+
+pytestmark = pytest.mark.django_db
+
+LOG = "collector:log-ingest"
+BATCH = "collector:log-batch-ingest"
+
+
+def assert_error(response, status, code=None):
+    """Every error is JSON of one shape."""
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}
+    if code:
+        assert body["error"]["code"] == code
+    return body["error"]
+
+
+class TestSingleLog:
+    def test_created_answers_201_with_ids(self, api):
+        document = log_document()
+        response = api.post(LOG, document)
+        assert response.status_code == 201
+        body = response.json()
+        assert body["status"] == "created" and body["log_id"] == document["log_id"]
+        assert WorkflowLog.objects.get(pk=body["id"]).ticket_id == "12345"
+
+    def test_resending_answers_200_duplicate_and_stores_nothing_new(self, api):
+        document = log_document()
+        first = api.post(LOG, document).json()
+        response = api.post(LOG, document)
+        assert response.status_code == 200
+        assert response.json() == {**first, "status": "duplicate"}
+        assert WorkflowLog.objects.count() == 1
+
+    def test_gzip_bodies_are_accepted(self, api):
+        response = api.post(LOG, log_document(), gzipped=True)
+        assert response.status_code == 201
+
+    def test_field_out_of_range_is_400_naming_the_field(self, api):
+        response = api.post(LOG, log_document(metrics={"overall_confidence": 7}))
+        error = assert_error(response, 400, "invalid")
+        assert "overall_confidence" in error["fields"]["metrics"]
+        assert not WorkflowLog.objects.exists()
+
+    def test_invalid_json_is_400(self, api):
+        assert_error(api.post(LOG, raw=b'{"ticket_id": '), 400, "parse_error")
+
+    def test_nan_is_400_not_500(self, api):
+        body = json.dumps(log_document()).replace("4.82", "NaN").encode()
+        assert_error(api.post(LOG, raw=body), 400)
+
+    def test_nul_characters_are_stored_safely(self, api):
+        body = json.dumps(log_document(trace={"note": "a\u0000b"})).encode()
+        response = api.post(LOG, raw=body)
+        assert response.status_code == 201
+        assert WorkflowLog.objects.get().document["trace"]["note"] == "a\ufffdb"
+
+    def test_wrong_content_type_is_415(self, api):
+        assert_error(
+            api.post(LOG, raw=b"ticket_id=1", content_type="application/x-www-form-urlencoded"),
+            415,
+        )
+
+    def test_unknown_content_encoding_is_415(self, api):
+        assert_error(api.post(LOG, log_document(), headers={"Content-Encoding": "br"}), 415)
+
+    def test_body_over_the_limit_is_413(self, api, settings):
+        settings.INGEST_MAX_DOCUMENT_BYTES = 4096
+        assert_error(api.post(LOG, log_document(trace={"x": "y" * 5000})), 413, "payload_too_large")
+        assert not WorkflowLog.objects.exists()
+
+    def test_gzip_bomb_is_413(self, api, settings):
+        settings.INGEST_MAX_DOCUMENT_BYTES = 64 * 1024
+        bomb = gzip.compress(b'{"trace": "' + b"0" * 5_000_000 + b'"}')
+        response = api.post(LOG, raw=bomb, headers={"Content-Encoding": "gzip"})
+        assert_error(response, 413)
+
+    def test_client_mismatch_is_403_naming_both(self, api):
+        error = assert_error(api.post(LOG, log_document(client_id="other")), 403, "client_mismatch")
+        assert "other" in error["message"] and "client_abc" in error["message"]
+
+    def test_wrong_method_is_405(self, api):
+        assert_error(api.get(LOG), 405)
+
+    def test_unknown_api_path_is_json_404(self, api):
+        assert_error(api.http.get("/api/v1/nope"), 404, "not_found")
+
+    def test_stored_document_holds_no_secret_in_clear(self, api):
+        document = log_document(
+            config={"freshdesk_api_key": "fd_live_9f8e7d6c5b4a"},
+            error={
+                "type": "ToolTimeout",
+                "message": "timed out (Authorization: Bearer ord_live_5566) for m.rossi@example.org",
+                "node": "react_agent",
+            },
+        )
+        assert api.post(LOG, document).status_code == 201
+        row = WorkflowLog.objects.values().get()
+        stored = json.dumps(row, default=str)
+        for secret in ["fd_live_9f8e7d6c5b4a", "ord_live_5566", "m.rossi@example.org"]:
+            assert secret not in stored
+        assert api.key not in stored
+
+
+class TestAuthentication:
+    def test_x_api_key_header_works(self, api, api_key):
+        response = api.http.post(
+            reverse(LOG),
+            data=json.dumps(log_document()),
+            content_type="application/json",
+            headers={"X-API-Key": api_key.raw_key},
+        )
+        assert response.status_code == 201
+
+    def test_missing_key_is_401_with_www_authenticate(self, api):
+        response = api.http.post(reverse(LOG), data="{}", content_type="application/json")
+        assert_error(response, 401, "not_authenticated")
+        assert response["WWW-Authenticate"].startswith("Bearer")
+
+    @pytest.mark.parametrize(
+        "key", ["nonsense", "flk_0123456789ab_" + "x" * 43, "Basic dXNlcjpwYXNz"]
+    )
+    def test_unknown_or_malformed_key_is_401(self, api, key):
+        assert_error(api.post(LOG, log_document(), key=key), 401)
+
+    def test_right_prefix_wrong_secret_is_401(self, api, api_key):
+        forged = f"flk_{api_key.prefix}_" + "x" * 43
+        assert_error(api.post(LOG, log_document(), key=forged), 401, "invalid_key")
+
+    def test_other_authorization_schemes_are_401(self, api):
+        response = api.http.post(
+            reverse(LOG),
+            data="{}",
+            content_type="application/json",
+            headers={"Authorization": "Basic dXNlcjpwYXNz"},
+        )
+        assert_error(response, 401)
+
+    def test_revoked_key_is_401(self, api, api_key):
+        api_key.revoked_at = timezone.now()
+        api_key.save()
+        assert_error(api.post(LOG, log_document()), 401, "key_revoked")
+
+    def test_expired_key_is_401(self, api, api_key):
+        api_key.expires_at = timezone.now() - timedelta(seconds=1)
+        api_key.save()
+        assert_error(api.post(LOG, log_document()), 401, "key_expired")
+
+    def test_key_expiring_later_still_works(self, api, api_key):
+        api_key.expires_at = timezone.now() + timedelta(days=1)
+        api_key.save()
+        assert api.post(LOG, log_document()).status_code == 201
+
+    def test_inactive_client_is_403(self, api, api_key):
+        api_key.client.is_active = False
+        api_key.client.save()
+        assert_error(api.post(LOG, log_document()), 403, "client_inactive")
+        assert not WorkflowLog.objects.exists()
+
+    def test_use_is_recorded(self, api, api_key):
+        assert api_key.last_used_at is None
+        api.get("collector:whoami")
+        api_key.refresh_from_db()
+        assert api_key.last_used_at is not None
+
+
+class TestThrottling:
+    def test_over_the_rate_is_429_with_retry_after(self, api, settings):
+        settings.INGEST_RATE_LIMIT = "3/minute"
+        statuses = [api.get("collector:whoami").status_code for _ in range(3)]
+        assert statuses == [200, 200, 200]
+        response = api.get("collector:whoami")
+        assert_error(response, 429, "throttled")
+        assert 1 <= int(response["Retry-After"]) <= 60
+
+    def test_the_limit_is_per_key(self, api, api_key, settings):
+        settings.INGEST_RATE_LIMIT = "1/minute"
+        other = ApiKeyFactory(client=api_key.client)
+        assert api.get("collector:whoami").status_code == 200
+        assert api.get("collector:whoami").status_code == 429
+        assert api.get("collector:whoami", key=other.raw_key).status_code == 200
+
+    def test_the_default_is_sized_for_a_busy_deployment(self, api):
+        statuses = {api.get("collector:whoami").status_code for _ in range(200)}
+        assert statuses == {200}
+
+
+class TestBatch:
+    def test_partial_batch_stores_valid_and_reports_invalid_by_index(self, api):
+        logs = [log_document(), log_document(metrics={"hallucination_risk": 2}), log_document()]
+        response = api.post(BATCH, {"logs": logs})
+        assert response.status_code == 200
+        body = response.json()
+        assert (body["created"], body["duplicate"], body["rejected"]) == (2, 0, 1)
+        rejected = body["results"][1]
+        assert rejected["index"] == 1 and rejected["status"] == "rejected"
+        assert "hallucination_risk" in rejected["errors"]["metrics"]
+        assert WorkflowLog.objects.count() == 2
+
+    def test_resending_a_batch_counts_duplicates(self, api):
+        payload = {"logs": [log_document(), log_document()]}
+        api.post(BATCH, payload)
+        body = api.post(BATCH, payload).json()
+        assert (body["created"], body["duplicate"]) == (0, 2)
+        assert WorkflowLog.objects.count() == 2
+
+    def test_gzip_batch(self, api):
+        body = api.post(BATCH, {"logs": [log_document()] * 1}, gzipped=True).json()
+        assert body["created"] == 1
+
+    @pytest.mark.parametrize(
+        "payload",
+        [[log_document()], {"logs": {}}, {"logs": []}, {"items": [log_document()]}, "logs"],
+    )
+    def test_malformed_envelope_rejects_everything(self, api, payload):
+        error = assert_error(api.post(BATCH, payload), 400)
+        assert "logs" in error["fields"]
+        assert not WorkflowLog.objects.exists()
+
+    def test_more_than_the_batch_size_is_refused(self, api, settings):
+        settings.INGEST_MAX_BATCH_SIZE = 3
+        assert_error(api.post(BATCH, {"logs": [log_document() for _ in range(4)]}), 400)
+        assert not WorkflowLog.objects.exists()
+
+    def test_full_batch_of_500_is_stored(self, api):
+        body = api.post(BATCH, {"logs": [log_document() for _ in range(500)]}).json()
+        assert body["created"] == 500
+        assert WorkflowLog.objects.count() == 500
+
+    def test_batch_over_the_byte_limit_is_413(self, api, settings):
+        settings.INGEST_MAX_BATCH_BYTES = 8192
+        logs = [log_document(trace={"x": "y" * 1000}) for _ in range(10)]
+        assert_error(api.post(BATCH, {"logs": logs}), 413)
+        assert not WorkflowLog.objects.exists()
+
+    def test_mismatched_client_refuses_the_batch(self, api):
+        logs = [log_document(), log_document(client_id="intruder")]
+        assert_error(api.post(BATCH, {"logs": logs}), 403, "client_mismatch")
+        assert not WorkflowLog.objects.exists()
+
+
+class TestHealthAndWhoami:
+    def test_health_needs_no_key_and_checks_the_database(self, db):
+        response = HttpClient().get(reverse("collector:health"))
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok", "database": "ok"}
+
+    def test_health_is_503_when_the_database_is_down(self, db):
+        with mock.patch(
+            "collector.apis.connection.cursor", side_effect=OperationalError("connection refused")
+        ):
+            response = HttpClient().get(reverse("collector:health"))
+        assert_error(response, 503, "database_unavailable")
+        assert response["Retry-After"]
+
+    def test_whoami_names_the_client_and_key(self, api, api_key):
+        response = api.get("collector:whoami")
+        assert response.json() == {
+            "client_id": "client_abc",
+            "client_name": "ABC Plumbing",
+            "key_prefix": api_key.prefix,
+            "key_label": "test",
+        }
+
+    def test_whoami_needs_a_key(self, db):
+        assert_error(HttpClient().get(reverse("collector:whoami")), 401)
+
+
+class TestSchema:
+    def test_schema_documents_every_endpoint_and_error(self, db):
+        response = HttpClient().get(reverse("collector:schema") + "?format=json")
+        assert response.status_code == 200
+        schema = json.loads(response.content)
+        paths = schema["paths"]
+        assert {"/api/v1/logs", "/api/v1/logs/batch", "/api/v1/health", "/api/v1/whoami"} <= set(
+            paths
+        )
+        responses = paths["/api/v1/logs"]["post"]["responses"]
+        assert {"200", "201", "400", "401", "403", "413", "415", "429"} <= set(responses)
+        assert "bearerAuth" in schema["components"]["securitySchemes"]
+
+    def test_docs_page_uses_local_static_files(self, db):
+        response = HttpClient().get(reverse("collector:docs"))
+        assert response.status_code == 200
+        assert b"/static/drf_spectacular_sidecar/" in response.content
+        assert b"cdn" not in response.content.lower()
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False) | st.integers() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=10), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+_documents = st.fixed_dictionaries(
+    {},
+    optional={
+        "ticket_id": _json_values,
+        "status": st.sampled_from(["SUCCESS", "FAILED", "nope"]) | _json_values,
+        "log_id": st.uuids().map(str) | _json_values,
+        "timestamp": st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat())
+        | _json_values,
+        "execution_time_seconds": _json_values,
+        "metrics": st.dictionaries(
+            st.sampled_from(["react_iterations", "overall_confidence", "vision_matches", "x"]),
+            _json_values,
+        )
+        | _json_values,
+        "error": _json_values,
+        "trace": _json_values,
+        "environment": _json_values,
+        "client_id": st.just("client_abc") | _json_values,
+    },
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(document=_documents)
+def test_no_client_input_causes_a_500(api, document):
+    single = api.post(LOG, document)
+    batch = api.post(BATCH, {"logs": [document, document]})
+    assert single.status_code < 500, single.content
+    assert batch.status_code < 500, batch.content
+    if single.status_code >= 400:
+        assert set(single.json()) == {"error"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_retries_of_one_log_store_it_once(api_key: ApiKey):
+    """Parallel deliveries of the same log (a shipper retrying) never double-count."""
+    document = log_document()
+    statuses: list[int] = []
+    barrier = threading.Barrier(6)
+
+    def deliver() -> None:
+        barrier.wait()
+        try:
+            response = HttpClient().post(
+                reverse(BATCH),
+                data=json.dumps({"logs": [document]}),
+                content_type="application/json",
+                headers={"Authorization": f"Bearer {api_key.raw_key}"},
+            )
+            statuses.append(response.status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 6
+    assert WorkflowLog.objects.filter(log_id=document["log_id"]).count() == 1

@@ -1,0 +1,59 @@
+import gzip
+
+import pytest
+from rest_framework.exceptions import ParseError
+
+from collector.parsers import _gunzip_bounded, json_body_parse
+from flusso_site.errors import ApplicationError
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"a": NaN}', b'{"a": Infinity}', b'{"a": -Infinity}', b'{"a": 1e400}']
+)
+def test_non_finite_numbers_are_refused(body):
+    with pytest.raises(ParseError):
+        json_body_parse(body)
+
+
+def test_nul_characters_and_lone_surrogates_are_repaired():
+    data = json_body_parse(b'{"a\\u0000": "x\\u0000y", "b": ["\\ud800"]}')
+    assert data == {"a\ufffd": "x\ufffdy", "b": ["?"]}
+
+
+def test_ordinary_unicode_escapes_are_kept():
+    assert json_body_parse(b'{"name": "Jos\\u00e9 \\ud83d\\ude00"}') == {"name": "José 😀"}
+
+
+def test_invalid_utf8_is_a_parse_error():
+    with pytest.raises(ParseError):
+        json_body_parse(b'{"a": "\xff\xfe"}')
+
+
+def test_absurd_nesting_is_a_parse_error():
+    with pytest.raises(ParseError):
+        json_body_parse(b"[" * 100_000 + b"]" * 100_000)
+
+
+def test_gzip_within_the_limit_decompresses():
+    assert _gunzip_bounded(gzip.compress(b"x" * 1000), 1000) == b"x" * 1000
+
+
+def test_gzip_bomb_stops_at_the_limit():
+    bomb = gzip.compress(b"0" * 50_000_000)
+    assert len(bomb) < 100_000
+    with pytest.raises(ApplicationError) as info:
+        _gunzip_bounded(bomb, 1_000_000)
+    assert info.value.status == 413
+
+
+def test_concatenated_gzip_members_are_all_read_and_bounded():
+    body = gzip.compress(b"a" * 600) + gzip.compress(b"b" * 600)
+    assert _gunzip_bounded(body, 1200) == b"a" * 600 + b"b" * 600
+    with pytest.raises(ApplicationError):
+        _gunzip_bounded(body, 1000)
+
+
+@pytest.mark.parametrize("body", [b"not gzip", gzip.compress(b"x" * 100)[:-12]])
+def test_broken_gzip_is_a_parse_error(body):
+    with pytest.raises(ParseError):
+        _gunzip_bounded(body, 10_000)
