@@ -107,7 +107,7 @@ class TestSingleLog:
             config={"freshdesk_api_key": "fd_live_9f8e7d6c5b4a"},
             error={
                 "type": "ToolTimeout",
-                "message": "timed out (Authorization: Bearer ord_live_5566) for m.rossi@example.org",
+                "message": "timed out (Authorization: Bearer ord_live_5566) for m.rossi@example.org",  # noqa: E501
                 "node": "react_agent",
             },
         )
