@@ -1,7 +1,386 @@
+"""HTML pages and exports. Views parse the query string, call selectors, and render.
+
+Every client page is wrapped by ``scoping.client_view``, which resolves the client from the
+URL for the logged-in user (404 otherwise) and hands it in; no view filters by client.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+
+from collector.models import Client, LogStatus
+from dashboard import charts
+from dashboard.forms import PERIODS, DashboardFilterForm, LogFilterForm
+from dashboard.scoping import client_view
+from dashboard.selectors import (
+    DashboardFilters,
+    Kpis,
+    client_calibration,
+    client_errors_by_node,
+    client_errors_by_type,
+    client_execution_time_histogram,
+    client_filter_options,
+    client_has_logs,
+    client_kpis,
+    client_list_for_user,
+    client_overview_all_unscoped,
+    client_time_series,
+    log_export_queryset,
+    log_page,
+    log_runs_for_ticket,
+)
+from dashboard.selectors import (
+    log_detail as log_detail_get,
+)
+from dashboard.selectors.logs import EXPORT_COLUMNS
+from dashboard.trace import trace_from_document
+from flusso_site.errors import ApplicationError
+
+# Rows fetched per database round trip while streaming an export: large enough to keep
+# round trips few, small enough that memory stays flat.
+EXPORT_CHUNK_SIZE = 2000
+LOGS_PER_PAGE = 50
+OVERVIEW_SORTS = {
+    "name",
+    "runs_24h",
+    "runs_7d",
+    "runs_30d",
+    "success_rate_24h",
+    "success_rate_7d",
+    "success_rate_30d",
+    "avg_confidence_30d",
+    "errors_30d",
+    "last_log_at",
+}
+
+
+def _render(
+    request: HttpRequest,
+    template: str,
+    context: dict[str, Any],
+    *,
+    client: Client | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """Render with the layout's needs: the current client and the client switcher."""
+    switcher = list(client_list_for_user(user=request.user).only("slug", "name")[:200])
+    context = {
+        "client": client,
+        "switcher_clients": switcher if len(switcher) > 1 else [],
+        **context,
+    }
+    return render(request, template, context, status=status)
+
+
+# Home ----------------------------------------------------------------------------------
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("Dashboards are coming.")
+    """The owner's overview of every client; a client user's own dashboard or a chooser."""
+    if request.user.is_staff:
+        return _overview(request)
+    clients = list(client_list_for_user(user=request.user)[:2])
+    if len(clients) == 1:
+        return redirect("dashboard:client", client_slug=clients[0].slug)
+    return _render(
+        request,
+        "dashboard/chooser.html",
+        {"clients": client_list_for_user(user=request.user)},
+    )
+
+
+def _overview(request: HttpRequest) -> HttpResponse:
+    rows = client_overview_all_unscoped()
+    sort = request.GET.get("sort", "name")
+    key = sort.lstrip("-")
+    if key not in OVERVIEW_SORTS:
+        sort, key = "name", "name"
+    descending = sort.startswith("-")
+
+    def sort_key(row: Any) -> tuple[bool, Any]:
+        value = getattr(row, key)
+        if isinstance(value, str):
+            value = value.lower()
+        # Missing values (no runs) sort last whichever the direction.
+        return (value is None) != descending, value if value is not None else 0
+
+    rows.sort(key=sort_key, reverse=descending)
+    totals = {
+        name: sum(getattr(r, name) for r in rows)
+        for name in (
+            "runs_24h",
+            "successes_24h",
+            "runs_7d",
+            "successes_7d",
+            "runs_30d",
+            "successes_30d",
+            "errors_30d",
+        )
+    }
+    for span in ("24h", "7d", "30d"):
+        runs = totals[f"runs_{span}"]
+        totals[f"success_rate_{span}"] = totals[f"successes_{span}"] / runs if runs else None
+    return _render(
+        request,
+        "dashboard/overview.html",
+        {
+            "rows": rows,
+            "totals": totals,
+            "sort": sort,
+            "silent": [r for r in rows if r.is_silent],
+        },
+    )
+
+
+# Client dashboard ----------------------------------------------------------------------
+
+
+def _kpi_cards(kpis: Kpis) -> list[dict[str, Any]]:
+    """The cards in page order: (label, values, format, whether up is good)."""
+    cur, prev = kpis.current, kpis.previous
+    specs = [
+        ("Tickets processed", "tickets", "int", True, f"{cur.runs} runs"),
+        ("Success rate", "success_rate", "pct", True, f"{cur.successes} successful runs"),
+        ("Avg confidence", "avg_confidence", "ratio", True, ""),
+        ("Avg hallucination risk", "avg_hallucination_risk", "ratio", False, ""),
+        ("Median execution time", "median_execution_seconds", "seconds", False, ""),
+        ("p95 execution time", "p95_execution_seconds", "seconds", False, ""),
+        ("Avg ReAct iterations", "avg_react_iterations", "decimal", None, ""),
+    ]
+    cards = []
+    for label, name, kind, up_is_good, note in specs:
+        current, previous = getattr(cur, name), getattr(prev, name)
+        change = None
+        if current is not None and previous is not None:
+            change = current - previous
+        trend = ""
+        if change and up_is_good is not None:
+            trend = "good" if (change > 0) == up_is_good else "bad"
+        cards.append(
+            {
+                "key": name,
+                "label": label,
+                "value": current,
+                "previous": previous,
+                "change": change,
+                "kind": kind,
+                "trend": trend,
+                "note": note,
+            }
+        )
+    return cards
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _logs_url(client: Client, filters: DashboardFilters, **extra: str) -> str:
+    query = {"start": _iso(filters.window.start), "end": _iso(filters.window.end)}
+    if filters.environment:
+        query["environment"] = filters.environment
+    if filters.version:
+        query["version"] = filters.version
+    query |= extra
+    return reverse("dashboard:logs", args=[client.slug]) + "?" + urlencode(query)
+
+
+@client_view
+def client_dashboard(request: HttpRequest, *, client: Client) -> HttpResponse:
+    if not client_has_logs(client=client):
+        return _render(
+            request,
+            "dashboard/empty.html",
+            {"collector_url": request.build_absolute_uri(reverse("collector:log-ingest"))},
+            client=client,
+        )
+    form = DashboardFilterForm(request.GET)
+    filters = form.filters(now=timezone.now())
+    series = client_time_series(client=client, filters=filters)
+    by_type = client_errors_by_type(client=client, filters=filters)
+    by_node = client_errors_by_node(client=client, filters=filters)
+    context = {
+        "form": form,
+        "period": form.cleaned_data["period"] if form.is_valid() else "30d",
+        "periods": list(PERIODS),
+        "filters": filters,
+        "options": client_filter_options(client=client, window=filters.window),
+        "cards": _kpi_cards(client_kpis(client=client, filters=filters)),
+        "charts": {
+            "volume": charts.volume_chart(series),
+            "success": charts.success_rate_chart(series),
+            "quality": charts.quality_chart(series),
+            "duration": charts.execution_time_chart(
+                client_execution_time_histogram(client=client, filters=filters)
+            ),
+            "calibration": charts.calibration_chart(
+                client_calibration(client=client, filters=filters)
+            ),
+        },
+        "errors_by_type": [(g, _logs_url(client, filters, error_type=g.key)) for g in by_type],
+        "errors_by_node": [(g, _logs_url(client, filters, error_node=g.key)) for g in by_node],
+        "errors_type_chart": charts.errors_chart(by_type, title="by type") if by_type else "",
+        "errors_node_chart": charts.errors_chart(by_node, title="by node") if by_node else "",
+        "logs_url": _logs_url(client, filters),
+    }
+    return _render(request, "dashboard/client.html", context, client=client)
+
+
+# Logs ------------------------------------------------------------------------------------
+
+
+def _query_without(request: HttpRequest, *names: str) -> str:
+    query = request.GET.copy()
+    for name in names:
+        query.pop(name, None)
+    return query.urlencode()
+
+
+@client_view
+def log_list(request: HttpRequest, *, client: Client) -> HttpResponse:
+    form = LogFilterForm(request.GET)
+    page = None
+    error = ""
+    if form.is_valid():
+        try:
+            page = log_page(
+                client=client,
+                filters=form.filters(),
+                cursor=form.cleaned_data.get("cursor") or "",
+                size=LOGS_PER_PAGE,
+            )
+        except ApplicationError as exc:
+            error = exc.message
+    else:
+        error = "Some filters are not valid; correct them to see the logs."
+    sort = form.cleaned_data.get("sort") or "-time" if form.is_valid() else "-time"
+    context = {
+        "form": form,
+        "page": page,
+        "error": error,
+        "statuses": LogStatus.values,
+        "sort": sort,
+        "base_query": _query_without(request, "cursor"),
+        "sort_query": _query_without(request, "cursor", "sort"),
+        "export_query": _query_without(request, "cursor"),
+    }
+    return _render(
+        request, "dashboard/logs.html", context, client=client, status=400 if error else 200
+    )
+
+
+def _export_filters(request: HttpRequest) -> LogFilterForm:
+    return LogFilterForm(request.GET)
+
+
+def _form_errors_text(form: LogFilterForm) -> str:
+    lines = [f"{name}: {message}" for name, messages in form.errors.items() for message in messages]
+    return "Invalid filters.\n" + "\n".join(lines) + "\n"
+
+
+class _Echo:
+    """A file-like object whose write returns the line, for csv.writer in a generator."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+# Spreadsheet programs run cells starting with these as formulas.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _export_name(client: Client, extension: str) -> str:
+    return f"{client.slug}-logs-{timezone.now():%Y%m%d-%H%M%S}.{extension}"
+
+
+@client_view
+def log_export_csv(request: HttpRequest, *, client: Client) -> HttpResponse:
+    form = _export_filters(request)
+    if not form.is_valid():
+        return HttpResponseBadRequest(_form_errors_text(form), content_type="text/plain")
+    queryset = log_export_queryset(client=client, filters=form.filters())
+    writer = csv.writer(_Echo())
+
+    def lines() -> Iterator[str]:
+        yield writer.writerow(EXPORT_COLUMNS)
+        for values in queryset.values_list(*EXPORT_COLUMNS).iterator(chunk_size=EXPORT_CHUNK_SIZE):
+            yield writer.writerow([_csv_cell(v) for v in values])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{_export_name(client, "csv")}"'
+    return response
+
+
+@client_view
+def log_export_json(request: HttpRequest, *, client: Client) -> HttpResponse:
+    """A JSON array of the stored documents, written one document at a time."""
+    form = _export_filters(request)
+    if not form.is_valid():
+        return HttpResponseBadRequest(_form_errors_text(form), content_type="text/plain")
+    queryset = log_export_queryset(client=client, filters=form.filters())
+
+    def chunks() -> Iterator[str]:
+        yield "["
+        separator = "\n"
+        for document in queryset.values_list("document", flat=True).iterator(
+            chunk_size=EXPORT_CHUNK_SIZE
+        ):
+            yield separator + json.dumps(document, ensure_ascii=False)
+            separator = ",\n"
+        yield "\n]\n"
+
+    response = StreamingHttpResponse(chunks(), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="{_export_name(client, "json")}"'
+    return response
+
+
+@client_view
+def log_detail(request: HttpRequest, *, client: Client, log_id: uuid.UUID) -> HttpResponse:
+    log = log_detail_get(client=client, log_id=log_id)
+    context = {
+        "log": log,
+        "trace": trace_from_document(log.document),
+        "other_runs": log_runs_for_ticket(client=client, log=log),
+        "raw_json": json.dumps(log.document, indent=2, ensure_ascii=False),
+        "ticket_logs_url": reverse("dashboard:logs", args=[client.slug])
+        + "?"
+        + urlencode({"ticket": log.ticket_id}),
+    }
+    return _render(request, "dashboard/log_detail.html", context, client=client)
+
+
+@client_view
+def log_raw(request: HttpRequest, *, client: Client, log_id: uuid.UUID) -> HttpResponse:
+    log = log_detail_get(client=client, log_id=log_id)
+    response = JsonResponse(
+        log.document, safe=False, json_dumps_params={"indent": 2, "ensure_ascii": False}
+    )
+    response["Content-Disposition"] = f'attachment; filename="{log.log_id}.json"'
+    return response

@@ -1,0 +1,31 @@
+"""Tenant scoping, in one place: every client page is wrapped by ``client_view``.
+
+The decorator resolves ``<client_slug>`` against the logged-in user before the view runs:
+anonymous users go to the login page, and a client the user may not see answers 404 (not
+403, so nobody learns which clients exist). Views receive the resolved ``client`` and pass
+it to selectors; they never filter by client themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+
+from dashboard.selectors import client_get_for_user
+
+ClientView = Callable[..., HttpResponse]
+
+
+def client_view(view: ClientView) -> Callable[..., HttpResponse]:
+    @wraps(view)
+    def wrapped(request: HttpRequest, client_slug: str, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        client = client_get_for_user(user=request.user, slug=client_slug)
+        return view(request, client=client, **kwargs)
+
+    return wrapped

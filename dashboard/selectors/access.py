@@ -1,0 +1,29 @@
+"""Which clients a user may see: the one rule behind every client page."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+from django.http import Http404
+
+from collector.models import Client
+
+
+def client_list_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Client]:
+    """Staff (the owner) see every client; others the clients they are members of."""
+    if not user.is_authenticated or not user.is_active:
+        return Client.objects.none()
+    if user.is_staff:
+        return Client.objects.all()
+    return Client.objects.filter(memberships__user=user)
+
+
+def client_get_for_user(*, user: AbstractBaseUser | AnonymousUser, slug: str) -> Client:
+    """The client with this slug if the user may see it; Http404 otherwise.
+
+    404 rather than 403: a user must not learn which other clients exist.
+    """
+    try:
+        return client_list_for_user(user=user).get(slug=slug)
+    except Client.DoesNotExist:
+        raise Http404("No such client.") from None

@@ -1,0 +1,226 @@
+"""The log viewer's reads: filtered lists with keyset pagination, exports and one log.
+
+Pages are keyset-paginated on (sort value, id): each page is one index range read, as
+fast on page 10,000 as on page 1, where OFFSET would read and drop every earlier row.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import F, FloatField, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.utils.dateparse import parse_datetime
+
+from collector.models import Client, WorkflowLog
+from flusso_site.errors import ApplicationError
+
+# Sortable columns: the public name in the URL -> the model field.
+SORT_FIELDS = {
+    "time": "timestamp",
+    "confidence": "overall_confidence",
+    "risk": "hallucination_risk",
+    "duration": "execution_time_seconds",
+    "iterations": "react_iterations",
+}
+DEFAULT_SORT = "-time"
+# Metric columns may be empty; sorting puts empty values below every real one (metrics
+# are never negative), so the keyset stays a total order.
+MISSING_METRIC = -1.0
+# Other runs of the same ticket shown on a detail page.
+TICKET_RUNS_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class LogFilters:
+    status: str = ""
+    environment: str = ""
+    version: str = ""
+    start: datetime | None = None
+    end: datetime | None = None
+    ticket_id: str = ""
+    confidence_min: float | None = None
+    confidence_max: float | None = None
+    error_type: str = ""
+    error_node: str = ""
+    sort: str = DEFAULT_SORT
+
+
+def _filtered(*, client: Client, filters: LogFilters) -> QuerySet[WorkflowLog]:
+    qs = WorkflowLog.objects.filter(client=client)
+    exact = {
+        "status": filters.status,
+        "environment": filters.environment,
+        "workflow_version": filters.version,
+        "ticket_id": filters.ticket_id,
+        "error_type": filters.error_type,
+        "error_node": filters.error_node,
+    }
+    qs = qs.filter(**{name: value for name, value in exact.items() if value})
+    if filters.start is not None:
+        qs = qs.filter(timestamp__gte=filters.start)
+    if filters.end is not None:
+        qs = qs.filter(timestamp__lt=filters.end)
+    if filters.confidence_min is not None:
+        qs = qs.filter(overall_confidence__gte=filters.confidence_min)
+    if filters.confidence_max is not None:
+        qs = qs.filter(overall_confidence__lte=filters.confidence_max)
+    return qs
+
+
+def _sort_key(sort: str) -> tuple[str, bool]:
+    """(model field, descending) for a public sort name such as "-confidence"."""
+    descending = sort.startswith("-")
+    name = sort.lstrip("-")
+    if name not in SORT_FIELDS:
+        raise ApplicationError(f"Logs cannot be sorted by {name!r}.", code="bad_sort")
+    return SORT_FIELDS[name], descending
+
+
+def _sorted(qs: QuerySet[WorkflowLog], sort: str) -> tuple[QuerySet[WorkflowLog], str, bool]:
+    field_name, descending = _sort_key(sort)
+    if field_name == "timestamp":
+        qs = qs.annotate(sort_value=F("timestamp"))
+    else:
+        qs = qs.annotate(
+            sort_value=Coalesce(field_name, Value(MISSING_METRIC), output_field=FloatField())
+        )
+    order = ["-sort_value", "-id"] if descending else ["sort_value", "id"]
+    return qs.order_by(*order), field_name, descending
+
+
+# Cursors -----------------------------------------------------------------------------
+
+
+def cursor_encode(*, sort: str, value: Any, pk: int, direction: str) -> str:
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    raw = json.dumps({"s": sort, "v": value, "i": pk, "d": direction}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def cursor_decode(cursor: str, *, sort: str) -> tuple[Any, int, str]:
+    """(sort value, id, "next" or "prev"); ApplicationError for anything not ours."""
+    invalid = ApplicationError(
+        "The page link is not valid (or was made for another sort order).", code="bad_cursor"
+    )
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        value, pk, direction = data["v"], int(data["i"]), data["d"]
+        if data["s"] != sort or direction not in ("next", "prev"):
+            raise invalid
+    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError):
+        raise invalid from None
+    if sort.lstrip("-") == "time":
+        value = parse_datetime(value) if isinstance(value, str) else None
+        if value is None:
+            raise invalid
+    elif not isinstance(value, int | float) or isinstance(value, bool):
+        raise invalid
+    return value, pk, direction
+
+
+@dataclass(frozen=True)
+class LogPage:
+    rows: list[WorkflowLog]
+    next_cursor: str | None
+    prev_cursor: str | None
+
+
+def log_page(*, client: Client, filters: LogFilters, cursor: str = "", size: int = 50) -> LogPage:
+    """One page of the client's logs matching ``filters``, after or before ``cursor``."""
+    qs, _, descending = _sorted(_filtered(client=client, filters=filters), filters.sort)
+    direction = "next"
+    if cursor:
+        value, pk, direction = cursor_decode(cursor, sort=filters.sort)
+        # "after" in the page order: smaller for a descending sort, larger otherwise.
+        after = (direction == "next") == descending
+        # The redundant outer bound gives the planner an index range to scan.
+        if after:
+            qs = qs.filter(Q(sort_value__lte=value), Q(sort_value__lt=value) | Q(id__lt=pk))
+        else:
+            qs = qs.filter(Q(sort_value__gte=value), Q(sort_value__gt=value) | Q(id__gt=pk))
+        if direction == "prev":
+            qs = qs.reverse()
+    columns = [
+        "id",
+        "log_id",
+        "ticket_id",
+        "status",
+        "timestamp",
+        "overall_confidence",
+        "hallucination_risk",
+        "execution_time_seconds",
+        "react_iterations",
+        "environment",
+        "workflow_version",
+        "error_type",
+    ]
+    rows = list(qs.only(*columns)[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    if direction == "prev":
+        rows.reverse()
+    has_next = more if direction == "next" else bool(cursor)
+    has_prev = bool(cursor) if direction == "next" else more
+    sort = filters.sort
+
+    def make(row: WorkflowLog, where: str) -> str:
+        return cursor_encode(sort=sort, value=row.sort_value, pk=row.pk, direction=where)
+
+    return LogPage(
+        rows=rows,
+        next_cursor=make(rows[-1], "next") if rows and has_next else None,
+        prev_cursor=make(rows[0], "prev") if rows and has_prev else None,
+    )
+
+
+EXPORT_COLUMNS = [
+    "log_id",
+    "timestamp",
+    "ticket_id",
+    "status",
+    "environment",
+    "workflow_version",
+    "execution_time_seconds",
+    "react_iterations",
+    "overall_confidence",
+    "hallucination_risk",
+    "product_confidence",
+    "vision_matches",
+    "text_matches",
+    "error_type",
+    "error_node",
+    "error_message",
+]
+
+
+def log_export_queryset(*, client: Client, filters: LogFilters) -> QuerySet[WorkflowLog]:
+    """Every log matching ``filters`` in the viewer's order; callers stream it."""
+    qs, _, _ = _sorted(_filtered(client=client, filters=filters), filters.sort)
+    return qs
+
+
+def log_detail(*, client: Client, log_id: uuid.UUID) -> WorkflowLog:
+    try:
+        return WorkflowLog.objects.get(client=client, log_id=log_id)
+    except WorkflowLog.DoesNotExist:
+        raise Http404("No such log.") from None
+
+
+def log_runs_for_ticket(*, client: Client, log: WorkflowLog) -> list[WorkflowLog]:
+    """The latest other runs of the same ticket, newest first."""
+    return list(
+        WorkflowLog.objects.filter(client=client, ticket_id=log.ticket_id)
+        .exclude(pk=log.pk)
+        .only("log_id", "timestamp", "status", "workflow_version", "environment")
+        .order_by("-timestamp", "-id")[:TICKET_RUNS_SHOWN]
+    )

@@ -1,0 +1,443 @@
+"""The dashboards' numbers, aggregated in the database from the typed metric columns.
+
+Every function takes ``client=`` (except the owner's deliberately unscoped overview) and
+runs one or a few grouped queries over the (client, timestamp, id) index range of its
+window: conditional aggregation (``Count(..., filter=Q(...))``) rather than one query per
+series, and never rows loaded into Python to be counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Avg, Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import TruncDay, TruncHour
+from django.utils import timezone
+
+from collector.models import Client, LogStatus, WorkflowLog
+from dashboard.selectors.percentiles import (
+    PercentileCont,
+    percentile_cont_by_offset,
+    supports_percentile_cont,
+)
+
+STATUSES = [s.value for s in LogStatus]
+# Upper edges (seconds) of the execution-time histogram; a last open bucket holds the rest.
+# Runs take seconds to a minute: finer at the short end where most runs fall.
+EXECUTION_TIME_EDGES = [2, 4, 6, 8, 10, 15, 20, 30, 60]
+# Confidence buckets for calibration: ten of width 0.1 (confidence is in [0, 1]).
+CALIBRATION_BUCKETS = 10
+# Windows up to this long are charted per hour, longer ones per day.
+HOURLY_UP_TO = timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open time range [start, end)."""
+
+    start: datetime
+    end: datetime
+
+    @property
+    def previous(self) -> Window:
+        """The window of the same length just before this one."""
+        return Window(self.start - (self.end - self.start), self.start)
+
+    def q(self, prefix: str = "") -> Q:
+        return Q(**{f"{prefix}timestamp__gte": self.start, f"{prefix}timestamp__lt": self.end})
+
+
+@dataclass(frozen=True)
+class DashboardFilters:
+    window: Window
+    environment: str = ""
+    version: str = ""
+
+
+def _scoped(*, client: Client, filters: DashboardFilters) -> QuerySet[WorkflowLog]:
+    qs = WorkflowLog.objects.filter(client=client)
+    if filters.environment:
+        qs = qs.filter(environment=filters.environment)
+    if filters.version:
+        qs = qs.filter(workflow_version=filters.version)
+    return qs
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def client_has_logs(*, client: Client) -> bool:
+    return WorkflowLog.objects.filter(client=client).exists()
+
+
+def client_filter_options(*, client: Client, window: Window) -> dict[str, list[str]]:
+    """Environments and versions seen in the window and the one before (the filter menus)."""
+    qs = WorkflowLog.objects.filter(client=client).filter(
+        Window(window.previous.start, window.end).q()
+    )
+    environments = qs.order_by("environment").values_list("environment", flat=True).distinct()
+    versions = (
+        qs.exclude(workflow_version="")
+        .order_by("workflow_version")
+        .values_list("workflow_version", flat=True)
+        .distinct()
+    )
+    return {"environments": list(environments), "versions": list(versions)}
+
+
+# KPIs ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KpiValues:
+    runs: int = 0
+    tickets: int = 0
+    successes: int = 0
+    avg_confidence: float | None = None
+    avg_hallucination_risk: float | None = None
+    median_execution_seconds: float | None = None
+    p95_execution_seconds: float | None = None
+    avg_react_iterations: float | None = None
+
+    @property
+    def success_rate(self) -> float | None:
+        return _rate(self.successes, self.runs)
+
+
+@dataclass(frozen=True)
+class Kpis:
+    current: KpiValues
+    previous: KpiValues
+
+
+def client_kpis(*, client: Client, filters: DashboardFilters) -> Kpis:
+    """The KPI cards for the window and the previous window, in one aggregate query.
+
+    On PostgreSQL the percentiles are part of that query; elsewhere each takes one more
+    small ORDER BY/OFFSET query.
+    """
+    qs = _scoped(client=client, filters=filters)
+    windows = {"cur": filters.window, "prev": filters.window.previous}
+    postgres = supports_percentile_cont(qs)
+    aggregates: dict[str, Any] = {}
+    for key, window in windows.items():
+        in_window = window.q()
+        aggregates |= {
+            f"{key}_runs": Count("id", filter=in_window),
+            f"{key}_tickets": Count("ticket_id", distinct=True, filter=in_window),
+            f"{key}_successes": Count("id", filter=in_window & Q(status=LogStatus.SUCCESS)),
+            f"{key}_conf": Avg("overall_confidence", filter=in_window),
+            f"{key}_risk": Avg("hallucination_risk", filter=in_window),
+            f"{key}_iter": Avg("react_iterations", filter=in_window),
+            f"{key}_timed": Count("execution_time_seconds", filter=in_window),
+        }
+        if postgres:
+            aggregates[f"{key}_p50"] = PercentileCont(
+                "execution_time_seconds", 0.5, filter=in_window
+            )
+            aggregates[f"{key}_p95"] = PercentileCont(
+                "execution_time_seconds", 0.95, filter=in_window
+            )
+    span = Window(filters.window.previous.start, filters.window.end)
+    row = qs.filter(span.q()).aggregate(**aggregates)
+
+    values = {}
+    for key, window in windows.items():
+        if postgres:
+            p50, p95 = row[f"{key}_p50"], row[f"{key}_p95"]
+        else:
+            in_window = qs.filter(window.q())
+            timed = row[f"{key}_timed"]
+            p50 = percentile_cont_by_offset(in_window, "execution_time_seconds", 0.5, timed)
+            p95 = percentile_cont_by_offset(in_window, "execution_time_seconds", 0.95, timed)
+        values[key] = KpiValues(
+            runs=row[f"{key}_runs"],
+            tickets=row[f"{key}_tickets"],
+            successes=row[f"{key}_successes"],
+            avg_confidence=row[f"{key}_conf"],
+            avg_hallucination_risk=row[f"{key}_risk"],
+            median_execution_seconds=p50,
+            p95_execution_seconds=p95,
+            avg_react_iterations=row[f"{key}_iter"],
+        )
+    return Kpis(current=values["cur"], previous=values["prev"])
+
+
+# Series ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    bucket: datetime
+    total: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    avg_confidence: float | None = None
+    avg_hallucination_risk: float | None = None
+
+    @property
+    def success_rate(self) -> float | None:
+        return _rate(self.by_status.get(LogStatus.SUCCESS, 0), self.total)
+
+
+def _buckets(window: Window, hourly: bool) -> list[datetime]:
+    tz = timezone.get_current_timezone()
+    step = timedelta(hours=1) if hourly else timedelta(days=1)
+    local = window.start.astimezone(tz)
+    first = local.replace(minute=0, second=0, microsecond=0)
+    if not hourly:
+        first = first.replace(hour=0)
+    buckets = []
+    moment = first
+    while moment < window.end:
+        buckets.append(moment)
+        moment = (moment + step).astimezone(tz)
+    return buckets
+
+
+def client_time_series(*, client: Client, filters: DashboardFilters) -> list[SeriesPoint]:
+    """Runs per status, average confidence and risk per hour (short windows) or day.
+
+    Buckets are in the current time zone; empty buckets are present with zero runs.
+    """
+    window = filters.window
+    hourly = window.end - window.start <= HOURLY_UP_TO
+    tz = timezone.get_current_timezone()
+    trunc = TruncHour if hourly else TruncDay
+    rows = (
+        _scoped(client=client, filters=filters)
+        .filter(window.q())
+        .annotate(bucket=trunc("timestamp", tzinfo=tz))
+        .values("bucket")
+        .annotate(
+            total=Count("id"),
+            avg_confidence=Avg("overall_confidence"),
+            avg_risk=Avg("hallucination_risk"),
+            **{f"n_{s}": Count("id", filter=Q(status=s)) for s in STATUSES},
+        )
+        .order_by("bucket")
+    )
+    found = {
+        row["bucket"]: SeriesPoint(
+            bucket=row["bucket"],
+            total=row["total"],
+            by_status={s: row[f"n_{s}"] for s in STATUSES},
+            avg_confidence=row["avg_confidence"],
+            avg_hallucination_risk=row["avg_risk"],
+        )
+        for row in rows
+    }
+    return [
+        found.get(b, SeriesPoint(bucket=b, by_status=dict.fromkeys(STATUSES, 0)))
+        for b in _buckets(window, hourly)
+    ]
+
+
+@dataclass(frozen=True)
+class HistogramBucket:
+    label: str
+    low: float
+    high: float | None
+    count: int
+
+
+def client_execution_time_histogram(
+    *, client: Client, filters: DashboardFilters
+) -> list[HistogramBucket]:
+    """Runs per execution-time bucket [low, high), one conditional count per bucket."""
+    lows = [0, *EXECUTION_TIME_EDGES]
+    highs: list[float | None] = [*EXECUTION_TIME_EDGES, None]
+    aggregates = {}
+    for i, (low, high) in enumerate(zip(lows, highs, strict=True)):
+        condition = Q(execution_time_seconds__gte=low)
+        if high is not None:
+            condition &= Q(execution_time_seconds__lt=high)
+        aggregates[f"b{i}"] = Count("id", filter=condition)
+    row = _scoped(client=client, filters=filters).filter(filters.window.q()).aggregate(**aggregates)
+    return [
+        HistogramBucket(
+            label=f"{low}-{high} s" if high is not None else f"≥ {low} s",
+            low=low,
+            high=high,
+            count=row[f"b{i}"],
+        )
+        for i, (low, high) in enumerate(zip(lows, highs, strict=True))
+    ]
+
+
+@dataclass(frozen=True)
+class CalibrationBucket:
+    low: float
+    high: float
+    runs: int
+    successes: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.low:.1f}-{self.high:.1f}"
+
+    @property
+    def success_rate(self) -> float | None:
+        return _rate(self.successes, self.runs)
+
+
+def client_calibration(*, client: Client, filters: DashboardFilters) -> list[CalibrationBucket]:
+    """Success rate per confidence bucket: does the workflow's confidence predict success?
+
+    Buckets are [low, high), the last one closed so a confidence of exactly 1.0 counts.
+    """
+    aggregates = {}
+    bounds = []
+    for i in range(CALIBRATION_BUCKETS):
+        low, high = i / CALIBRATION_BUCKETS, (i + 1) / CALIBRATION_BUCKETS
+        bounds.append((low, high))
+        condition = Q(overall_confidence__gte=low)
+        if i == CALIBRATION_BUCKETS - 1:
+            condition &= Q(overall_confidence__lte=high)
+        else:
+            condition &= Q(overall_confidence__lt=high)
+        aggregates[f"r{i}"] = Count("id", filter=condition)
+        aggregates[f"s{i}"] = Count("id", filter=condition & Q(status=LogStatus.SUCCESS))
+    row = _scoped(client=client, filters=filters).filter(filters.window.q()).aggregate(**aggregates)
+    return [
+        CalibrationBucket(low=low, high=high, runs=row[f"r{i}"], successes=row[f"s{i}"])
+        for i, (low, high) in enumerate(bounds)
+    ]
+
+
+@dataclass(frozen=True)
+class ErrorGroup:
+    key: str
+    count: int
+    last_seen: datetime
+
+
+def _errors_by(field_name: str, *, client: Client, filters: DashboardFilters) -> list[ErrorGroup]:
+    rows = (
+        _scoped(client=client, filters=filters)
+        .filter(filters.window.q())
+        .exclude(**{field_name: ""})
+        .values(field_name)
+        .annotate(count=Count("id"), last_seen=Max("timestamp"))
+        .order_by("-count", field_name)
+    )
+    return [
+        ErrorGroup(key=row[field_name], count=row["count"], last_seen=row["last_seen"])
+        for row in rows
+    ]
+
+
+def client_errors_by_type(*, client: Client, filters: DashboardFilters) -> list[ErrorGroup]:
+    return _errors_by("error_type", client=client, filters=filters)
+
+
+def client_errors_by_node(*, client: Client, filters: DashboardFilters) -> list[ErrorGroup]:
+    return _errors_by("error_node", client=client, filters=filters)
+
+
+# The owner's overview ----------------------------------------------------------------
+
+# A client is "silent" when its last log is older than this many of its usual intervals
+# between logs (30-day average), kept between an hour and a day so neither a very busy
+# nor a very quiet client raises noise.
+SILENCE_INTERVALS = 10
+SILENCE_MIN = timedelta(hours=1)
+SILENCE_MAX = timedelta(days=1)
+# Below this many runs in 30 days a client does not "normally send logs".
+SILENCE_MIN_RUNS = 5
+
+
+@dataclass(frozen=True)
+class ClientOverviewRow:
+    client_id: int
+    slug: str
+    name: str
+    is_active: bool
+    runs_24h: int = 0
+    successes_24h: int = 0
+    runs_7d: int = 0
+    successes_7d: int = 0
+    runs_30d: int = 0
+    successes_30d: int = 0
+    errors_30d: int = 0
+    avg_confidence_30d: float | None = None
+    last_log_at: datetime | None = None
+    silent_since: timedelta | None = None
+
+    @property
+    def success_rate_24h(self) -> float | None:
+        return _rate(self.successes_24h, self.runs_24h)
+
+    @property
+    def success_rate_7d(self) -> float | None:
+        return _rate(self.successes_7d, self.runs_7d)
+
+    @property
+    def success_rate_30d(self) -> float | None:
+        return _rate(self.successes_30d, self.runs_30d)
+
+    @property
+    def is_silent(self) -> bool:
+        return self.silent_since is not None
+
+
+def _silence(runs_30d: int, last: datetime | None, now: datetime) -> timedelta | None:
+    if last is None or runs_30d < SILENCE_MIN_RUNS:
+        return None
+    usual = timedelta(days=30) / runs_30d
+    threshold = min(max(usual * SILENCE_INTERVALS, SILENCE_MIN), SILENCE_MAX)
+    quiet = now - last
+    return quiet if quiet > threshold else None
+
+
+def client_overview_all_unscoped(*, now: datetime | None = None) -> list[ClientOverviewRow]:
+    """One row per client, for the owner only: NOT scoped to a user's memberships.
+
+    Two queries whatever the number of clients: the clients with their last log time
+    (an index lookup per client), and the last 30 days grouped by client.
+    """
+    now = now or timezone.now()
+    since = {"24h": now - timedelta(hours=24), "7d": now - timedelta(days=7)}
+    month = Window(now - timedelta(days=30), now)
+    success = Q(status=LogStatus.SUCCESS)
+    stats = (
+        WorkflowLog.objects.filter(month.q())
+        .values("client_id")
+        .annotate(
+            runs_24h=Count("id", filter=Q(timestamp__gte=since["24h"])),
+            successes_24h=Count("id", filter=Q(timestamp__gte=since["24h"]) & success),
+            runs_7d=Count("id", filter=Q(timestamp__gte=since["7d"])),
+            successes_7d=Count("id", filter=Q(timestamp__gte=since["7d"]) & success),
+            runs_30d=Count("id"),
+            successes_30d=Count("id", filter=success),
+            errors_30d=Count("id", filter=~Q(error_type="")),
+            avg_confidence_30d=Avg("overall_confidence"),
+        )
+        .order_by()
+    )
+    by_client = {row.pop("client_id"): row for row in stats}
+    last_log = (
+        WorkflowLog.objects.filter(client=OuterRef("pk"))
+        .order_by("-timestamp", "-id")
+        .values("timestamp")[:1]
+    )
+    clients = Client.objects.annotate(last_log_at=Subquery(last_log)).values(
+        "id", "slug", "name", "is_active", "last_log_at"
+    )
+    rows = []
+    for c in clients:
+        numbers = by_client.get(c["id"], {})
+        rows.append(
+            ClientOverviewRow(
+                client_id=c["id"],
+                slug=c["slug"],
+                name=c["name"],
+                is_active=c["is_active"],
+                last_log_at=c["last_log_at"],
+                silent_since=_silence(numbers.get("runs_30d", 0), c["last_log_at"], now),
+                **numbers,
+            )
+        )
+    return rows

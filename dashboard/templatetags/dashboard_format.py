@@ -1,0 +1,118 @@
+"""Formatting for the dashboard templates: numbers, changes, durations and sort links."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import template
+from django.http import QueryDict
+from django.utils import timezone
+
+register = template.Library()
+
+DASH = "—"
+
+
+@register.filter
+def pct(value: float | None, digits: int = 1) -> str:
+    """0.8123 -> "81.2%"."""
+    if value is None:
+        return DASH
+    return f"{value * 100:.{digits}f}%"
+
+
+@register.filter
+def ratio(value: float | None) -> str:
+    """0.8123 -> "0.81"."""
+    return DASH if value is None else f"{value:.2f}"
+
+
+@register.filter
+def seconds(value: float | None) -> str:
+    if value is None:
+        return DASH
+    if value >= 60:
+        return f"{value / 60:.1f} min"
+    return f"{value:.1f} s" if value >= 10 else f"{value:.2f} s"
+
+
+@register.filter
+def kpi(value: Any, kind: str) -> str:
+    if value is None:
+        return DASH
+    if kind == "int":
+        return f"{value:,}"
+    if kind == "pct":
+        return pct(value)
+    if kind == "ratio":
+        return ratio(value)
+    if kind == "seconds":
+        return seconds(value)
+    return f"{value:.1f}"
+
+
+@register.filter
+def kpi_change(card: dict[str, Any]) -> str:
+    """The change against the previous period: points for rates, relative for counts."""
+    change, previous, kind = card["change"], card["previous"], card["kind"]
+    if change is None:
+        return "no previous data"
+    sign = "+" if change > 0 else ("\u2212" if change < 0 else "±")
+    size = abs(change)
+    if kind == "pct":
+        return f"{sign}{size * 100:.1f} pts"
+    if kind == "int":
+        if previous:
+            return f"{sign}{size / previous * 100:.0f}%"
+        return f"{sign}{size:,}"
+    if kind == "ratio":
+        return f"{sign}{size:.2f}"
+    if kind == "seconds":
+        return f"{sign}{seconds(size)}"
+    return f"{sign}{size:.1f}"
+
+
+@register.filter
+def ago(moment: dt.datetime | None) -> str:
+    """A short age such as "5 min ago" or "3 d ago"."""
+    if moment is None:
+        return "never"
+    return f"{duration(timezone.now() - moment)} ago"
+
+
+@register.filter
+def duration(span: dt.timedelta | None) -> str:
+    if span is None:
+        return DASH
+    total = int(span.total_seconds())
+    if total < 60:
+        return f"{max(total, 0)} s"
+    if total < 3600:
+        return f"{total // 60} min"
+    if total < 86400:
+        return f"{total // 3600} h"
+    return f"{total // 86400} d"
+
+
+@register.simple_tag
+def sort_href(query: str, current: str, column: str) -> str:
+    """The query string that sorts by ``column``; again on the same column flips it."""
+    params = QueryDict(query, mutable=True)
+    # Descending first (largest, newest); a second click on the column flips it.
+    params["sort"] = column if current == f"-{column}" else f"-{column}"
+    return "?" + params.urlencode()
+
+
+@register.simple_tag
+def sort_mark(current: str, column: str) -> str:
+    if current == column:
+        return "▲"
+    if current == f"-{column}":
+        return "▼"
+    return ""
+
+
+@register.filter
+def status_class(status: str) -> str:
+    return f"status-{status.lower()}" if status else ""
