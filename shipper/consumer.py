@@ -6,6 +6,7 @@ One daemon thread per client per process. It owns all I/O (serialising, HTTP, th
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import random
@@ -112,6 +113,8 @@ class Consumer(threading.Thread):
 
     def run(self) -> None:
         try:
+            with contextlib.suppress(Exception):
+                self._maybe_drain_spool()  # what a previous run left behind goes first
             while True:
                 try:
                     items, stop = self._next_batch()
@@ -368,8 +371,8 @@ def drain_file(consumer: Consumer, path: Any, *, max_retries: int) -> bool:
         undelivered.extend(consumer.deliver(chunk, max_retries))
     if len(undelivered) == len(items) and items:
         return False  # nothing went through: leave the file as it is
+    consumer.stats.add(unspooled=len(items) - len(undelivered))
     if undelivered:
         spool.write([i.body for i in undelivered])
     spool.remove(path)
-    consumer.stats.add(unspooled=len(items) - len(undelivered))
     return not undelivered

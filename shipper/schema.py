@@ -81,7 +81,7 @@ _EMAIL = re.compile(
 )
 # Phone numbers in free text: +country code, or groups split by spaces, dots, dashes.
 _PHONE = re.compile(
-    r"(?<![\w.+-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]\d{2,4}){1,5}(?![\w.-])"
+    r"(?<![\w.+-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,5}(?:[\s.-]\d{2,6}){1,5}(?![\w.-])"
     r"|(?<![\w.+])\+\d{8,15}(?!\w)"
 )
 _SECRET_IN_TEXT = [

@@ -1,0 +1,268 @@
+"""build_workflow_log: any state in, one valid, bounded, privacy-safe log out."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import shipper
+from shipper import build_workflow_log, hash_pii
+
+from .conftest import load_sample
+
+START = dt.datetime(2026, 11, 20, 9, 14, 5, 120000, tzinfo=dt.UTC)
+END = dt.datetime(2026, 11, 20, 9, 14, 9, 940000, tzinfo=dt.UTC)
+METRICS = (
+    "react_iterations",
+    "overall_confidence",
+    "hallucination_risk",
+    "product_confidence",
+    "vision_matches",
+    "text_matches",
+)
+
+
+def assert_valid_log(doc: dict[str, Any]) -> None:
+    """The collector's document contract, as the shipper must meet it."""
+    uuid.UUID(doc["log_id"])
+    assert doc["schema_version"] == "1.0"
+    assert isinstance(doc["client_id"], str) and doc["client_id"]
+    assert isinstance(doc["environment"], str)
+    assert isinstance(doc["ticket_id"], str) and doc["ticket_id"]
+    assert doc["status"] in {"SUCCESS", "FAILED", "ERROR", "ESCALATED"}
+    assert dt.datetime.fromisoformat(doc["timestamp"]).tzinfo is not None
+    assert doc["execution_time_seconds"] >= 0
+    assert set(doc["metrics"]) == set(METRICS)
+    for name in ("overall_confidence", "hallucination_risk", "product_confidence"):
+        value = doc["metrics"][name]
+        assert value is None or 0.0 <= value <= 1.0
+    for name in ("react_iterations", "vision_matches", "text_matches"):
+        value = doc["metrics"][name]
+        assert value is None or (isinstance(value, int) and value >= 0)
+    assert doc["error"] is None or set(doc["error"]) == {"type", "message", "node"}
+    assert isinstance(doc["trace"], dict)
+    json.dumps(doc, allow_nan=False)
+
+
+@pytest.fixture(autouse=True)
+def client_config() -> None:
+    shipper.configure(client_id="acme", environment="staging", pii_salt="test-salt")
+
+
+def test_success_sample_becomes_the_documented_log() -> None:
+    doc = build_workflow_log(load_sample("state_success.json"), START, END, workflow_version="v2")
+    assert_valid_log(doc)
+    assert doc["client_id"] == "acme"
+    assert doc["environment"] == "staging"
+    assert doc["workflow_version"] == "v2"
+    assert doc["ticket_id"] == "48213"
+    assert doc["status"] == "SUCCESS"
+    assert doc["timestamp"] == "2026-11-20T09:14:09.940000+00:00"
+    assert doc["execution_time_seconds"] == 4.82
+    assert doc["metrics"] == {
+        "react_iterations": 4,
+        "overall_confidence": 0.82,
+        "hallucination_risk": 0.12,
+        "product_confidence": 0.91,
+        "vision_matches": 2,
+        "text_matches": 3,
+    }
+    assert doc["error"] is None
+    trace = doc["trace"]
+    assert set(trace) == {"ticket", "planning", "react", "retrieval", "output"}
+    assert [it["iteration"] for it in trace["react"]["iterations"]] == [1, 2, 3, 4]
+    assert trace["planning"]["strategy"] == "vision_first"
+    assert trace["retrieval"]["text_results"][0]["doc_id"] == "KB-204"
+    assert trace["output"]["action"] == "reply"
+    assert trace["ticket"]["attachment_count"] == 1
+
+
+def test_ticket_pii_is_hashed_and_nothing_personal_or_secret_is_left() -> None:
+    doc = build_workflow_log(load_sample("state_success.json"), START, END)
+    ticket = doc["trace"]["ticket"]
+    assert ticket["requester_email"] == hash_pii("jane.doe@example.com", "test-salt")
+    assert ticket["requester_name"] == hash_pii("Jane Doe", "test-salt")
+    text = json.dumps(doc)
+    for needle in ("jane.doe", "Jane", "415 555", "fd_live", "sk-proj", "Need a replacement"):
+        assert needle not in text
+
+
+def test_failed_sample_carries_a_scrubbed_error() -> None:
+    doc = build_workflow_log(load_sample("state_failed.json"), START, END)
+    assert_valid_log(doc)
+    assert doc["status"] == "FAILED"
+    assert doc["error"]["type"] == "ToolTimeout"
+    assert doc["error"]["node"] == "react_agent"
+    assert "ord_live_5566" not in doc["error"]["message"]
+    assert doc["trace"]["output"] == {}
+
+
+def test_escalated_sample() -> None:
+    doc = build_workflow_log(load_sample("state_escalated.json"), START, END)
+    assert_valid_log(doc)
+    assert doc["status"] == "ESCALATED"
+    assert "legal@acme-law" not in json.dumps(doc)
+
+
+def test_each_build_gets_a_fresh_log_id() -> None:
+    state = load_sample("state_success.json")
+    assert (
+        build_workflow_log(state, START, END)["log_id"]
+        != build_workflow_log(state, START, END)["log_id"]
+    )
+
+
+def test_the_builder_does_not_modify_the_state() -> None:
+    state = load_sample("state_success.json")
+    before = copy.deepcopy(state)
+    build_workflow_log(state, START, END)
+    assert state == before
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (START, END),
+        (START.timestamp(), END.timestamp()),
+        (START.isoformat(), END.isoformat()),
+        (START.replace(tzinfo=None), END.replace(tzinfo=None)),  # naive: taken as UTC
+        (START.astimezone(dt.timezone(dt.timedelta(hours=2))), END),
+    ],
+)
+def test_start_and_end_may_be_datetimes_epoch_seconds_or_iso(start: Any, end: Any) -> None:
+    doc = build_workflow_log(load_sample("state_success.json"), start, end)
+    assert doc["execution_time_seconds"] == 4.82
+    assert dt.datetime.fromisoformat(doc["timestamp"]) == END
+
+
+def test_end_before_start_gives_zero_duration_and_says_so() -> None:
+    doc = build_workflow_log(load_sample("state_success.json"), END, START)
+    assert doc["execution_time_seconds"] == 0.0
+    assert "end_time is before start_time" in doc["trace"]["_shipper"]["warnings"]
+
+
+def test_missing_start_falls_back_to_the_states_workflow_start_time() -> None:
+    doc = build_workflow_log(load_sample("state_success.json"), None, END)
+    assert doc["execution_time_seconds"] == 4.82
+
+
+def test_empty_state_still_yields_a_valid_log_that_says_what_is_missing() -> None:
+    doc = build_workflow_log({}, START, END)
+    assert_valid_log(doc)
+    assert doc["status"] == "ERROR"
+    assert doc["ticket_id"] == "unknown"
+    assert {"status missing", "ticket_id missing"} <= set(doc["trace"]["_shipper"]["warnings"])
+
+
+class ExplodingState(Mapping[str, Any]):
+    def __getitem__(self, key: str) -> Any:
+        raise RuntimeError("boom")
+
+    def __iter__(self) -> Iterator[str]:
+        raise RuntimeError("boom")
+
+    def __len__(self) -> int:
+        return 1
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        None,
+        [],
+        "not a state",
+        42,
+        {"ticket": "a string", "react_iterations": {"not": "a list"}, "retrieval": [1, 2]},
+        {"confidence": {"overall": "high", "hallucination_risk": 7, "product": float("nan")}},
+        {"status": "weird", "ticket_id": {"nested": True}, "error": "plain string error"},
+        {"error": ValueError("an exception object, token=abc123secret")},
+        {"react_iterations": [None, 1, "x", {"thought": object()}]},
+        ExplodingState(),
+    ],
+)
+def test_hostile_states_never_raise_and_yield_valid_logs(state: Any) -> None:
+    doc = build_workflow_log(state, START, END)
+    assert_valid_log(doc)
+    assert "abc123secret" not in json.dumps(doc)
+
+
+def test_unreadable_state_log_says_so() -> None:
+    doc = build_workflow_log(ExplodingState(), START, END)
+    assert doc["status"] == "ERROR"
+    assert doc["error"]["type"] == "ShipperBuildError"
+
+
+def test_out_of_range_confidences_become_null_with_a_warning() -> None:
+    doc = build_workflow_log({"confidence": {"overall": 1.7}}, START, END)
+    assert doc["metrics"]["overall_confidence"] is None
+    assert "overall_confidence is outside [0, 1]" in doc["trace"]["_shipper"]["warnings"]
+
+
+def test_a_cyclic_state_is_built() -> None:
+    state = load_sample("state_success.json")
+    state["plan"]["parent"] = state
+    doc = build_workflow_log(state, START, END)
+    assert_valid_log(doc)
+    assert doc["trace"]["planning"]["parent"]["plan"] == "[cycle]"
+
+
+def test_huge_state_is_trimmed_under_the_bound_and_flagged() -> None:
+    shipper.configure(client_id="acme", pii_salt="test-salt", max_log_bytes=64 * 1024)
+    state = load_sample("state_success.json")
+    state["react_iterations"] = [
+        {"iteration": i, "thought": "t" * 3000, "observation": "o" * 3000} for i in range(150)
+    ]
+    doc = build_workflow_log(state, START, END)
+    size = len(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode())
+    assert size <= 64 * 1024
+    assert doc["trace"]["_shipper"]["truncated"] is True
+    assert doc["trace"]["_shipper"]["original_bytes"] > 64 * 1024
+    assert doc["metrics"]["react_iterations"] == 150  # metrics are never trimmed
+    assert_valid_log(doc)
+
+
+def test_default_bound_is_256_kib() -> None:
+    state = {"react_iterations": [{"observation": "o" * 3900} for _ in range(200)]}
+    doc = build_workflow_log(state, START, END)
+    assert len(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()) <= 256 * 1024
+    assert doc["trace"]["_shipper"]["truncated"] is True
+
+
+json_like = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4),
+    max_leaves=25,
+)
+state_keys = st.sampled_from(
+    [
+        "ticket_id",
+        "ticket",
+        "plan",
+        "react_iterations",
+        "retrieval",
+        "confidence",
+        "final_response",
+        "status",
+        "error",
+        "workflow_start_time",
+        "product_identification",
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    state=st.dictionaries(state_keys, json_like, max_size=11),
+    start=st.none() | st.floats() | st.text(max_size=30) | st.datetimes(),
+    end=st.none() | st.floats() | st.integers() | st.datetimes(timezones=st.just(dt.UTC)),
+)
+def test_property_any_state_yields_a_valid_log(state: Any, start: Any, end: Any) -> None:
+    assert_valid_log(build_workflow_log(state, start, end))

@@ -1,0 +1,533 @@
+"""The client, worker and HTTP transport against a real local HTTP server.
+
+No sleeps as assertions: tests wait for a condition with a generous deadline (``WAIT``) and
+assert on what the server recorded and on ``stats()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import shipper
+from shipper.client import Client
+from shipper.spool import Spool
+from shipper.transport import parse_retry_after
+
+from .conftest import API_KEY, WAIT, FakeCollector, Reply, free_port, load_sample, make_log
+
+MakeClient = Callable[..., Client]
+
+
+def ids(docs: list[dict[str, Any]]) -> list[str]:
+    return [d["log_id"] for d in docs]
+
+
+# -- happy path -------------------------------------------------------------------------------
+
+
+def test_logs_are_posted_in_one_batch_with_the_bearer_key(
+    collector: FakeCollector, make_client: MakeClient
+) -> None:
+    client = make_client(collector.url, flush_interval=60)  # only flush() closes the batch
+    docs = [make_log(i) for i in range(3)]
+    for doc in docs:
+        assert client.enqueue(doc)
+    assert client.flush(WAIT)
+    [request] = collector.batch_requests()
+    assert request["method"] == "POST"
+    assert request["headers"]["Authorization"] == f"Bearer {API_KEY}"
+    assert request["headers"]["Content-Type"] == "application/json"
+    assert ids(request["docs"]) == ids(docs)
+    assert client.snapshot()["sent"] == 3
+
+
+def test_a_batch_closes_at_batch_size(collector: FakeCollector, make_client: MakeClient) -> None:
+    client = make_client(collector.url, batch_size=2, flush_interval=60)
+    for i in range(5):
+        client.enqueue(make_log(i))
+    assert client.flush(WAIT)
+    assert [len(r["docs"]) for r in collector.batch_requests()] == [2, 2, 1]
+
+
+def test_a_batch_closes_at_its_age_limit_without_flush(
+    collector: FakeCollector, make_client: MakeClient
+) -> None:
+    client = make_client(collector.url, batch_size=100, flush_interval=0.05)
+    doc = make_log()
+    client.enqueue(doc)
+    assert collector.wait_for(lambda: collector.stored[doc["log_id"]] == 1)
+
+
+def test_big_bodies_are_gzipped_small_ones_are_not(
+    collector: FakeCollector, make_client: MakeClient
+) -> None:
+    client = make_client(collector.url, flush_interval=60)
+    client.enqueue(make_log(0))
+    client.flush(WAIT)
+    client.enqueue(make_log(1, trace={"text": "x" * 5000}))
+    client.flush(WAIT)
+    small, big = collector.batch_requests()
+    assert "Content-Encoding" not in small["headers"]
+    assert big["headers"]["Content-Encoding"] == "gzip"
+    assert big["raw_size"] < 5000  # compressed on the wire
+    assert big["docs"][0]["trace"]["text"] == "x" * 5000
+
+
+def test_batches_reuse_one_keep_alive_connection(
+    collector: FakeCollector, make_client: MakeClient
+) -> None:
+    client = make_client(collector.url, flush_interval=60)
+    for i in range(3):
+        client.enqueue(make_log(i))
+        assert client.flush(WAIT)
+    assert len(collector.batch_requests()) == 3
+    assert len(collector.connections) == 1
+
+
+def test_a_log_without_log_id_gets_one_that_retries_keep(
+    collector: FakeCollector, make_client: MakeClient
+) -> None:
+    collector.script.append(Reply(503))
+    client = make_client(collector.url, flush_interval=60)
+    doc = make_log()
+    del doc["log_id"]
+    client.enqueue(doc)
+    assert client.flush(WAIT)
+    first, second = collector.batch_requests()
+    assert first["docs"][0]["log_id"] == second["docs"][0]["log_id"]
+    assert "log_id" not in doc  # the caller's dict is not touched
+
+
+# -- retries ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 429])
+def test_transient_errors_are_retried_until_delivered_once(
+    status: int, collector: FakeCollector, make_client: MakeClient
+) -> None:
+    collector.script.extend([Reply(status), Reply(status)])
+    client = make_client(collector.url, flush_interval=60)
+    doc = make_log()
+    client.enqueue(doc)
+    assert client.flush(WAIT)
+    assert len(collector.batch_requests()) == 3
+    assert collector.stored[doc["log_id"]] == 1
+    counts = client.snapshot()
+    assert (counts["retried"], counts["sent"], counts["dropped"]) == (2, 1, 0)
+
+
+def test_429_waits_at_least_retry_after(collector: FakeCollector, make_client: MakeClient) -> None:
+    collector.script.append(Reply(429, {"error": {"code": "throttled"}}, {"Retry-After": "7"}))
+    client = make_client(collector.url, flush_interval=60)
+    client.start()
+    assert client.worker is not None
+    delays: list[float] = []
+    client.worker._wait = lambda seconds: delays.append(seconds) or False  # type: ignore[method-assign]
+    client.enqueue(make_log())
+    assert client.flush(WAIT)
+    assert len(delays) == 1 and delays[0] >= 7
+
+
+def test_backoff_grows_exponentially_with_jitter(
+    collector: FakeCollector, make_client: MakeClient
+) -> None:
+    collector.script.extend([Reply(500)] * 4)
+    client = make_client(collector.url, backoff_base=1.0, backoff_max=100.0, flush_interval=60)
+    client.start()
+    assert client.worker is not None
+    delays: list[float] = []
+    client.worker._wait = lambda seconds: delays.append(seconds) or False  # type: ignore[method-assign]
+    client.enqueue(make_log())
+    assert client.flush(WAIT)
+    assert len(delays) == 4
+    for attempt, delay in enumerate(delays, start=1):
+        cap = 2 ** (attempt - 1)
+        assert cap / 2 <= delay <= cap
+
+
+def test_a_slow_collector_times_out_and_the_retry_is_stored_once(
+    collector: FakeCollector, make_client: MakeClient
+) -> None:
+    collector.delay = 0.5
+    client = make_client(collector.url, read_timeout=0.1, max_retries=50, flush_interval=60)
+    doc = make_log()
+    client.enqueue(doc)
+    client.flush(0)  # close the batch now
+    assert collector.wait_for(lambda: collector.received[doc["log_id"]] >= 2)
+    collector.delay = 0
+    assert client.flush(WAIT)
+    assert collector.stored[doc["log_id"]] == 1
+    assert client.snapshot()["retried"] >= 1
+
+
+def test_parse_retry_after_reads_seconds_and_http_dates() -> None:
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
+    assert parse_retry_after("garbage") is None
+    assert parse_retry_after(None) is None
+
+
+# -- refusals ---------------------------------------------------------------------------------
+
+
+def test_413_splits_the_batch_until_it_fits(
+    collector: FakeCollector, make_client: MakeClient
+) -> None:
+    collector.max_docs = 2
+    client = make_client(collector.url, flush_interval=60)
+    docs = [make_log(i) for i in range(7)]
+    for doc in docs:
+        client.enqueue(doc)
+    assert client.flush(WAIT)
+    assert all(collector.stored[d["log_id"]] == 1 for d in docs)
+    assert client.snapshot()["rejected"] == 0
+
+
+@pytest.mark.parametrize("kind", ["too_large_ids", "invalid_ids"])
+def test_a_document_refused_alone_is_counted_and_the_rest_delivered(
+    kind: str, collector: FakeCollector, make_client: MakeClient, caplog: Any
+) -> None:
+    client = make_client(collector.url, flush_interval=60)
+    docs = [make_log(i) for i in range(4)]
+    bad = docs[2]
+    bad["trace"] = {"marker": "CONTENT-MUST-NOT-BE-LOGGED"}
+    getattr(collector, kind).add(bad["log_id"])
+    with caplog.at_level(logging.DEBUG, logger="shipper"):
+        for doc in docs:
+            client.enqueue(doc)
+        assert client.flush(WAIT)
+    assert [collector.stored[d["log_id"]] for d in docs] == [1, 1, 0, 1]
+    counts = client.snapshot()
+    assert (counts["sent"], counts["rejected"], counts["retried"]) == (3, 1, 0)
+    assert bad["log_id"] in caplog.text
+    assert "CONTENT-MUST-NOT-BE-LOGGED" not in caplog.text
+
+
+def test_per_item_rejections_are_counted_and_logged_without_content(
+    collector: FakeCollector, make_client: MakeClient, caplog: Any
+) -> None:
+    client = make_client(collector.url, flush_interval=60)
+    good, bad = make_log(1), make_log(2, ticket_id="SECRET-TICKET-CONTENT")
+    collector.reject_ids.add(bad["log_id"])
+    with caplog.at_level(logging.DEBUG, logger="shipper"):
+        client.enqueue(good)
+        client.enqueue(bad)
+        assert client.flush(WAIT)
+    assert len(collector.batch_requests()) == 1  # not retried
+    counts = client.snapshot()
+    assert (counts["sent"], counts["rejected"]) == (1, 1)
+    assert f"{bad['log_id']} (fields: metrics.overall_confidence)" in caplog.text
+    assert "SECRET-TICKET-CONTENT" not in caplog.text
+
+
+def test_duplicates_count_as_sent(collector: FakeCollector, make_client: MakeClient) -> None:
+    client = make_client(collector.url, flush_interval=60)
+    doc = make_log()
+    client.enqueue(doc)
+    client.enqueue(dict(doc))
+    assert client.flush(WAIT)
+    counts = client.snapshot()
+    assert (counts["sent"], counts["duplicates"]) == (2, 1)
+    assert collector.stored[doc["log_id"]] == 1
+
+
+def test_401_warns_once_without_the_secret_and_spools_the_logs(
+    collector: FakeCollector, make_client: MakeClient, tmp_path: Path, caplog: Any
+) -> None:
+    collector.api_key = "flk_ffffffffffff_other"
+    client = make_client(collector.url, spool_dir=str(tmp_path), flush_interval=60)
+    with caplog.at_level(logging.INFO, logger="shipper"):
+        for batch in range(3):
+            client.enqueue(make_log(batch))
+            assert client.flush(WAIT)
+    spooled = [
+        doc for f in Spool(tmp_path, 10**9).files() for doc in Spool(tmp_path, 10**9).read(f) or []
+    ]
+    assert len(spooled) == 3
+    counts = client.snapshot()
+    assert (counts["spooled"], counts["dropped"], counts["sent"]) == (3, 0, 0)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert "flk_0123456789ab" in errors[0].getMessage()
+    assert "s3cr3tPartOfTheKey" not in caplog.text
+
+
+def test_401_without_a_spool_keeps_the_logs_until_the_key_works(
+    collector: FakeCollector, make_client: MakeClient
+) -> None:
+    collector.api_key = "flk_ffffffffffff_other"
+    client = make_client(collector.url, flush_interval=60)
+    doc = make_log()
+    client.enqueue(doc)
+    client.flush(0)
+    assert collector.wait_for(lambda: len(collector.batch_requests()) >= 3)
+    collector.api_key = API_KEY  # the operator fixes the key on the collector side
+    assert client.flush(WAIT)
+    assert collector.stored[doc["log_id"]] == 1
+    assert client.snapshot()["dropped"] == 0
+
+
+# -- down collector, spool --------------------------------------------------------------------
+
+
+def test_unreachable_collector_spools_after_the_retry_budget(
+    make_client: MakeClient, tmp_path: Path
+) -> None:
+    client = make_client(
+        f"http://127.0.0.1:{free_port()}/api/v1/logs", spool_dir=str(tmp_path), max_retries=2
+    )
+    for i in range(5):
+        client.enqueue(make_log(i))
+    assert client.flush(WAIT)
+    counts = client.snapshot()
+    assert (counts["spooled"], counts["sent"], counts["dropped"]) == (5, 0, 0)
+    spool = Spool(tmp_path, 10**9)
+    assert sum(len(spool.read(f) or []) for f in spool.files()) == 5
+
+
+def test_unreachable_collector_without_a_spool_drops_and_counts(make_client: MakeClient) -> None:
+    client = make_client(f"http://127.0.0.1:{free_port()}/api/v1/logs", max_retries=1)
+    client.enqueue(make_log())
+    assert client.flush(WAIT)
+    assert client.snapshot()["dropped"] == 1
+
+
+def test_spooled_logs_are_sent_once_the_collector_is_back(
+    make_client: MakeClient, tmp_path: Path
+) -> None:
+    port = free_port()
+    client = make_client(
+        f"http://127.0.0.1:{port}/api/v1/logs", spool_dir=str(tmp_path), max_retries=1
+    )
+    docs = [make_log(i) for i in range(6)]
+    for doc in docs:
+        client.enqueue(doc)
+    assert client.flush(WAIT)
+    assert client.snapshot()["spooled"] == 6
+    collector = FakeCollector(port)  # the collector comes back on the same address
+    try:
+        assert collector.wait_for(lambda: all(collector.stored[d["log_id"]] for d in docs))
+        assert collector.wait_for(lambda: not Spool(tmp_path, 10**9).files())
+        assert all(collector.stored[d["log_id"]] == 1 for d in docs)
+        assert client.snapshot()["unspooled"] == 6
+    finally:
+        collector.stop()
+
+
+def test_a_new_process_drains_the_spool_left_by_the_previous_one(
+    collector: FakeCollector, tmp_path: Path
+) -> None:
+    docs = [make_log(i) for i in range(3)]
+    Spool(tmp_path, 10**9).write([json.dumps(d).encode() for d in docs])
+    shipper.configure(
+        collector_url=collector.url,
+        api_key=API_KEY,
+        client_id="acme",
+        spool_dir=str(tmp_path),
+    )
+    assert collector.wait_for(lambda: all(collector.stored[d["log_id"]] == 1 for d in docs))
+    assert collector.wait_for(lambda: not Spool(tmp_path, 10**9).files())
+
+
+def test_shutdown_spools_what_is_queued_or_waiting_for_a_retry(tmp_path: Path) -> None:
+    shipper.configure(
+        collector_url=f"http://127.0.0.1:{free_port()}/api/v1/logs",
+        api_key=API_KEY,
+        client_id="acme",
+        spool_dir=str(tmp_path),
+        backoff_base=600.0,  # the worker sits in a long backoff when shutdown comes
+        backoff_max=600.0,
+    )
+    for i in range(4):
+        shipper.ship_log_async(make_log(i))
+    assert shipper.shutdown(timeout=0.2) is False
+    spool = Spool(tmp_path, 10**9)
+    assert sum(len(spool.read(f) or []) for f in spool.files()) == 4
+
+
+def test_interpreter_exit_spools_unsent_logs(tmp_path: Path) -> None:
+    code = f"""
+import shipper
+shipper.configure(collector_url="http://127.0.0.1:{free_port()}/api/v1/logs",
+                  api_key="k", client_id="acme", spool_dir={str(tmp_path)!r},
+                  backoff_base=600, backoff_max=600, exit_timeout=0.2)
+for i in range(3):
+    shipper.ship_log_async({{"log_id": f"00000000-0000-4000-8000-00000000000{{i}}",
+                            "ticket_id": "1", "status": "SUCCESS"}})
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOG_", "CLIENT_ID"))}
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-c", code], cwd=root, env=env, check=True, timeout=60)
+    spool = Spool(tmp_path, 10**9)
+    logs = [d for f in spool.files() for d in spool.read(f) or []]
+    assert sorted(d["log_id"][-1] for d in logs) == ["0", "1", "2"]
+
+
+def test_spool_holds_built_logs_only_never_raw_pii(make_client: MakeClient, tmp_path: Path) -> None:
+    client = make_client(
+        f"http://127.0.0.1:{free_port()}/api/v1/logs", spool_dir=str(tmp_path), max_retries=0
+    )
+    state = load_sample("state_success.json")
+    client.enqueue(shipper.build_workflow_log(state, 0, 1))
+    assert client.flush(WAIT)
+    text = "".join(p.read_text() for p in tmp_path.iterdir())
+    assert "48213" in text
+    assert "jane.doe@example.com" not in text and "sk-proj" not in text
+
+
+# -- the public API ---------------------------------------------------------------------------
+
+
+def test_unconfigured_ship_log_async_is_a_silent_noop_after_one_info_line(caplog: Any) -> None:
+    with caplog.at_level(logging.INFO, logger="shipper"):
+        for _ in range(3):
+            assert shipper.ship_log_async(make_log()) is None
+    assert [r.getMessage() for r in caplog.records] == [
+        "shipper: centralized logging is off (LOG_COLLECTOR_URL is not set); logs are not shipped"
+    ]
+    assert shipper.stats()["queued"] == 0
+    assert shipper.flush(1) is True
+
+
+def test_disabled_by_env_even_with_a_url(monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
+    monkeypatch.setenv("LOG_COLLECTOR_URL", "http://127.0.0.1:9/api/v1/logs")
+    monkeypatch.setenv("ENABLE_CENTRALIZED_LOGGING", "false")
+    with caplog.at_level(logging.INFO, logger="shipper"):
+        shipper.ship_log_async(make_log())
+    assert "disabled" in caplog.text
+    assert shipper.stats()["queued"] == 0
+
+
+def test_env_configuration_ships_through_the_public_api(
+    collector: FakeCollector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOG_COLLECTOR_URL", collector.url + "/")
+    monkeypatch.setenv("LOG_COLLECTOR_API_KEY", API_KEY)
+    monkeypatch.setenv("CLIENT_ID", "acme")
+    doc = make_log()
+    shipper.ship_log_async(doc)
+    assert shipper.flush(WAIT)
+    assert collector.stored[doc["log_id"]] == 1
+    assert shipper.stats()["sent"] == 1
+
+
+def test_ship_log_async_never_raises_even_on_an_internal_bug(
+    monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    shipper.configure(collector_url="http://127.0.0.1:9/api/v1/logs", client_id="acme")
+
+    def broken(self: Client, payload: Any) -> bool:
+        raise RuntimeError("library bug")
+
+    monkeypatch.setattr(Client, "enqueue", broken)
+    with caplog.at_level(logging.WARNING, logger="shipper"):
+        shipper.ship_log_async(make_log())
+    assert "internal error in ship_log_async (RuntimeError)" in caplog.text
+
+
+def test_non_json_payloads_are_made_safe_by_the_worker(
+    collector: FakeCollector, make_client: MakeClient
+) -> None:
+    import datetime as dt
+
+    client = make_client(collector.url, flush_interval=60)
+    doc = make_log(trace={"when": dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "x": {1, 2}})
+    client.enqueue(doc)
+    client.enqueue("not a log")
+    assert client.flush(WAIT)
+    assert collector.docs[doc["log_id"]]["trace"] == {
+        "when": "2026-01-01T00:00:00+00:00",
+        "x": [1, 2],
+    }
+    assert client.snapshot()["rejected"] == 1
+
+
+def test_a_full_queue_drops_and_counts_instead_of_blocking(
+    monkeypatch: pytest.MonkeyPatch, make_client: MakeClient
+) -> None:
+    client = make_client("http://127.0.0.1:9/api/v1/logs", max_queue_size=2)
+    monkeypatch.setattr(client, "start", lambda: None)  # no worker: nothing leaves the queue
+    accepted = [client.enqueue(make_log(i)) for i in range(5)]
+    assert accepted == [True, True, False, False, False]
+    counts = client.snapshot()
+    assert (counts["queued"], counts["dropped"], counts["pending"]) == (2, 3, 2)
+
+
+def test_stats_has_every_counter() -> None:
+    assert set(shipper.stats()) == {
+        "queued",
+        "sent",
+        "duplicates",
+        "retried",
+        "rejected",
+        "spooled",
+        "unspooled",
+        "dropped",
+        "pending",
+    }
+
+
+def test_configure_moves_queued_logs_to_the_new_collector(
+    collector: FakeCollector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipper.configure(collector_url="http://127.0.0.1:9/api/v1/logs", client_id="acme")
+    monkeypatch.setattr(Client, "start", lambda self: None)
+    doc = make_log()
+    shipper.ship_log_async(doc)
+    monkeypatch.undo()
+    shipper.configure(collector_url=collector.url, api_key=API_KEY, client_id="acme")
+    assert shipper.flush(WAIT)
+    assert collector.stored[doc["log_id"]] == 1
+
+
+def test_configure_rejects_unknown_settings() -> None:
+    with pytest.raises(TypeError, match="batch_sise"):
+        shipper.configure(batch_sise=10)
+
+
+def test_ship_log_async_works_inside_a_running_event_loop(collector: FakeCollector) -> None:
+    shipper.configure(collector_url=collector.url, api_key=API_KEY, client_id="acme")
+    doc = make_log()
+
+    async def workflow_end() -> bool:
+        shipper.ship_log_async(doc)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, shipper.flush, WAIT)
+
+    assert asyncio.run(workflow_end())
+    assert collector.stored[doc["log_id"]] == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_forked_child_gets_its_own_queue_and_worker(collector: FakeCollector) -> None:
+    shipper.configure(
+        collector_url=collector.url, api_key=API_KEY, client_id="acme", flush_interval=60
+    )
+    parent_doc, child_doc = make_log(1), make_log(2)
+    shipper.ship_log_async(parent_doc)
+    assert shipper.flush(WAIT)
+    pid = os.fork()
+    if pid == 0:  # the child: ship through a worker that must be its own
+        status = 1
+        try:
+            shipper.ship_log_async(child_doc)
+            ok = shipper.flush(WAIT)
+            counts = shipper.stats()
+            status = 0 if ok and counts["queued"] == 1 and counts["sent"] == 1 else 1
+        finally:
+            os._exit(status)
+    _, wait_status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(wait_status) == 0
+    assert collector.stored[child_doc["log_id"]] == 1
+    assert collector.stored[parent_doc["log_id"]] == 1
+    assert shipper.stats()["sent"] == 1  # the parent's counters are its own
