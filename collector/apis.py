@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from collector.serializers import (
-    ErrorResponseSerializer,
+    ApiErrorSerializer,
     HealthSerializer,
     LogBatchResponseSerializer,
     LogBatchSerializer,
@@ -26,7 +26,7 @@ from flusso_site.errors import ApplicationError
 
 
 def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ErrorResponseSerializer, description=description)
+    return OpenApiResponse(ApiErrorSerializer, description=description)
 
 
 _COMMON_ERRORS = {

@@ -62,7 +62,7 @@ class MetricsSerializer(serializers.Serializer):
     )
 
 
-class ErrorSerializer(serializers.Serializer):
+class RunErrorSerializer(serializers.Serializer):
     """What went wrong in a run; null or absent when nothing did."""
 
     type = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
@@ -96,7 +96,7 @@ class LogDocumentSerializer(serializers.Serializer):
     )
     execution_time_seconds = NumberField(min_value=0, required=False, allow_null=True)
     metrics = MetricsSerializer(required=False, allow_null=True)
-    error = ErrorSerializer(required=False, allow_null=True)
+    error = RunErrorSerializer(required=False, allow_null=True)
     trace = serializers.DictField(required=False, allow_null=True, allow_empty=True)
 
 
@@ -128,14 +128,14 @@ class LogBatchResponseSerializer(serializers.Serializer):
     results = BatchItemResultSerializer(many=True)
 
 
-class ErrorDetailSerializer(serializers.Serializer):
+class ApiErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
     fields = serializers.DictField()
 
 
-class ErrorResponseSerializer(serializers.Serializer):
-    error = ErrorDetailSerializer()
+class ApiErrorSerializer(serializers.Serializer):
+    error = ApiErrorDetailSerializer()
 
 
 class HealthSerializer(serializers.Serializer):

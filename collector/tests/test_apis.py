@@ -372,3 +372,13 @@ def test_concurrent_retries_of_one_log_store_it_once(api_key: ApiKey):
         thread.join()
     assert statuses == [200] * 6
     assert WorkflowLog.objects.filter(log_id=document["log_id"]).count() == 1
+
+
+def test_ingestion_paths_accept_a_trailing_slash(api):
+    response = api.http.post(
+        "/api/v1/logs/batch/",
+        data=json.dumps({"logs": [log_document()]}),
+        content_type="application/json",
+        headers=api.headers(),
+    )
+    assert response.status_code == 200 and response.json()["created"] == 1
