@@ -238,8 +238,8 @@ def client_dashboard(request: HttpRequest, *, client: Client) -> HttpResponse:
         },
         "errors_by_type": [(g, _logs_url(client, filters, error_type=g.key)) for g in by_type],
         "errors_by_node": [(g, _logs_url(client, filters, error_node=g.key)) for g in by_node],
-        "errors_type_chart": charts.errors_chart(by_type, title="by type") if by_type else "",
-        "errors_node_chart": charts.errors_chart(by_node, title="by node") if by_node else "",
+        "errors_type_chart": charts.errors_chart(by_type) if by_type else "",
+        "errors_node_chart": charts.errors_chart(by_node) if by_node else "",
         "logs_url": _logs_url(client, filters),
     }
     return _render(request, "dashboard/client.html", context, client=client)

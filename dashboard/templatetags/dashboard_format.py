@@ -58,19 +58,21 @@ def kpi_change(card: dict[str, Any]) -> str:
     change, previous, kind = card["change"], card["previous"], card["kind"]
     if change is None:
         return "no previous data"
-    sign = "+" if change > 0 else ("\u2212" if change < 0 else "±")
     size = abs(change)
     if kind == "pct":
-        return f"{sign}{size * 100:.1f} pts"
-    if kind == "int":
-        if previous:
-            return f"{sign}{size / previous * 100:.0f}%"
-        return f"{sign}{size:,}"
-    if kind == "ratio":
-        return f"{sign}{size:.2f}"
-    if kind == "seconds":
-        return f"{sign}{seconds(size)}"
-    return f"{sign}{size:.1f}"
+        text = f"{size * 100:.1f} pts"
+    elif kind == "int":
+        text = f"{size / previous * 100:.0f}%" if previous else f"{size:,}"
+    elif kind == "ratio":
+        text = f"{size:.2f}"
+    elif kind == "seconds":
+        text = seconds(size)
+    else:
+        text = f"{size:.1f}"
+    # A change that rounds to zero shows no direction.
+    if not any(ch in "123456789" for ch in text):
+        return f"\u00b1{text}"
+    return ("+" if change > 0 else "\u2212") + text
 
 
 @register.filter
