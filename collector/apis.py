@@ -105,7 +105,8 @@ class LogBatchIngestApi(APIView):
     )
     def post(self, request: Request) -> Response:
         documents = _batch_envelope_parse(request.data)
-        body_bytes = int(request.META.get("CONTENT_LENGTH") or 0)
+        declared = request.META.get("CONTENT_LENGTH") or ""
+        body_bytes = int(declared) if declared.isdigit() else settings.INGEST_MAX_BATCH_BYTES
         if request.META.get("HTTP_CONTENT_ENCODING"):
             # Compressed size says little about document sizes: measure them all.
             body_bytes = settings.INGEST_MAX_BATCH_BYTES

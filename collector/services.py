@@ -227,7 +227,8 @@ def log_batch_ingest(
             continue
         pending[log.log_id] = (item, log)
 
-    for attempt in range(BATCH_INSERT_ATTEMPTS):
+    existing: set[uuid.UUID] = set()
+    for attempt in range(BATCH_INSERT_ATTEMPTS if pending else 0):
         existing = set(
             WorkflowLog.objects.filter(client=client, log_id__in=list(pending)).values_list(
                 "log_id", flat=True

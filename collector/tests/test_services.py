@@ -224,6 +224,11 @@ class TestLogBatchIngest:
         assert (result.created, result.duplicate, result.rejected) == (1, 2, 0)
         assert WorkflowLog.objects.count() == 2
 
+    def test_a_batch_with_nothing_valid_touches_no_table(self, client, django_assert_num_queries):
+        with django_assert_num_queries(0):
+            result = log_batch_ingest(client=client, documents=[{}, [], "x"])
+        assert result.rejected == 3 and result.created == 0
+
     def test_a_client_id_mismatch_refuses_the_whole_batch(self, client):
         documents = [log_document(), log_document(client_id="intruder")]
         with pytest.raises(ApplicationError) as info:
