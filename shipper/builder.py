@@ -281,10 +281,12 @@ def _error(value: Any, clean: Sanitizer) -> dict[str, Any] | None:
     else:
         etype, message, node = "Error", value, None
     message = clean.text(str(message))[:_MAX_ERROR_MESSAGE]
+    # The collector takes type and node up to 128 characters, and node as a string ("" when
+    # unknown), never null.
     return {
-        "type": clean.text(str(etype))[:200],
+        "type": clean.text(str(etype))[:128],
         "message": message,
-        "node": None if node is None else clean.text(str(node))[:200],
+        "node": "" if node is None else clean.text(str(node))[:128],
     }
 
 

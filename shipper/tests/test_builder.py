@@ -47,7 +47,10 @@ def assert_valid_log(doc: dict[str, Any]) -> None:
     for name in ("react_iterations", "vision_matches", "text_matches"):
         value = doc["metrics"][name]
         assert value is None or (isinstance(value, int) and value >= 0)
-    assert doc["error"] is None or set(doc["error"]) == {"type", "message", "node"}
+    if doc["error"] is not None:
+        assert set(doc["error"]) == {"type", "message", "node"}
+        assert all(isinstance(v, str) for v in doc["error"].values())
+        assert len(doc["error"]["type"]) <= 128 and len(doc["error"]["node"]) <= 128
     assert isinstance(doc["trace"], dict)
     json.dumps(doc, allow_nan=False)
 
