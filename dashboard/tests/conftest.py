@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from django.test import Client as HttpClient
+
+from collector.models import Client
+from collector.tests.factories import ClientFactory
+from dashboard.tests.factories import MembershipFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """allauth's rate-limit counters live in the cache; no test inherits another's."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def client_a(db) -> Client:
+    return ClientFactory(slug="acme", name="Acme Plumbing")
+
+
+@pytest.fixture
+def client_b(db) -> Client:
+    return ClientFactory(slug="globex", name="Globex Outdoor")
+
+
+@pytest.fixture
+def user_a(client_a):
+    return MembershipFactory(client=client_a, user__email="ann@acme.example").user
+
+
+@pytest.fixture
+def owner(db):
+    return UserFactory(email="owner@flusso.example", is_staff=True)
+
+
+@pytest.fixture
+def http_a(user_a) -> HttpClient:
+    http = HttpClient()
+    http.force_login(user_a)
+    return http
+
+
+@pytest.fixture
+def http_owner(owner) -> HttpClient:
+    http = HttpClient()
+    http.force_login(owner)
+    return http

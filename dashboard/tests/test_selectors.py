@@ -1,0 +1,421 @@
+"""The selectors' numbers, checked against values computed by hand from fixed logs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+from django.db import connection
+from django.http import Http404
+
+from collector.models import WorkflowLog
+from dashboard.selectors import (
+    DashboardFilters,
+    LogFilters,
+    Window,
+    client_calibration,
+    client_errors_by_node,
+    client_errors_by_type,
+    client_execution_time_histogram,
+    client_filter_options,
+    client_get_for_user,
+    client_kpis,
+    client_list_for_user,
+    client_overview_all_unscoped,
+    client_time_series,
+    log_detail,
+    log_export_queryset,
+    log_page,
+    log_runs_for_ticket,
+)
+from dashboard.selectors.logs import cursor_encode
+from dashboard.selectors.percentiles import (
+    PercentileCont,
+    percentile_cont_by_offset,
+    supports_percentile_cont,
+)
+from dashboard.tests.factories import MembershipFactory, UserFactory
+from dashboard.tests.fixtures import WINDOW_END, WINDOW_START, at, log, seed_fixed_logs
+from flusso_site.errors import ApplicationError
+
+WINDOW = Window(WINDOW_START, WINDOW_END)
+
+
+@pytest.fixture
+def fixed(client_a, client_b):
+    return seed_fixed_logs(client_a, client_b)
+
+
+def approx(value: float) -> object:
+    return pytest.approx(value, abs=1e-9)
+
+
+# Access -------------------------------------------------------------------------------
+
+
+def test_client_list_for_user_is_memberships_for_users_and_everything_for_staff(
+    client_a, client_b, user_a, owner
+):
+    assert list(client_list_for_user(user=user_a)) == [client_a]
+    assert set(client_list_for_user(user=owner)) == {client_a, client_b}
+
+
+def test_client_get_for_user_raises_404_for_a_client_of_someone_else(client_b, user_a):
+    with pytest.raises(Http404):
+        client_get_for_user(user=user_a, slug=client_b.slug)
+
+
+def test_inactive_user_sees_no_client(client_a):
+    user = MembershipFactory(client=client_a, user__is_active=False).user
+    assert list(client_list_for_user(user=user)) == []
+
+
+def test_user_in_two_clients_sees_both(client_a, client_b):
+    user = UserFactory()
+    MembershipFactory(user=user, client=client_a)
+    MembershipFactory(user=user, client=client_b)
+    assert set(client_list_for_user(user=user)) == {client_a, client_b}
+
+
+# KPIs -----------------------------------------------------------------------------------
+
+
+def test_kpis_of_the_window_and_the_previous_one(fixed, client_a):
+    kpis = client_kpis(client=client_a, filters=DashboardFilters(window=WINDOW))
+    cur, prev = kpis.current, kpis.previous
+    # L1, L2, L3, L4, L5, L10: the logs at the start and 1 s before the end count; the log
+    # at the end does not, nor does the other client's.
+    assert cur.runs == 6
+    assert cur.tickets == 5  # T1, T2, T3 (twice), T4, T10
+    assert cur.successes == 3
+    assert cur.success_rate == approx(0.5)
+    assert cur.avg_confidence == approx((0.9 + 0.8 + 0.4 + 0.7 + 0.1) / 5)
+    assert cur.avg_hallucination_risk == approx((0.1 + 0.2 + 0.6 + 0.3 + 0.5) / 5)
+    assert cur.avg_react_iterations == approx((2 + 3 + 5 + 1 + 4) / 5)
+    # Execution times sorted: 1, 2, 3, 4, 5, 10.
+    assert cur.median_execution_seconds == approx(3.5)
+    assert cur.p95_execution_seconds == approx(5 + 0.75 * (10 - 5))
+    # Previous window: L7 (1 s before the start) and L8 (at the previous start).
+    assert prev.runs == 2
+    assert prev.tickets == 1
+    assert prev.success_rate == approx(0.5)
+    assert prev.avg_confidence == approx(0.4)
+    assert prev.median_execution_seconds == approx(7.0)
+    assert prev.p95_execution_seconds == approx(6 + 0.95 * 2)
+
+
+def test_kpis_honour_environment_and_version_filters(fixed, client_a):
+    production = client_kpis(
+        client=client_a, filters=DashboardFilters(window=WINDOW, environment="production")
+    ).current
+    assert production.runs == 5
+    assert production.success_rate == approx(2 / 5)
+    assert production.avg_confidence == approx((0.9 + 0.8 + 0.4 + 0.7) / 4)
+    assert production.median_execution_seconds == approx(3.0)  # 1, 2, 3, 4, 10
+    assert production.p95_execution_seconds == approx(4 + 0.8 * 6)
+    v2 = client_kpis(client=client_a, filters=DashboardFilters(window=WINDOW, version="v2.0"))
+    assert v2.current.runs == 1
+    assert v2.current.median_execution_seconds == approx(5.0)
+    assert v2.previous.runs == 0
+
+
+def test_kpis_of_an_empty_window_are_empty_not_errors(client_a):
+    kpis = client_kpis(client=client_a, filters=DashboardFilters(window=WINDOW))
+    assert kpis.current.runs == 0
+    assert kpis.current.success_rate is None
+    assert kpis.current.median_execution_seconds is None
+    assert kpis.current.avg_confidence is None
+
+
+@pytest.mark.parametrize(
+    ("values", "fraction", "expected"),
+    [
+        ([5.0], 0.5, 5.0),
+        ([5.0], 0.95, 5.0),
+        ([1.0, 2.0], 0.5, 1.5),
+        ([4.0, 1.0, 3.0, 2.0], 0.5, 2.5),
+        ([1.0, 2.0, 3.0, 4.0, 10.0], 0.95, 8.8),
+        ([1.0, 2.0, 3.0, 4.0, 10.0], 0.0, 1.0),
+        ([1.0, 2.0, 3.0, 4.0, 10.0], 1.0, 10.0),
+    ],
+)
+def test_percentile_fallback_interpolates_like_percentile_cont(
+    client_a, values, fraction, expected
+):
+    for value in values:
+        log(client_a, at(2026, 11, 2), execution_time_seconds=value)
+    log(client_a, at(2026, 11, 2), execution_time_seconds=None)  # ignored, as SQL does
+    qs = WorkflowLog.objects.filter(client=client_a)
+    result = percentile_cont_by_offset(qs, "execution_time_seconds", fraction, len(values))
+    assert result == approx(expected)
+    if supports_percentile_cont(qs):
+        row = qs.aggregate(p=PercentileCont("execution_time_seconds", fraction))
+        assert row["p"] == approx(expected)
+
+
+def test_percentile_fallback_of_nothing_is_none(client_a):
+    qs = WorkflowLog.objects.filter(client=client_a)
+    assert percentile_cont_by_offset(qs, "execution_time_seconds", 0.5, 0) is None
+
+
+def test_percentile_rejects_a_fraction_outside_0_1():
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        PercentileCont("execution_time_seconds", 1.5)
+
+
+def test_percentiles_use_the_database_function_on_postgresql(client_a):
+    qs = WorkflowLog.objects.filter(client=client_a)
+    assert supports_percentile_cont(qs) is (connection.vendor == "postgresql")
+
+
+# Series ---------------------------------------------------------------------------------
+
+
+def test_daily_series_counts_by_status_and_fills_empty_days(fixed, client_a):
+    series = client_time_series(client=client_a, filters=DashboardFilters(window=WINDOW))
+    assert [p.bucket.date() for p in series] == [dt.date(2026, 11, day) for day in range(1, 11)]
+    totals = {p.bucket.day: p.total for p in series}
+    assert totals == {1: 1, 2: 1, 3: 1, 4: 0, 5: 1, 6: 0, 7: 1, 8: 0, 9: 0, 10: 1}
+    by_day = {p.bucket.day: p for p in series}
+    assert by_day[5].by_status == {"SUCCESS": 0, "FAILED": 1, "ERROR": 0, "ESCALATED": 0}
+    assert by_day[7].by_status["ERROR"] == 1
+    assert by_day[10].by_status["ESCALATED"] == 1
+    assert by_day[1].success_rate == approx(1.0)
+    assert by_day[4].success_rate is None
+    assert by_day[1].avg_confidence == approx(0.9)
+    assert by_day[7].avg_confidence is None  # the ERROR run has no confidence
+
+
+def test_short_windows_are_hourly(fixed, client_a):
+    window = Window(at(2026, 11, 7, 12), at(2026, 11, 8, 12))
+    series = client_time_series(client=client_a, filters=DashboardFilters(window=window))
+    assert len(series) == 24
+    assert series[0].bucket == at(2026, 11, 7, 12)
+    counts = {p.bucket: p.total for p in series if p.total}
+    assert counts == {at(2026, 11, 7, 23): 1}  # L4 at 23:59:59
+
+
+def test_daily_buckets_follow_the_current_time_zone(client_a, settings):
+    settings.TIME_ZONE = "Europe/Paris"
+    # 23:30 UTC on Nov 2 is 00:30 on Nov 3 in Paris.
+    log(client_a, at(2026, 11, 2, 23, 30))
+    window = Window(at(2026, 10, 31, 23), at(2026, 11, 10, 23))  # Paris midnights
+    series = client_time_series(client=client_a, filters=DashboardFilters(window=window))
+    busy = [p.bucket for p in series if p.total]
+    assert len(busy) == 1
+    assert busy[0].date() == dt.date(2026, 11, 3)
+    assert busy[0].utcoffset() == dt.timedelta(hours=1)
+
+
+def test_execution_time_histogram_buckets_are_half_open(fixed, client_a):
+    buckets = client_execution_time_histogram(
+        client=client_a, filters=DashboardFilters(window=WINDOW)
+    )
+    counts = {b.label: b.count for b in buckets}
+    # 1 -> [0,2); 2 and 3 -> [2,4); 4 and 5 -> [4,6); 10 -> [10,15)
+    assert counts["0-2 s"] == 1
+    assert counts["2-4 s"] == 2
+    assert counts["4-6 s"] == 2
+    assert counts["10-15 s"] == 1
+    assert counts["≥ 60 s"] == 0
+    assert sum(counts.values()) == 6
+
+
+def test_calibration_is_success_rate_per_confidence_bucket(fixed, client_a):
+    buckets = client_calibration(client=client_a, filters=DashboardFilters(window=WINDOW))
+    assert len(buckets) == 10
+    by_low = {round(b.low, 1): (b.runs, b.successes) for b in buckets}
+    assert by_low[0.1] == (1, 1)  # L10
+    assert by_low[0.4] == (1, 0)  # L3
+    assert by_low[0.7] == (1, 0)  # L5, escalated
+    assert by_low[0.8] == (1, 1)  # L2
+    assert by_low[0.9] == (1, 1)  # L1
+    assert by_low[0.0] == (0, 0)
+    assert buckets[0].success_rate is None
+
+
+def test_calibration_counts_a_confidence_of_exactly_one_in_the_last_bucket(client_a):
+    log(client_a, at(2026, 11, 2), overall_confidence=1.0)
+    buckets = client_calibration(client=client_a, filters=DashboardFilters(window=WINDOW))
+    assert buckets[-1].runs == 1
+
+
+def test_errors_by_type_and_node_with_last_seen(fixed, client_a):
+    filters = DashboardFilters(window=WINDOW)
+    by_type = client_errors_by_type(client=client_a, filters=filters)
+    assert [(g.key, g.count, g.last_seen) for g in by_type] == [
+        ("RateLimitError", 1, at(2026, 11, 7, 23, 59, 59)),
+        ("ToolTimeout", 1, at(2026, 11, 5, 8, 30)),
+    ]
+    by_node = client_errors_by_node(client=client_a, filters=filters)
+    assert [(g.key, g.count) for g in by_node] == [("planner", 1), ("react_agent", 1)]
+
+
+def test_errors_are_ordered_by_count(client_a):
+    for _ in range(3):
+        log(client_a, at(2026, 11, 2), error_type="Zeta", error_node="n")
+    log(client_a, at(2026, 11, 3), error_type="Alpha", error_node="n")
+    by_type = client_errors_by_type(client=client_a, filters=DashboardFilters(window=WINDOW))
+    assert [(g.key, g.count) for g in by_type] == [("Zeta", 3), ("Alpha", 1)]
+
+
+def test_filter_options_list_the_environments_and_versions_seen(fixed, client_a):
+    options = client_filter_options(client=client_a, window=WINDOW)
+    assert options == {"environments": ["production", "staging"], "versions": ["v1.0", "v2.0"]}
+
+
+# Owner overview ---------------------------------------------------------------------------
+
+NOW = at(2026, 11, 20, 12)
+
+
+def test_overview_counts_each_client_over_24h_7d_and_30d(client_a, client_b):
+    log(client_a, NOW - dt.timedelta(hours=1))  # in all three
+    log(client_a, NOW - dt.timedelta(hours=24, seconds=1), status="FAILED", error_type="E")
+    log(client_a, NOW - dt.timedelta(days=6), overall_confidence=0.5)
+    log(client_a, NOW - dt.timedelta(days=29))
+    log(client_a, NOW - dt.timedelta(days=30, seconds=1))  # in none
+    rows = {r.slug: r for r in client_overview_all_unscoped(now=NOW)}
+    a = rows["acme"]
+    assert (a.runs_24h, a.runs_7d, a.runs_30d) == (1, 3, 4)
+    assert a.success_rate_24h == approx(1.0)
+    assert a.success_rate_7d == approx(2 / 3)
+    assert a.success_rate_30d == approx(3 / 4)
+    assert a.errors_30d == 1
+    assert a.avg_confidence_30d == approx((0.8 + 0.8 + 0.5 + 0.8) / 4)
+    assert a.last_log_at == NOW - dt.timedelta(hours=1)
+    b = rows["globex"]
+    assert (b.runs_24h, b.runs_30d, b.last_log_at) == (0, 0, None)
+    assert b.success_rate_30d is None
+
+
+def test_overview_flags_a_client_that_went_silent(client_a, client_b):
+    # acme sent 60 logs over 30 days (usual gap 12 h) and nothing for the last 5 days.
+    for i in range(60):
+        log(client_a, NOW - dt.timedelta(days=5) - dt.timedelta(hours=6 * i))
+    # globex sends every hour and sent 30 minutes ago.
+    for i in range(100):
+        log(client_b, NOW - dt.timedelta(minutes=30) - dt.timedelta(hours=i))
+    rows = {r.slug: r for r in client_overview_all_unscoped(now=NOW)}
+    assert rows["acme"].is_silent
+    assert rows["acme"].silent_since == dt.timedelta(days=5)
+    assert not rows["globex"].is_silent
+
+
+def test_overview_does_not_flag_a_client_that_never_sent_much(client_a):
+    log(client_a, NOW - dt.timedelta(days=20))
+    rows = client_overview_all_unscoped(now=NOW)
+    assert not rows[0].is_silent
+
+
+def test_overview_runs_a_fixed_number_of_queries(client_a, client_b, django_assert_num_queries):
+    for client in (client_a, client_b):
+        log(client, NOW - dt.timedelta(hours=2))
+    with django_assert_num_queries(2):
+        client_overview_all_unscoped(now=NOW)
+
+
+# Logs ---------------------------------------------------------------------------------------
+
+
+def test_log_page_walks_every_log_once_with_ties_on_time(client_a):
+    same = at(2026, 11, 2, 12)
+    created = [log(client_a, same) for _ in range(5)] + [
+        log(client_a, at(2026, 11, 1, h)) for h in range(7)
+    ]
+    seen: list[int] = []
+    cursor = ""
+    pages = 0
+    while True:
+        page = log_page(client=client_a, filters=LogFilters(), cursor=cursor, size=5)
+        seen += [row.pk for row in page.rows]
+        pages += 1
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    assert pages == 3
+    assert len(seen) == len(set(seen)) == len(created)
+    expected = sorted(created, key=lambda r: (r.timestamp, r.pk), reverse=True)
+    assert seen == [r.pk for r in expected]
+
+
+def test_log_page_goes_back_with_the_prev_cursor(client_a):
+    for h in range(12):
+        log(client_a, at(2026, 11, 1, h))
+    first = log_page(client=client_a, filters=LogFilters(), size=5)
+    assert first.prev_cursor is None
+    second = log_page(client=client_a, filters=LogFilters(), cursor=first.next_cursor, size=5)
+    back = log_page(client=client_a, filters=LogFilters(), cursor=second.prev_cursor, size=5)
+    assert [r.pk for r in back.rows] == [r.pk for r in first.rows]
+    assert back.prev_cursor is None
+    assert back.next_cursor is not None
+
+
+def test_log_page_sorts_by_a_metric_with_missing_values_last(client_a):
+    low = log(client_a, at(2026, 11, 1), overall_confidence=0.2)
+    high = log(client_a, at(2026, 11, 2), overall_confidence=0.9)
+    missing = log(client_a, at(2026, 11, 3), overall_confidence=None)
+    mid = log(client_a, at(2026, 11, 4), overall_confidence=0.5)
+    filters = LogFilters(sort="-confidence")
+    first = log_page(client=client_a, filters=filters, size=2)
+    rest = log_page(client=client_a, filters=filters, cursor=first.next_cursor, size=2)
+    assert [r.pk for r in first.rows + rest.rows] == [high.pk, mid.pk, low.pk, missing.pk]
+    ascending = log_page(client=client_a, filters=LogFilters(sort="confidence"), size=10)
+    assert [r.pk for r in ascending.rows] == [missing.pk, low.pk, mid.pk, high.pk]
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not-base64!",
+        "eyJ4IjogMX0",  # {"x": 1}
+        cursor_encode(sort="-confidence", value=0.5, pk=1, direction="next"),  # other sort
+        cursor_encode(sort="-time", value="yesterday", pk=1, direction="next"),
+        cursor_encode(sort="-time", value="2026-11-01T00:00:00+00:00", pk=1, direction="up"),
+    ],
+)
+def test_log_page_rejects_a_cursor_it_did_not_make(client_a, cursor):
+    with pytest.raises(ApplicationError, match="page link"):
+        log_page(client=client_a, filters=LogFilters(), cursor=cursor)
+
+
+def test_log_page_rejects_an_unknown_sort(client_a):
+    with pytest.raises(ApplicationError):
+        log_page(client=client_a, filters=LogFilters(sort="document"))
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        (LogFilters(status="FAILED"), {"L3"}),
+        (LogFilters(environment="staging"), {"L10"}),
+        (LogFilters(version="v2.0"), {"L10"}),
+        (LogFilters(ticket_id="T3"), {"L3", "L4"}),
+        (LogFilters(error_type="ToolTimeout"), {"L3"}),
+        (LogFilters(error_node="planner"), {"L4"}),
+        (LogFilters(confidence_min=0.7, confidence_max=0.8), {"L2", "L5"}),
+        (LogFilters(start=WINDOW_START, end=WINDOW_END), {"L1", "L2", "L3", "L4", "L5", "L10"}),
+    ],
+)
+def test_log_filters(fixed, client_a, filters, expected):
+    in_window = LogFilters(**{**filters.__dict__, "start": WINDOW_START, "end": WINDOW_END})
+    names = {name for name, row in fixed.items() if row.client_id == client_a.id}
+    by_pk = {fixed[name].pk: name for name in names}
+    page = log_page(client=client_a, filters=in_window, size=100)
+    assert {by_pk[r.pk] for r in page.rows} == expected
+    exported = log_export_queryset(client=client_a, filters=in_window)
+    assert {by_pk[pk] for pk in exported.values_list("pk", flat=True)} == expected
+
+
+def test_log_detail_is_scoped_to_the_client(fixed, client_a, client_b):
+    assert log_detail(client=client_a, log_id=fixed["L1"].log_id) == fixed["L1"]
+    with pytest.raises(Http404):
+        log_detail(client=client_b, log_id=fixed["L1"].log_id)
+    with pytest.raises(Http404):
+        log_detail(client=client_a, log_id=uuid.uuid4())
+
+
+def test_runs_for_ticket_lists_other_runs_of_the_same_ticket_only(fixed, client_a):
+    runs = log_runs_for_ticket(client=client_a, log=fixed["L3"])
+    assert [r.pk for r in runs] == [fixed["L4"].pk]
