@@ -1,0 +1,361 @@
+"""The pages: numbers rendered as computed by hand, filters, empty states and the trace."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from unittest import mock
+
+import pytest
+from django.test import Client as HttpClient
+from django.urls import reverse
+
+from collector.tests.factories import ClientFactory, WorkflowLogFactory
+from dashboard.tests.factories import MembershipFactory, UserFactory
+from dashboard.tests.fixtures import CUSTOM_QUERY, at, log, seed_fixed_logs
+
+
+def text_of(html: str, testid: str) -> str:
+    match = re.search(rf'data-testid="{re.escape(testid)}"[^>]*>(.*?)</', html, re.S)
+    assert match, f"no element {testid}"
+    return re.sub(r"\s+", " ", match.group(1)).strip()
+
+
+@pytest.fixture
+def fixed(client_a, client_b):
+    return seed_fixed_logs(client_a, client_b)
+
+
+def dashboard_url(client) -> str:
+    return reverse("dashboard:client", args=[client.slug])
+
+
+# Client dashboard -----------------------------------------------------------------------
+
+
+def test_kpi_cards_show_the_numbers_of_the_custom_range(http_a, client_a, fixed):
+    response = http_a.get(dashboard_url(client_a), CUSTOM_QUERY)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert text_of(html, "kpi-tickets") == "5"
+    assert text_of(html, "kpi-success_rate") == "50.0%"
+    assert text_of(html, "kpi-avg_confidence") == "0.58"
+    assert text_of(html, "kpi-avg_hallucination_risk") == "0.34"
+    assert text_of(html, "kpi-median_execution_seconds") == "3.50 s"
+    assert text_of(html, "kpi-p95_execution_seconds") == "8.75 s"
+    assert text_of(html, "kpi-avg_react_iterations") == "3.0"
+    # Against the previous window: 1 ticket -> 5 (+400%), 50% -> 50% (±0.0 pts).
+    assert text_of(html, "kpi-change-tickets") == "+400%"
+    assert text_of(html, "kpi-change-success_rate") == "±0.0 pts"
+    assert text_of(html, "kpi-change-avg_confidence") == "+0.18"
+    assert text_of(html, "window") == "2026-11-01 00:00 \u2013 2026-11-11 00:00 UTC"
+
+
+def test_environment_filter_is_applied_and_kept_in_the_form(http_a, client_a, fixed):
+    response = http_a.get(dashboard_url(client_a), {**CUSTOM_QUERY, "environment": "production"})
+    html = response.content.decode()
+    assert text_of(html, "kpi-tickets") == "4"
+    assert text_of(html, "kpi-success_rate") == "40.0%"
+    assert '<option value="production" selected>' in html
+
+
+def test_the_24h_period_includes_a_log_one_second_inside_and_not_one_outside(http_a, client_a):
+    now = at(2026, 11, 20, 12)
+    log(client_a, now - dt.timedelta(hours=24) + dt.timedelta(seconds=1))
+    log(client_a, now - dt.timedelta(seconds=1), status="FAILED")
+    log(client_a, now - dt.timedelta(hours=24, seconds=1))  # previous period
+    log(client_a, now + dt.timedelta(seconds=1))  # in the future: not yet in the window
+    with mock.patch("django.utils.timezone.now", return_value=now):
+        html = http_a.get(dashboard_url(client_a), {"period": "24h"}).content.decode()
+    assert text_of(html, "kpi-tickets") == "2"
+    assert text_of(html, "kpi-success_rate") == "50.0%"
+    assert text_of(html, "kpi-change-tickets") == "+100%"
+
+
+def test_a_custom_range_is_read_in_the_current_time_zone(http_a, client_a, settings):
+    settings.TIME_ZONE = "Europe/Paris"
+    # Nov 1 starts at 2026-10-31T23:00Z in Paris; a log at 23:00:00Z is inside, one at
+    # 22:59:59Z outside; Nov 10 ends at 2026-11-10T23:00Z.
+    log(client_a, at(2026, 10, 31, 23))
+    log(client_a, at(2026, 10, 31, 22, 59, 59))
+    log(client_a, at(2026, 11, 10, 22, 59, 59))
+    log(client_a, at(2026, 11, 10, 23))
+    html = http_a.get(dashboard_url(client_a), CUSTOM_QUERY).content.decode()
+    assert text_of(html, "kpi-tickets") == "2"
+
+
+def test_the_default_period_is_30_days(http_a, client_a):
+    now = at(2026, 11, 20, 12)
+    log(client_a, now - dt.timedelta(days=30) + dt.timedelta(seconds=1))
+    log(client_a, now - dt.timedelta(days=30, seconds=1))
+    with mock.patch("django.utils.timezone.now", return_value=now):
+        html = http_a.get(dashboard_url(client_a)).content.decode()
+    assert text_of(html, "kpi-tickets") == "1"
+    assert 'value="30d" checked' in html
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"period": "year"},
+        {"period": "custom", "start": "2026-11-10", "end": "2026-11-01"},
+        {"period": "custom", "start": "yesterday", "end": "2026-11-01"},
+        {"period": "custom"},
+    ],
+)
+def test_bad_dashboard_filters_say_so_and_fall_back_to_30_days(http_a, client_a, fixed, query):
+    response = http_a.get(dashboard_url(client_a), query)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-testid="filter-errors"' in html
+    assert "Showing the last 30 days instead." in html
+
+
+def test_the_dashboard_renders_every_chart_and_the_error_tables(http_a, client_a, fixed):
+    html = http_a.get(dashboard_url(client_a), CUSTOM_QUERY).content.decode()
+    assert html.count("Plotly.newPlot") == 7  # 5 charts + errors by type and by node
+    assert "/static/vendor/plotly/plotly.min.js" in html
+    assert "cdn" not in html.lower()
+    assert "<code>ToolTimeout</code>" in html
+    # The error row links to the log viewer filtered on the same window and error.
+    assert (
+        "/dashboard/acme/logs/?start=2026-11-01T00%3A00%3A00Z&amp;end=2026-11-11T00%3A00%3A00Z"
+        "&amp;error_type=ToolTimeout"
+    ) in html
+
+
+def test_a_client_without_logs_sees_how_to_connect(http_a, client_a):
+    response = http_a.get(dashboard_url(client_a))
+    html = response.content.decode()
+    assert 'data-testid="empty-state"' in html
+    assert "CLIENT_ID=acme" in html
+    assert "LOG_COLLECTOR_URL=http://testserver/api/v1/logs" in html
+    assert "LOG_COLLECTOR_API_KEY=" in html
+    assert "build_workflow_log" in html
+
+
+def test_error_labels_from_clients_are_escaped(http_a, client_a):
+    log(client_a, at(2026, 11, 2), status="FAILED", error_type="<script>alert(1)</script>")
+    html = http_a.get(dashboard_url(client_a), CUSTOM_QUERY).content.decode()
+    assert "<script>alert(1)" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+# Home -----------------------------------------------------------------------------------
+
+
+def test_a_client_user_with_one_client_goes_straight_to_its_dashboard(http_a, client_a):
+    response = http_a.get(reverse("dashboard:home"))
+    assert response.status_code == 302
+    assert response["Location"] == dashboard_url(client_a)
+
+
+def test_a_user_in_several_clients_chooses_and_gets_a_switcher(client_a, client_b):
+    user = UserFactory()
+    MembershipFactory(user=user, client=client_a)
+    MembershipFactory(user=user, client=client_b)
+    ClientFactory(slug="hidden", name="Hidden Corp")
+    http = HttpClient()
+    http.force_login(user)
+    html = http.get(reverse("dashboard:home")).content.decode()
+    assert "Acme Plumbing" in html
+    assert "Globex Outdoor" in html
+    assert "Hidden Corp" not in html
+    page = http.get(dashboard_url(client_a)).content.decode()
+    assert 'id="client-switcher"' in page
+    assert f'value="{dashboard_url(client_b)}"' in page
+    assert "Hidden Corp" not in page
+
+
+def test_a_user_of_one_client_has_no_switcher(http_a, client_a):
+    assert 'id="client-switcher"' not in http_a.get(dashboard_url(client_a)).content.decode()
+
+
+def overview_cells(html: str, slug: str) -> dict[str, str]:
+    row = re.search(rf'<tr data-client="{slug}".*?</tr>', html, re.S)
+    assert row
+    return dict(re.findall(r'data-col="(\w+)">(.*?)</td>', row.group(0), re.S))
+
+
+def test_the_owner_overview_shows_each_client_and_totals(http_owner, client_a, client_b):
+    now = at(2026, 11, 20, 12)
+    log(client_a, now - dt.timedelta(hours=1))
+    log(client_a, now - dt.timedelta(hours=2), status="FAILED", error_type="Boom")
+    log(client_a, now - dt.timedelta(days=3))
+    log(client_b, now - dt.timedelta(days=10), overall_confidence=0.5)
+    with mock.patch("django.utils.timezone.now", return_value=now):
+        html = http_owner.get(reverse("dashboard:home")).content.decode()
+    a = overview_cells(html, "acme")
+    assert (a["runs_24h"], a["success_rate_24h"], a["runs_7d"], a["runs_30d"]) == (
+        "2",
+        "50.0%",
+        "3",
+        "3",
+    )
+    assert a["errors_30d"] == "1"
+    b = overview_cells(html, "globex")
+    assert (b["runs_24h"], b["success_rate_24h"], b["runs_30d"]) == ("0", "—", "1")
+    assert b["avg_confidence_30d"] == "0.50"
+    totals = re.search(r'data-testid="totals">.*?</tr>', html, re.S).group(0)
+    assert dict(re.findall(r'data-col="(\w+)">(.*?)</td>', totals))["runs_30d"] == "4"
+    assert dict(re.findall(r'data-col="(\w+)">(.*?)</td>', totals))["success_rate_30d"] == "75.0%"
+
+
+def test_the_overview_sorts_by_a_column(http_owner, client_a, client_b):
+    WorkflowLogFactory(client=client_b)
+    html = http_owner.get(reverse("dashboard:home"), {"sort": "-runs_30d"}).content.decode()
+    assert html.index('data-client="globex"') < html.index('data-client="acme"')
+    html = http_owner.get(reverse("dashboard:home"), {"sort": "name"}).content.decode()
+    assert html.index('data-client="acme"') < html.index('data-client="globex"')
+    # An unknown sort falls back to the name.
+    assert http_owner.get(reverse("dashboard:home"), {"sort": "evil"}).status_code == 200
+
+
+def test_the_overview_warns_about_a_silent_client(http_owner, client_a):
+    now = at(2026, 11, 20, 12)
+    for i in range(20):
+        log(client_a, now - dt.timedelta(days=3, hours=i))
+    with mock.patch("django.utils.timezone.now", return_value=now):
+        html = http_owner.get(reverse("dashboard:home")).content.decode()
+    assert 'data-testid="silent-warning"' in html
+    assert "no logs for 3 d" in html
+
+
+def test_client_users_never_see_the_overview(http_a, client_a, client_b):
+    WorkflowLogFactory(client=client_b)
+    response = http_a.get(reverse("dashboard:home"), follow=True)
+    assert "Globex" not in response.content.decode()
+
+
+# Log viewer -------------------------------------------------------------------------------
+
+
+def logs_url(client) -> str:
+    return reverse("dashboard:logs", args=[client.slug])
+
+
+def rows_of(html: str) -> list[str]:
+    return re.findall(r'<tr data-log="([0-9a-f-]+)"', html)
+
+
+def test_the_log_viewer_filters_by_the_query_string(http_a, client_a, fixed):
+    html = http_a.get(logs_url(client_a), {"status": "FAILED"}).content.decode()
+    assert rows_of(html) == [str(fixed["L3"].log_id), str(fixed["L8"].log_id)]
+    html = http_a.get(
+        logs_url(client_a), {"ticket": "T3", "start": "2026-11-01", "end": "2026-11-10"}
+    ).content.decode()
+    assert rows_of(html) == [str(fixed["L4"].log_id), str(fixed["L3"].log_id)]
+
+
+def test_an_end_date_includes_its_whole_day(http_a, client_a, fixed):
+    html = http_a.get(logs_url(client_a), {"start": "2026-11-10", "end": "2026-11-10"})
+    assert rows_of(html.content.decode()) == [str(fixed["L5"].log_id)]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"confidence_min": "abc"}, "Enter a number."),
+        ({"confidence_min": "2"}, "less than or equal to 1"),
+        ({"confidence_min": "0.9", "confidence_max": "0.1"}, "below the minimum"),
+        ({"status": "WHATEVER"}, "Select a valid choice"),
+        ({"start": "31/12/2026"}, "YYYY-MM-DD"),
+        ({"start": "2026-11-05", "end": "2026-11-01"}, "not after the start"),
+        ({"sort": "document"}, "Select a valid choice"),
+        ({"cursor": "garbage"}, "page link is not valid"),
+    ],
+)
+def test_bad_log_filters_answer_400_with_a_clear_message(http_a, client_a, fixed, query, message):
+    response = http_a.get(logs_url(client_a), query)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'data-testid="filter-error"' in html
+    assert message in html
+
+
+def test_the_log_viewer_pages_with_a_cursor_in_the_query_string(http_a, client_a):
+    for hour in range(60):
+        log(client_a, at(2026, 11, 1) + dt.timedelta(minutes=hour))
+    html = http_a.get(logs_url(client_a), {"status": "SUCCESS"}).content.decode()
+    assert len(rows_of(html)) == 50
+    next_link = re.search(r'href="\?([^"]+)" rel="next"', html).group(1).replace("&amp;", "&")
+    assert "status=SUCCESS" in next_link
+    second = http_a.get(logs_url(client_a) + "?" + next_link).content.decode()
+    assert len(rows_of(second)) == 10
+    assert not set(rows_of(html)) & set(rows_of(second))
+    assert 'rel="next"' not in second
+    assert 'rel="prev"' in second
+
+
+def test_the_log_viewer_sort_links_flip_the_direction(http_a, client_a, fixed):
+    html = http_a.get(logs_url(client_a), {"sort": "-confidence"}).content.decode()
+    assert "?sort=confidence" in html
+    confidences = [fixed[n].overall_confidence or -1 for n in fixed if n != "OTHER"]
+    assert len(rows_of(html)) == len(confidences)
+
+
+# Log detail -------------------------------------------------------------------------------
+
+
+def test_the_detail_page_shows_the_trace_sections(http_a, client_a):
+    document = {
+        "trace": {
+            "ticket": {"id": "48213", "requester_email": "sha256:0a9b8c7d6e5f4a3b"},
+            "planning": {"intent": "replacement_part_request", "steps": ["identify", "reply"]},
+            "react": {
+                "iterations": [
+                    {"iteration": 1, "thought": "Identify the faucet.", "action": "vision"},
+                    {"iteration": 2, "thought": "x" * 400, "action": "final_answer"},
+                ]
+            },
+            "retrieval": {
+                "text_results": [{"doc_id": "KB-204", "score": 0.87}],
+                "vision_results": [{"product_id": "AUR-X2-CHR", "score": 0.91}],
+            },
+            "output": {"action": "reply", "text": "Your faucet is the Aurora X2."},
+        }
+    }
+    entry = WorkflowLogFactory(client=client_a, ticket_id="48213", document=document)
+    other = WorkflowLogFactory(client=client_a, ticket_id="48213")
+    WorkflowLogFactory(ticket_id="48213")  # another client's run of a same-named ticket
+    html = http_a.get(reverse("dashboard:log", args=[client_a.slug, entry.log_id])).content
+    html = html.decode()
+    assert '<code class="hash" title="hashed">sha256:0a9b8c7d6e5f4a3b</code>' in html
+    assert "replacement_part_request" in html
+    assert '<span class="step-no">1</span>' in html
+    assert '<span class="step-no">2</span>' in html
+    assert "<details><summary>" + "x" * 159 + "\u2026</summary>" in html
+    assert "KB-204" in html and "AUR-X2-CHR" in html
+    assert "Your faucet is the Aurora X2." in html
+    other_runs = re.search(r'data-testid="other-runs">(.*?)</ul>', html, re.S).group(1)
+    assert other_runs.count("<li>") == 1
+    assert str(other.log_id) in other_runs
+    assert 'data-testid="raw-json"' in html
+
+
+def test_the_detail_page_survives_a_document_of_the_wrong_shape(http_a, client_a):
+    entry = WorkflowLogFactory(
+        client=client_a,
+        document={"trace": {"react": {"iterations": ["oops", None]}, "ticket": [1]}},
+    )
+    response = http_a.get(reverse("dashboard:log", args=[client_a.slug, entry.log_id]))
+    assert response.status_code == 200
+
+
+def test_the_detail_page_escapes_what_the_document_holds(http_a, client_a):
+    entry = WorkflowLogFactory(
+        client=client_a,
+        error_message="<img src=x onerror=alert(1)>",
+        error_type="X",
+        document={"trace": {"output": {"text": "<script>alert(1)</script>"}}},
+    )
+    html = http_a.get(reverse("dashboard:log", args=[client_a.slug, entry.log_id])).content
+    assert b"<script>alert(1)" not in html
+    assert b"<img src=x" not in html
+
+
+def test_the_raw_json_downloads_as_an_attachment(http_a, client_a):
+    entry = WorkflowLogFactory(client=client_a)
+    response = http_a.get(reverse("dashboard:log_raw", args=[client_a.slug, entry.log_id]))
+    assert response["Content-Disposition"] == f'attachment; filename="{entry.log_id}.json"'
+    assert response.json() == entry.document
