@@ -1,0 +1,99 @@
+"""Charts draw the selectors' data, and plotly.js comes from our own static files."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import plotly
+from django.contrib.staticfiles import finders
+from django.templatetags.static import static
+
+from dashboard import charts
+from dashboard.selectors import CalibrationBucket, ErrorGroup, HistogramBucket, SeriesPoint
+from dashboard.staticfinders import PLOTLY_STATIC_PATH, PlotlyFinder
+
+DAY1 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+DAY2 = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
+POINTS = [
+    SeriesPoint(
+        bucket=DAY1,
+        total=4,
+        by_status={"SUCCESS": 3, "FAILED": 1, "ERROR": 0, "ESCALATED": 0},
+        avg_confidence=0.75,
+        avg_hallucination_risk=0.2,
+    ),
+    SeriesPoint(bucket=DAY2, by_status={"SUCCESS": 0, "FAILED": 0, "ERROR": 0, "ESCALATED": 0}),
+]
+
+
+def test_volume_figure_stacks_one_bar_trace_per_status():
+    figure = charts.volume_figure(POINTS)
+    traces = {t["name"]: t for t in figure["data"]}
+    assert set(traces) == {"Success", "Failed", "Error", "Escalated"}
+    assert traces["Success"]["y"] == [3, 0]
+    assert traces["Failed"]["y"] == [1, 0]
+    assert traces["Success"]["x"] == [DAY1.isoformat(), DAY2.isoformat()]
+    assert figure["layout"]["barmode"] == "stack"
+
+
+def test_success_rate_figure_leaves_a_gap_for_a_bucket_without_runs():
+    figure = charts.success_rate_figure(POINTS)
+    assert figure["data"][0]["y"] == [0.75, None]
+
+
+def test_quality_figure_plots_confidence_and_risk():
+    figure = charts.quality_figure(POINTS)
+    assert [t["y"] for t in figure["data"]] == [[0.75, None], [0.2, None]]
+
+
+def test_execution_time_and_calibration_figures_use_the_buckets():
+    histogram = [HistogramBucket("0-2 s", 0, 2, 5), HistogramBucket("≥ 2 s", 2, None, 1)]
+    assert charts.execution_time_figure(histogram)["data"][0]["y"] == [5, 1]
+    calibration = [CalibrationBucket(0.0, 0.5, 4, 1), CalibrationBucket(0.5, 1.0, 0, 0)]
+    bars, diagonal = charts.calibration_figure(calibration)["data"]
+    assert bars["y"] == [0.25, None]
+    assert bars["customdata"] == [4, 0]
+    assert diagonal["y"] == [0.25, 0.75]
+
+
+def test_errors_figure_puts_the_largest_group_on_top_and_defuses_markup():
+    groups = [ErrorGroup("<b>Big</b>", 9, DAY1), ErrorGroup("Small", 1, DAY1)]
+    trace = charts.errors_figure(groups)["data"][0]
+    assert trace["x"] == [1, 9]  # plotly draws the first category at the bottom
+    assert trace["y"] == ["Small", "\u2039b\u203aBig\u2039/b\u203a"]
+
+
+def test_chart_html_is_a_div_that_needs_the_page_to_load_plotly():
+    html = charts.volume_chart(POINTS)
+    assert html.startswith("<div")
+    assert "Plotly.newPlot" in html
+    assert "<script src" not in html  # no CDN, no inline copy of plotly.js
+    assert '"displayModeBar": false' in html
+
+
+def test_plotly_js_is_found_by_the_static_files_finders():
+    found = finders.find(PLOTLY_STATIC_PATH)
+    assert found == str(Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js")
+    assert static(PLOTLY_STATIC_PATH) == "/static/vendor/plotly/plotly.min.js"
+
+
+def test_collectstatic_collects_plotly_js_under_its_prefix():
+    [(path, storage)] = list(PlotlyFinder().list(None))
+    assert f"{storage.prefix}/{path}" == PLOTLY_STATIC_PATH
+    assert storage.exists(path)
+
+
+def test_the_finder_finds_nothing_else():
+    assert PlotlyFinder().find("vendor/plotly/other.js") == ""
+    assert PlotlyFinder().find("vendor/plotly/other.js", find_all=True) == []
+    assert PlotlyFinder().find(PLOTLY_STATIC_PATH, find_all=True) != []
+
+
+def test_plotly_js_is_served_by_the_running_server(live_server):
+    from urllib.request import urlopen
+
+    with urlopen(live_server.url + static(PLOTLY_STATIC_PATH)) as response:
+        head = response.read(200)
+    assert response.status == 200
+    assert b"plotly" in head.lower()

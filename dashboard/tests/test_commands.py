@@ -1,0 +1,164 @@
+"""Management commands: create_user and seed_demo."""
+
+from __future__ import annotations
+
+import io
+import re
+import sys
+
+import pytest
+from allauth.account.models import EmailAddress
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from django.test import Client as HttpClient
+
+from collector.models import ApiKey, Client, LogStatus, WorkflowLog
+from collector.tests.factories import ClientFactory
+from dashboard.models import Membership
+
+User = get_user_model()
+PASSWORD = "a-long-enough-passphrase"
+
+
+def run(*args: str, **options) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out, **options)
+    return out.getvalue()
+
+
+class TtyInput(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+# create_user ------------------------------------------------------------------------------
+
+
+def test_create_user_makes_a_member_of_each_client_given(client_a, client_b):
+    output = run(
+        "create_user",
+        "Ann@Acme.example",
+        "--client",
+        "acme",
+        "--client",
+        "globex",
+        "--password",
+        PASSWORD,
+    )
+    user = User.objects.get(email="ann@acme.example")
+    assert "Created ann@acme.example" in output
+    assert not user.is_staff
+    assert user.check_password(PASSWORD)
+    assert set(Membership.objects.filter(user=user).values_list("client__slug", flat=True)) == {
+        "acme",
+        "globex",
+    }
+    assert EmailAddress.objects.filter(user=user, verified=True, primary=True).exists()
+
+
+def test_create_user_owner_is_staff_and_sees_the_admin(db):
+    run("create_user", "boss@flusso.example", "--owner", "--password", PASSWORD)
+    user = User.objects.get(email="boss@flusso.example")
+    assert user.is_staff and user.is_superuser
+
+
+def test_create_user_reads_the_password_from_stdin_when_it_is_not_a_terminal(client_a, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
+    run("create_user", "ann@acme.example", "--client", "acme")
+    assert User.objects.get(email="ann@acme.example").check_password(PASSWORD)
+
+
+def test_create_user_prompts_twice_on_a_terminal(client_a, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", TtyInput())
+    answers = iter([PASSWORD, PASSWORD])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    run("create_user", "ann@acme.example", "--client", "acme")
+    assert User.objects.get(email="ann@acme.example").check_password(PASSWORD)
+
+
+def test_create_user_refuses_passwords_that_differ(client_a, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", TtyInput())
+    answers = iter([PASSWORD, PASSWORD + "x"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    with pytest.raises(CommandError, match="do not match"):
+        run("create_user", "ann@acme.example", "--client", "acme")
+    assert not User.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ann@acme.example", "--client", "nope"], "No client with the slug nope"),
+        (["not-an-email", "--client", "acme"], "not a valid e-mail"),
+        (["ann@acme.example"], "--client SLUG"),
+        (["ann@acme.example", "--client", "acme", "--password", "123"], "too short"),
+    ],
+)
+def test_create_user_refuses_bad_input_and_creates_nothing(client_a, args, message):
+    if "--password" not in args:
+        args = [*args, "--password", PASSWORD]
+    with pytest.raises(CommandError, match=message):
+        run("create_user", *args)
+    assert not User.objects.exists()
+
+
+def test_create_user_refuses_an_email_already_taken(client_a):
+    run("create_user", "ann@acme.example", "--client", "acme", "--password", PASSWORD)
+    with pytest.raises(CommandError, match="already exists"):
+        run("create_user", "ANN@acme.example", "--client", "acme", "--password", PASSWORD)
+
+
+def test_a_created_user_logs_in_with_email_and_password(client_a):
+    run("create_user", "ann@acme.example", "--client", "acme", "--password", PASSWORD)
+    http = HttpClient()
+    response = http.post("/accounts/login/", {"login": "ann@acme.example", "password": PASSWORD})
+    assert response.status_code == 302
+    assert http.get("/dashboard/").status_code == 302  # on to the client's dashboard
+
+
+# seed_demo ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_seed_demo_fills_an_empty_database_and_prints_logins_key_and_curl():
+    output = run("seed_demo")
+    clients = Client.objects.all()
+    assert clients.count() == 2
+    logs = WorkflowLog.objects.all()
+    assert 2000 <= logs.count() <= 6000
+    for client in clients:
+        span = logs.filter(client=client).order_by("timestamp")
+        assert (span.last().timestamp - span.first().timestamp).days >= 80
+    statuses = set(logs.values_list("status", flat=True))
+    assert statuses == set(LogStatus.values)
+    assert logs.exclude(error_type="").count() > 50
+    assert logs.values("workflow_version").distinct().count() >= 3
+    assert set(logs.values_list("environment", flat=True)) == {"production", "staging"}
+    # PII from the generated states never reaches the stored documents.
+    assert not logs.filter(document__icontains="@example.com").exists()
+    assert User.objects.filter(is_staff=True).count() == 1
+    member = User.objects.get(is_staff=False)
+    assert member.memberships.count() == 1
+    assert ApiKey.objects.count() == 1
+
+    logins = re.findall(r"(\S+@\S+)  /  (\S+)", output)
+    assert len(logins) == 2
+    for email, password in logins:
+        assert User.objects.get(email=email).check_password(password)
+    key = re.search(r"API key for [\w-]+ \(shown once\): (\S+)", output).group(1)
+    assert f"Authorization: Bearer {key}" in output
+    assert "curl -X POST http://127.0.0.1:8000/api/v1/logs" in output
+
+
+def test_seed_demo_leaves_a_database_with_data_alone(db):
+    ClientFactory()
+    output = run("seed_demo")
+    assert "left it alone" in output
+    assert "create_api_key SLUG" in output
+    assert Client.objects.count() == 1
+    assert not WorkflowLog.objects.exists()
+
+
+def test_seed_demo_leaves_a_database_with_only_a_user_alone(owner):
+    assert "left it alone" in run("seed_demo")
+    assert not Client.objects.exists()

@@ -1,0 +1,109 @@
+"""CSV and JSON exports: the viewer's filters, streamed, and safe to open in a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from django.urls import reverse
+
+from dashboard.selectors.logs import EXPORT_COLUMNS
+from dashboard.tests.fixtures import at, log, seed_fixed_logs
+
+
+@pytest.fixture
+def fixed(client_a, client_b):
+    return seed_fixed_logs(client_a, client_b)
+
+
+def body(response) -> str:
+    assert response.streaming, "exports must stream"
+    return b"".join(response.streaming_content).decode()
+
+
+def test_csv_export_has_a_header_and_one_row_per_matching_log(http_a, client_a, fixed):
+    response = http_a.get(reverse("dashboard:logs_csv", args=[client_a.slug]), {"status": "FAILED"})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith('attachment; filename="acme-logs-')
+    rows = list(csv.DictReader(io.StringIO(body(response))))
+    assert list(rows[0].keys()) == EXPORT_COLUMNS
+    assert [r["log_id"] for r in rows] == [str(fixed["L3"].log_id), str(fixed["L8"].log_id)]
+    assert rows[0]["error_type"] == "ToolTimeout"
+    assert rows[0]["timestamp"] == "2026-11-05T08:30:00+00:00"
+    assert rows[0]["overall_confidence"] == "0.4"
+
+
+def test_csv_export_of_nothing_is_just_the_header(http_a, client_a):
+    response = http_a.get(reverse("dashboard:logs_csv", args=[client_a.slug]))
+    assert body(response).strip() == ",".join(EXPORT_COLUMNS)
+
+
+def test_csv_export_neutralises_spreadsheet_formulas(http_a, client_a):
+    log(client_a, at(2026, 11, 2), error_message='=HYPERLINK("http://evil")', ticket_id="+1")
+    rows = list(
+        csv.DictReader(
+            io.StringIO(body(http_a.get(reverse("dashboard:logs_csv", args=[client_a.slug]))))
+        )
+    )
+    assert rows[0]["error_message"] == '\'=HYPERLINK("http://evil")'
+    assert rows[0]["ticket_id"] == "'+1"
+
+
+def test_json_export_is_an_array_of_the_stored_documents(http_a, client_a, fixed):
+    response = http_a.get(
+        reverse("dashboard:logs_json", args=[client_a.slug]),
+        {"start": "2026-11-01", "end": "2026-11-10", "sort": "time"},
+    )
+    assert response["Content-Type"] == "application/json"
+    documents = json.loads(body(response))
+    expected = ["L1", "L10", "L2", "L3", "L4", "L5"]  # oldest first
+    assert [d["log_id"] for d in documents] == [str(fixed[n].log_id) for n in expected]
+
+
+def test_json_export_of_nothing_is_an_empty_array(http_a, client_a):
+    response = http_a.get(reverse("dashboard:logs_json", args=[client_a.slug]))
+    assert json.loads(body(response)) == []
+
+
+@pytest.mark.parametrize("name", ["logs_csv", "logs_json"])
+def test_exports_never_include_another_clients_logs(http_owner, client_a, fixed, name):
+    response = http_owner.get(reverse(f"dashboard:{name}", args=[client_a.slug]))
+    assert str(fixed["OTHER"].log_id) not in body(response)
+
+
+@pytest.mark.parametrize("name", ["logs_csv", "logs_json"])
+def test_exports_with_bad_filters_answer_400_in_plain_text(http_a, client_a, name):
+    response = http_a.get(
+        reverse(f"dashboard:{name}", args=[client_a.slug]), {"confidence_max": "lots"}
+    )
+    assert response.status_code == 400
+    assert "confidence_max: Enter a number." in response.content.decode()
+
+
+@pytest.mark.parametrize("name", ["logs_csv", "logs_json"])
+def test_exports_read_the_database_in_chunks_and_write_row_by_row(
+    http_a, client_a, name, monkeypatch
+):
+    """Rows come from .iterator(chunk_size=...) and leave one by one: memory stays flat."""
+    from django.db.models.query import QuerySet
+
+    from dashboard import views
+
+    calls: list[int | None] = []
+    original = QuerySet.iterator
+
+    def spy(self, chunk_size=None):
+        calls.append(chunk_size)
+        return original(self, chunk_size=chunk_size)
+
+    monkeypatch.setattr(QuerySet, "iterator", spy)
+    for hour in range(5):
+        log(client_a, at(2026, 11, 2, hour))
+    response = http_a.get(reverse(f"dashboard:{name}", args=[client_a.slug]))
+    chunks = list(response.streaming_content)
+    assert calls == [views.EXPORT_CHUNK_SIZE]
+    # CSV: a header and a line per row; JSON: "[", one piece per document, "]".
+    assert len(chunks) == 1 + 5 + (1 if name == "logs_json" else 0)
