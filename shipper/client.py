@@ -14,6 +14,7 @@ import threading
 import time
 from typing import Any
 
+from . import config as config_module
 from ._guard import guarded, report_internal_error
 from .config import Config, get_config, set_config
 from .consumer import FLUSH, STOP, Consumer, Item, encode
@@ -281,6 +282,10 @@ def stats() -> dict[str, int]:
 
 
 def _after_fork_in_child() -> None:
+    global _default_lock
+    # A lock held by another thread at fork() time would stay held forever in the child.
+    _default_lock = threading.Lock()
+    config_module._lock = threading.Lock()
     client = _default
     if client is not None:
         client.after_fork()

@@ -177,7 +177,11 @@ class Consumer(threading.Thread):
             if self.spool is not None and self._should_spool_directly():
                 self._spool_items(items)
                 return
-            undelivered = self.deliver(items, self.config.max_retries)
+            # After an outage, the first batch is a probe: one attempt, then back to the spool.
+            retries = (
+                0 if self._down_attempts and self.spool is not None else self.config.max_retries
+            )
+            undelivered = self.deliver(items, retries)
             if undelivered:
                 if self.stop_event.is_set():
                     self.leftover.extend(undelivered)
@@ -225,10 +229,11 @@ class Consumer(threading.Thread):
                 return []
             if out.kind == AUTH:
                 self._warn_auth(out)
-                if self.spool is not None or self.stop_event.is_set():
+                holding = threading.current_thread() is self and not self.stop_event.is_set()
+                if self.spool is not None or not holding:
                     self._mark_down()
                     return items
-                # No spool: hold on to the logs and keep asking, slowly.
+                # The worker without a spool: hold on to the logs and keep asking, slowly.
                 self.stats.add(retried=1)
                 if self._wait(self.config.backoff_max):
                     return items

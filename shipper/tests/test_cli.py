@@ -158,3 +158,14 @@ def test_send_reports_an_unreadable_file(
     code, out = run(["send", str(bad)], capsys)
     assert code == 1
     assert "bad.json: unreadable (JSONDecodeError)" in out
+
+
+def test_send_with_a_rejected_key_fails_instead_of_waiting_forever(
+    env: pytest.MonkeyPatch, tmp_path: Path, capsys: Any
+) -> None:
+    env.setenv("LOG_COLLECTOR_API_KEY", "flk_ffffffffffff_wrongsecret")
+    log_file = tmp_path / "log.json"
+    log_file.write_text(json.dumps(make_log()))
+    code, out = run(["send", str(log_file)], capsys)
+    assert code == 1
+    assert "1 log(s) not delivered" in out
