@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.core.cache import cache
 from django.test import Client as HttpClient
@@ -7,6 +9,11 @@ from django.test import Client as HttpClient
 from collector.models import Client
 from collector.tests.factories import ClientFactory
 from dashboard.tests.factories import MembershipFactory, UserFactory
+
+# The browser tests drive Playwright's sync API, which runs an event loop in the test's
+# thread; Django then refuses ORM calls there (fixtures, teardown) unless told it is safe.
+# It is: the loop only talks to the browser, never to the database.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,146 @@
+"""The dashboards in a real browser (Debian's Chromium) against a live server.
+
+Each page visited is saved to test-artifacts/screenshots/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from collector.tests.factories import ClientFactory
+from dashboard.services import demo_seed
+
+SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Charts on the client dashboard: 5 charts plus errors by type and by node.
+CHARTS_ON_DASHBOARD = 7
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def demo():
+    """A small demo dataset built by the shipper's builder, with its logins."""
+    result = demo_seed(scale=0.3)
+    assert result.seeded
+    return {role.split()[0]: (email, password) for role, email, password in result.logins}
+
+
+def shot(page: Page, name: str, *, full_page: bool = True) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+
+def log_in(page: Page, base: str, email: str, password: str) -> None:
+    page.goto(f"{base}/dashboard/")
+    expect(page).to_have_url(f"{base}/accounts/login/?next=/dashboard/")
+    page.fill("#id_login", email)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+
+
+def test_client_user_logs_in_sees_charts_filters_logs_opens_a_log_and_logs_out(
+    live_server, page, demo
+):
+    base = live_server.url
+    page.goto(f"{base}/accounts/login/")
+    shot(page, "login")
+    email, password = demo["client"]
+    log_in(page, base, email, password)
+
+    # One client: straight to its dashboard, with every chart drawn by plotly.js.
+    expect(page).to_have_url(f"{base}/dashboard/aurora-home/")
+    expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible()
+    expect(page.locator(".js-plotly-plot")).to_have_count(CHARTS_ON_DASHBOARD)
+    expect(page.get_by_test_id("kpi-tickets")).not_to_have_text("—")
+    shot(page, "client-dashboard")
+
+    # The period picker keeps its choice in the URL.
+    page.click("label.pill:has-text('7d')")
+    expect(page).to_have_url(
+        f"{base}/dashboard/aurora-home/?period=7d&start=&end=&environment=&version="
+    )
+    expect(page.locator(".js-plotly-plot")).to_have_count(CHARTS_ON_DASHBOARD)
+
+    # Logs, filtered on FAILED runs.
+    page.click("nav.nav >> text=Logs")
+    expect(page.get_by_test_id("log-table")).to_be_visible()
+    page.select_option("select[name=status]", "FAILED")
+    page.click("form[data-testid=log-filters] button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/logs/\?.*status=FAILED"))
+    statuses = page.locator("table.logs tbody .status")
+    expect(statuses.first).to_have_text("FAILED")
+    assert set(statuses.all_inner_texts()) == {"FAILED"}
+    shot(page, "logs")
+
+    # A log's detail page.
+    page.locator("table.logs tbody tr a").first.click()
+    expect(page.get_by_test_id("detail-status")).to_have_text("FAILED")
+    expect(page.get_by_test_id("detail-error")).to_be_visible()
+    expect(page.get_by_test_id("trace-ticket").locator("code.hash").first).to_contain_text(
+        "sha256:"
+    )
+    shot(page, "log-detail")
+
+    # Log out: back to the login page, and the dashboard is closed again.
+    page.get_by_test_id("logout").click()
+    expect(page).to_have_url(f"{base}/accounts/login/")
+    page.goto(f"{base}/dashboard/aurora-home/")
+    expect(page).to_have_url(f"{base}/accounts/login/?next=/dashboard/aurora-home/")
+
+
+def test_owner_sees_every_client_and_a_narrow_window_stays_readable(live_server, page, demo):
+    base = live_server.url
+    ClientFactory(slug="newco", name="NewCo Appliances")
+    email, password = demo["owner"]
+    log_in(page, base, email, password)
+
+    expect(page).to_have_url(f"{base}/dashboard/")
+    rows = page.locator("[data-testid=overview-table] tbody tr")
+    expect(rows).to_have_count(3)
+    expect(page.get_by_test_id("silent-warning")).to_contain_text("Brightline Outdoor")
+    shot(page, "owner-overview")
+
+    # The switcher takes the owner to a client; a client without logs explains how to connect.
+    page.select_option("#client-switcher", label="NewCo Appliances")
+    expect(page.get_by_test_id("empty-state")).to_contain_text("CLIENT_ID=newco")
+    shot(page, "empty-state")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{base}/dashboard/aurora-home/")
+    expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible()
+    # Nothing overflows sideways: the page is no wider than the window.
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390
+    shot(page, "client-dashboard-narrow", full_page=False)
