@@ -228,11 +228,11 @@ def _unit(value: Any, name: str, warnings: list[str]) -> float | None:
         except (TypeError, ValueError):
             warnings.append(f"{name} is not a number")
             return None
-    value = float(value)
-    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+    number = float(value)
+    if not math.isfinite(number) or not 0.0 <= number <= 1.0:
         warnings.append(f"{name} is outside [0, 1]")
         return None
-    return value
+    return number
 
 
 def _count(value: Any) -> int:
@@ -320,7 +320,8 @@ def _output(final: Any, clean: Sanitizer) -> dict[str, Any]:
         return {}
     if not isinstance(final, Mapping):
         final = {"text": final}
-    out = clean(final)
+    cleaned = clean(final)
+    out: dict[str, Any] = cleaned if isinstance(cleaned, dict) else {}
     text = final.get("text")
     if isinstance(text, str):
         out["length_chars"] = len(text)

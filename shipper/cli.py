@@ -106,7 +106,8 @@ def check(config: Config, out: TextIO) -> int:
 def _load(path: Path) -> list[Any]:
     data = json.loads(path.read_text(encoding="utf-8"))
     if isinstance(data, dict) and isinstance(data.get("logs"), list):
-        return data["logs"]
+        logs: list[Any] = data["logs"]
+        return logs
     if isinstance(data, list):
         return data
     return [data]

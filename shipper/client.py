@@ -266,8 +266,11 @@ def configure(**settings: Any) -> Config:
             old.close(0.0, handoff=new)
         except Exception as exc:
             report_internal_error("configure", exc)
-    if new is not None and new.spool is not None and new.spool.files():
-        new.start()  # drain what a previous run left behind
+    try:
+        if new is not None and new.spool is not None and new.spool.files():
+            new.start()  # drain what a previous run left behind
+    except OSError as exc:
+        logger.warning("shipper: cannot read LOG_SPOOL_DIR (%s)", type(exc).__name__)
     return config
 
 

@@ -260,7 +260,7 @@ class Consumer(threading.Thread):
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: half fixed, half random (never zero, never in step
         with the other workers)."""
-        cap = min(self.config.backoff_max, self.config.backoff_base * (2 ** (attempt - 1)))
+        cap = min(self.config.backoff_max, self.config.backoff_base * 2.0 ** (attempt - 1))
         return cap / 2 + random.uniform(0, cap / 2)
 
     def _record(self, out: Outcome, items: list[Item]) -> None:

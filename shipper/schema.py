@@ -117,7 +117,10 @@ def hash_pii(value: Any, salt: str | bytes | None = None) -> str | None:
         return None
     if isinstance(value, str) and value.startswith(HASH_PREFIX):
         return value  # already hashed: hashing twice would break correlation
-    text = value if isinstance(value, str) else str(value)
+    try:
+        text = value if isinstance(value, str) else str(value)
+    except Exception:  # an object that cannot be printed cannot be hashed either
+        return None
     text = text.strip()
     if not text:
         return ""

@@ -156,7 +156,8 @@ class Transport:
     def get_json(self, name: str, *, auth: bool) -> tuple[int, Any]:
         """GET one of the service endpoints (``health``, ``whoami``): (status, JSON or None).
         Raises ``requests.RequestException`` when the collector cannot be reached."""
-        headers = None if auth else {"Authorization": ""}
+        # None removes the session's Authorization header: health needs no key.
+        headers = None if auth else {"Authorization": None}
         response = self.session.get(self.urls[name], headers=headers, timeout=self.timeout)
         try:
             try:

@@ -18,8 +18,8 @@ from shipper import build_workflow_log, hash_pii
 
 from .conftest import load_sample
 
-START = dt.datetime(2026, 11, 20, 9, 14, 5, 120000, tzinfo=dt.UTC)
-END = dt.datetime(2026, 11, 20, 9, 14, 9, 940000, tzinfo=dt.UTC)
+START = dt.datetime(2026, 11, 20, 9, 14, 5, 120000, tzinfo=dt.timezone.utc)
+END = dt.datetime(2026, 11, 20, 9, 14, 9, 940000, tzinfo=dt.timezone.utc)
 METRICS = (
     "react_iterations",
     "overall_confidence",
@@ -265,7 +265,7 @@ state_keys = st.sampled_from(
 @given(
     state=st.dictionaries(state_keys, json_like, max_size=11),
     start=st.none() | st.floats() | st.text(max_size=30) | st.datetimes(),
-    end=st.none() | st.floats() | st.integers() | st.datetimes(timezones=st.just(dt.UTC)),
+    end=st.none() | st.floats() | st.integers() | st.datetimes(timezones=st.just(dt.timezone.utc)),
 )
 def test_property_any_state_yields_a_valid_log(state: Any, start: Any, end: Any) -> None:
     assert_valid_log(build_workflow_log(state, start, end))

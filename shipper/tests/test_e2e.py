@@ -33,7 +33,7 @@ from collector.services import api_key_create  # noqa: E402
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SALT = "e2e-salt"
-START = dt.datetime(2026, 11, 20, 9, 14, 5, tzinfo=dt.UTC)
+START = dt.datetime(2026, 11, 20, 9, 14, 5, tzinfo=dt.timezone.utc)
 END = START + dt.timedelta(seconds=4.82)
 SAMPLES = ("state_success.json", "state_failed.json", "state_escalated.json")
 

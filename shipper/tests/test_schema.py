@@ -50,6 +50,14 @@ def test_hash_pii_folds_email_case_and_whitespace() -> None:
     assert hash_pii(" Jane.Doe@Example.COM ") == hash_pii("jane.doe@example.com")
 
 
+def test_hash_pii_of_an_unprintable_object_is_none_not_an_exception() -> None:
+    class Unprintable:
+        def __str__(self) -> str:
+            raise RuntimeError("no")
+
+    assert hash_pii(Unprintable()) is None
+
+
 def test_hash_pii_keeps_none_and_does_not_rehash() -> None:
     assert hash_pii(None) is None
     once = hash_pii("a@b.co")
@@ -166,7 +174,7 @@ class Opaque:
 
 
 def test_non_json_values_become_json_safe() -> None:
-    when = dt.datetime(2026, 11, 20, 9, 14, tzinfo=dt.UTC)
+    when = dt.datetime(2026, 11, 20, 9, 14, tzinfo=dt.timezone.utc)
     out = sanitize(
         {
             "when": when,

@@ -441,7 +441,7 @@ def test_non_json_payloads_are_made_safe_by_the_worker(
     import datetime as dt
 
     client = make_client(collector.url, flush_interval=60)
-    doc = make_log(trace={"when": dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "x": {1, 2}})
+    doc = make_log(trace={"when": dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), "x": {1, 2}})
     client.enqueue(doc)
     client.enqueue("not a log")
     assert client.flush(WAIT)
@@ -509,6 +509,7 @@ def test_ship_log_async_works_inside_a_running_event_loop(collector: FakeCollect
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_forked_child_gets_its_own_queue_and_worker(collector: FakeCollector) -> None:
     shipper.configure(
         collector_url=collector.url, api_key=API_KEY, client_id="acme", flush_interval=60
