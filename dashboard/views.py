@@ -33,10 +33,8 @@ from dashboard.scoping import client_view
 from dashboard.selectors import (
     DashboardFilters,
     Kpis,
-    client_calibration,
-    client_errors_by_node,
-    client_errors_by_type,
-    client_execution_time_histogram,
+    client_distributions,
+    client_errors,
     client_filter_options,
     client_has_logs,
     client_kpis,
@@ -216,8 +214,9 @@ def client_dashboard(request: HttpRequest, *, client: Client) -> HttpResponse:
     form = DashboardFilterForm(request.GET)
     filters = form.filters(now=timezone.now())
     series = client_time_series(client=client, filters=filters)
-    by_type = client_errors_by_type(client=client, filters=filters)
-    by_node = client_errors_by_node(client=client, filters=filters)
+    distributions = client_distributions(client=client, filters=filters)
+    errors = client_errors(client=client, filters=filters)
+    by_type, by_node = errors.by_type, errors.by_node
     context = {
         "form": form,
         "period": form.cleaned_data["period"] if form.is_valid() else "30d",
@@ -229,12 +228,8 @@ def client_dashboard(request: HttpRequest, *, client: Client) -> HttpResponse:
             "volume": charts.volume_chart(series),
             "success": charts.success_rate_chart(series),
             "quality": charts.quality_chart(series),
-            "duration": charts.execution_time_chart(
-                client_execution_time_histogram(client=client, filters=filters)
-            ),
-            "calibration": charts.calibration_chart(
-                client_calibration(client=client, filters=filters)
-            ),
+            "duration": charts.execution_time_chart(distributions.execution_time),
+            "calibration": charts.calibration_chart(distributions.calibration),
         },
         "errors_by_type": [(g, _logs_url(client, filters, error_type=g.key)) for g in by_type],
         "errors_by_node": [(g, _logs_url(client, filters, error_node=g.key)) for g in by_node],

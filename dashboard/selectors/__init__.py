@@ -1,7 +1,8 @@
 """Every read the dashboards make. Functions take ``client=`` explicitly and return plain data.
 
 - ``access``: which clients a user may see (the basis of tenant scoping).
-- ``stats``: the numbers and series on the dashboards, aggregated in the database.
+- ``stats``: a client's numbers and series, aggregated in the database.
+- ``overview``: the owner's table of every client (unscoped by design).
 - ``logs``: the log viewer's filtered, keyset-paginated lists, exports and details.
 """
 
@@ -14,10 +15,12 @@ from dashboard.selectors.logs import (
     log_page,
     log_runs_for_ticket,
 )
+from dashboard.selectors.overview import ClientOverviewRow, client_overview_all_unscoped
 from dashboard.selectors.stats import (
     CalibrationBucket,
-    ClientOverviewRow,
     DashboardFilters,
+    Distributions,
+    ErrorBreakdown,
     ErrorGroup,
     HistogramBucket,
     Kpis,
@@ -25,13 +28,14 @@ from dashboard.selectors.stats import (
     SeriesPoint,
     Window,
     client_calibration,
+    client_distributions,
+    client_errors,
     client_errors_by_node,
     client_errors_by_type,
     client_execution_time_histogram,
     client_filter_options,
     client_has_logs,
     client_kpis,
-    client_overview_all_unscoped,
     client_time_series,
 )
 
@@ -39,6 +43,8 @@ __all__ = [
     "CalibrationBucket",
     "ClientOverviewRow",
     "DashboardFilters",
+    "Distributions",
+    "ErrorBreakdown",
     "ErrorGroup",
     "HistogramBucket",
     "KpiValues",
@@ -48,6 +54,8 @@ __all__ = [
     "SeriesPoint",
     "Window",
     "client_calibration",
+    "client_distributions",
+    "client_errors",
     "client_errors_by_node",
     "client_errors_by_type",
     "client_execution_time_histogram",

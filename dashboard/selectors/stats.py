@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Avg, Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Avg, Count, Max, Q, QuerySet
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
@@ -74,18 +74,21 @@ def client_has_logs(*, client: Client) -> bool:
 
 
 def client_filter_options(*, client: Client, window: Window) -> dict[str, list[str]]:
-    """Environments and versions seen in the window and the one before (the filter menus)."""
-    qs = WorkflowLog.objects.filter(client=client).filter(
-        Window(window.previous.start, window.end).q()
-    )
-    environments = qs.order_by("environment").values_list("environment", flat=True).distinct()
-    versions = (
-        qs.exclude(workflow_version="")
-        .order_by("workflow_version")
-        .values_list("workflow_version", flat=True)
+    """Environments and versions seen in the window (the filter menus), in one query."""
+    pairs = (
+        WorkflowLog.objects.filter(client=client)
+        .filter(window.q())
+        .values_list("environment", "workflow_version")
+        .order_by()
         .distinct()
     )
-    return {"environments": list(environments), "versions": list(versions)}
+    environments: set[str] = set()
+    versions: set[str] = set()
+    for environment, version in pairs:
+        environments.add(environment)
+        if version:
+            versions.add(version)
+    return {"environments": sorted(environments), "versions": sorted(versions)}
 
 
 # KPIs ------------------------------------------------------------------------------
@@ -243,30 +246,6 @@ class HistogramBucket:
     count: int
 
 
-def client_execution_time_histogram(
-    *, client: Client, filters: DashboardFilters
-) -> list[HistogramBucket]:
-    """Runs per execution-time bucket [low, high), one conditional count per bucket."""
-    lows = [0, *EXECUTION_TIME_EDGES]
-    highs: list[float | None] = [*EXECUTION_TIME_EDGES, None]
-    aggregates = {}
-    for i, (low, high) in enumerate(zip(lows, highs, strict=True)):
-        condition = Q(execution_time_seconds__gte=low)
-        if high is not None:
-            condition &= Q(execution_time_seconds__lt=high)
-        aggregates[f"b{i}"] = Count("id", filter=condition)
-    row = _scoped(client=client, filters=filters).filter(filters.window.q()).aggregate(**aggregates)
-    return [
-        HistogramBucket(
-            label=f"{low}-{high} s" if high is not None else f"≥ {low} s",
-            low=low,
-            high=high,
-            count=row[f"b{i}"],
-        )
-        for i, (low, high) in enumerate(zip(lows, highs, strict=True))
-    ]
-
-
 @dataclass(frozen=True)
 class CalibrationBucket:
     low: float
@@ -283,28 +262,72 @@ class CalibrationBucket:
         return _rate(self.successes, self.runs)
 
 
-def client_calibration(*, client: Client, filters: DashboardFilters) -> list[CalibrationBucket]:
-    """Success rate per confidence bucket: does the workflow's confidence predict success?
+@dataclass(frozen=True)
+class Distributions:
+    execution_time: list[HistogramBucket]
+    calibration: list[CalibrationBucket]
 
-    Buckets are [low, high), the last one closed so a confidence of exactly 1.0 counts.
+
+def _histogram_bounds() -> list[tuple[float, float | None]]:
+    lows = [0, *EXECUTION_TIME_EDGES]
+    highs: list[float | None] = [*EXECUTION_TIME_EDGES, None]
+    return list(zip(lows, highs, strict=True))
+
+
+def _calibration_bounds() -> list[tuple[float, float]]:
+    return [
+        (i / CALIBRATION_BUCKETS, (i + 1) / CALIBRATION_BUCKETS) for i in range(CALIBRATION_BUCKETS)
+    ]
+
+
+def client_distributions(*, client: Client, filters: DashboardFilters) -> Distributions:
+    """The execution-time histogram and the calibration buckets, in one aggregate query.
+
+    Histogram buckets are [low, high). Calibration is the success rate per confidence
+    bucket [low, high), the last one closed so a confidence of exactly 1.0 counts: does the
+    workflow's confidence predict success?
     """
-    aggregates = {}
-    bounds = []
-    for i in range(CALIBRATION_BUCKETS):
-        low, high = i / CALIBRATION_BUCKETS, (i + 1) / CALIBRATION_BUCKETS
-        bounds.append((low, high))
+    aggregates: dict[str, Any] = {}
+    for i, (low, high) in enumerate(_histogram_bounds()):
+        condition = Q(execution_time_seconds__gte=low)
+        if high is not None:
+            condition &= Q(execution_time_seconds__lt=high)
+        aggregates[f"h{i}"] = Count("id", filter=condition)
+    calibration = _calibration_bounds()
+    for i, (low, high) in enumerate(calibration):
         condition = Q(overall_confidence__gte=low)
-        if i == CALIBRATION_BUCKETS - 1:
+        if i == len(calibration) - 1:
             condition &= Q(overall_confidence__lte=high)
         else:
             condition &= Q(overall_confidence__lt=high)
         aggregates[f"r{i}"] = Count("id", filter=condition)
         aggregates[f"s{i}"] = Count("id", filter=condition & Q(status=LogStatus.SUCCESS))
     row = _scoped(client=client, filters=filters).filter(filters.window.q()).aggregate(**aggregates)
-    return [
-        CalibrationBucket(low=low, high=high, runs=row[f"r{i}"], successes=row[f"s{i}"])
-        for i, (low, high) in enumerate(bounds)
-    ]
+    return Distributions(
+        execution_time=[
+            HistogramBucket(
+                label=f"{low}-{high} s" if high is not None else f"≥ {low} s",
+                low=low,
+                high=high,
+                count=row[f"h{i}"],
+            )
+            for i, (low, high) in enumerate(_histogram_bounds())
+        ],
+        calibration=[
+            CalibrationBucket(low=low, high=high, runs=row[f"r{i}"], successes=row[f"s{i}"])
+            for i, (low, high) in enumerate(calibration)
+        ],
+    )
+
+
+def client_execution_time_histogram(
+    *, client: Client, filters: DashboardFilters
+) -> list[HistogramBucket]:
+    return client_distributions(client=client, filters=filters).execution_time
+
+
+def client_calibration(*, client: Client, filters: DashboardFilters) -> list[CalibrationBucket]:
+    return client_distributions(client=client, filters=filters).calibration
 
 
 @dataclass(frozen=True)
@@ -314,130 +337,46 @@ class ErrorGroup:
     last_seen: datetime
 
 
-def _errors_by(field_name: str, *, client: Client, filters: DashboardFilters) -> list[ErrorGroup]:
-    rows = (
+@dataclass(frozen=True)
+class ErrorBreakdown:
+    by_type: list[ErrorGroup]
+    by_node: list[ErrorGroup]
+
+
+def _error_groups(rows: list[dict[str, Any]], key: str) -> list[ErrorGroup]:
+    """Groups of (type, node) rows merged on one key; sums of a handful of group rows."""
+    merged: dict[str, ErrorGroup] = {}
+    for row in rows:
+        name = row[key]
+        if not name:
+            continue
+        seen = merged.get(name)
+        merged[name] = ErrorGroup(
+            key=name,
+            count=row["count"] + (seen.count if seen else 0),
+            last_seen=max(row["last_seen"], seen.last_seen) if seen else row["last_seen"],
+        )
+    return sorted(merged.values(), key=lambda g: (-g.count, g.key))
+
+
+def client_errors(*, client: Client, filters: DashboardFilters) -> ErrorBreakdown:
+    """Runs with an error, by error type and by workflow node, from one grouped query."""
+    rows = list(
         _scoped(client=client, filters=filters)
         .filter(filters.window.q())
-        .exclude(**{field_name: ""})
-        .values(field_name)
+        .exclude(error_type="", error_node="")
+        .values("error_type", "error_node")
         .annotate(count=Count("id"), last_seen=Max("timestamp"))
-        .order_by("-count", field_name)
+        .order_by()
     )
-    return [
-        ErrorGroup(key=row[field_name], count=row["count"], last_seen=row["last_seen"])
-        for row in rows
-    ]
+    return ErrorBreakdown(
+        by_type=_error_groups(rows, "error_type"), by_node=_error_groups(rows, "error_node")
+    )
 
 
 def client_errors_by_type(*, client: Client, filters: DashboardFilters) -> list[ErrorGroup]:
-    return _errors_by("error_type", client=client, filters=filters)
+    return client_errors(client=client, filters=filters).by_type
 
 
 def client_errors_by_node(*, client: Client, filters: DashboardFilters) -> list[ErrorGroup]:
-    return _errors_by("error_node", client=client, filters=filters)
-
-
-# The owner's overview ----------------------------------------------------------------
-
-# A client is "silent" when its last log is older than this many of its usual intervals
-# between logs (30-day average), kept between an hour and a day so neither a very busy
-# nor a very quiet client raises noise.
-SILENCE_INTERVALS = 10
-SILENCE_MIN = timedelta(hours=1)
-SILENCE_MAX = timedelta(days=1)
-# Below this many runs in 30 days a client does not "normally send logs".
-SILENCE_MIN_RUNS = 5
-
-
-@dataclass(frozen=True)
-class ClientOverviewRow:
-    client_id: int
-    slug: str
-    name: str
-    is_active: bool
-    runs_24h: int = 0
-    successes_24h: int = 0
-    runs_7d: int = 0
-    successes_7d: int = 0
-    runs_30d: int = 0
-    successes_30d: int = 0
-    errors_30d: int = 0
-    avg_confidence_30d: float | None = None
-    last_log_at: datetime | None = None
-    silent_since: timedelta | None = None
-
-    @property
-    def success_rate_24h(self) -> float | None:
-        return _rate(self.successes_24h, self.runs_24h)
-
-    @property
-    def success_rate_7d(self) -> float | None:
-        return _rate(self.successes_7d, self.runs_7d)
-
-    @property
-    def success_rate_30d(self) -> float | None:
-        return _rate(self.successes_30d, self.runs_30d)
-
-    @property
-    def is_silent(self) -> bool:
-        return self.silent_since is not None
-
-
-def _silence(runs_30d: int, last: datetime | None, now: datetime) -> timedelta | None:
-    if last is None or runs_30d < SILENCE_MIN_RUNS:
-        return None
-    usual = timedelta(days=30) / runs_30d
-    threshold = min(max(usual * SILENCE_INTERVALS, SILENCE_MIN), SILENCE_MAX)
-    quiet = now - last
-    return quiet if quiet > threshold else None
-
-
-def client_overview_all_unscoped(*, now: datetime | None = None) -> list[ClientOverviewRow]:
-    """One row per client, for the owner only: NOT scoped to a user's memberships.
-
-    Two queries whatever the number of clients: the clients with their last log time
-    (an index lookup per client), and the last 30 days grouped by client.
-    """
-    now = now or timezone.now()
-    since = {"24h": now - timedelta(hours=24), "7d": now - timedelta(days=7)}
-    month = Window(now - timedelta(days=30), now)
-    success = Q(status=LogStatus.SUCCESS)
-    stats = (
-        WorkflowLog.objects.filter(month.q())
-        .values("client_id")
-        .annotate(
-            runs_24h=Count("id", filter=Q(timestamp__gte=since["24h"])),
-            successes_24h=Count("id", filter=Q(timestamp__gte=since["24h"]) & success),
-            runs_7d=Count("id", filter=Q(timestamp__gte=since["7d"])),
-            successes_7d=Count("id", filter=Q(timestamp__gte=since["7d"]) & success),
-            runs_30d=Count("id"),
-            successes_30d=Count("id", filter=success),
-            errors_30d=Count("id", filter=~Q(error_type="")),
-            avg_confidence_30d=Avg("overall_confidence"),
-        )
-        .order_by()
-    )
-    by_client = {row.pop("client_id"): row for row in stats}
-    last_log = (
-        WorkflowLog.objects.filter(client=OuterRef("pk"))
-        .order_by("-timestamp", "-id")
-        .values("timestamp")[:1]
-    )
-    clients = Client.objects.annotate(last_log_at=Subquery(last_log)).values(
-        "id", "slug", "name", "is_active", "last_log_at"
-    )
-    rows = []
-    for c in clients:
-        numbers = by_client.get(c["id"], {})
-        rows.append(
-            ClientOverviewRow(
-                client_id=c["id"],
-                slug=c["slug"],
-                name=c["name"],
-                is_active=c["is_active"],
-                last_log_at=c["last_log_at"],
-                silent_since=_silence(numbers.get("runs_30d", 0), c["last_log_at"], now),
-                **numbers,
-            )
-        )
-    return rows
+    return client_errors(client=client, filters=filters).by_node

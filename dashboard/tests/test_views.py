@@ -359,3 +359,27 @@ def test_the_raw_json_downloads_as_an_attachment(http_a, client_a):
     response = http_a.get(reverse("dashboard:log_raw", args=[client_a.slug, entry.log_id]))
     assert response["Content-Disposition"] == f'attachment; filename="{entry.log_id}.json"'
     assert response.json() == entry.document
+
+
+def test_the_dashboard_query_count_does_not_grow_with_the_data(
+    http_a, client_a, django_assert_max_num_queries
+):
+    """A few grouped queries per page, whatever the number of logs, days or error types."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    log(client_a, at(2026, 11, 2), status="FAILED", error_type="A", error_node="n1")
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert http_a.get(dashboard_url(client_a), CUSTOM_QUERY).status_code == 200
+        return len(queries)
+
+    small = count()
+    for day in range(1, 11):
+        for kind in ("B", "C", "D"):
+            log(client_a, at(2026, 11, day, 3), status="ERROR", error_type=kind, error_node=kind)
+        log(client_a, at(2026, 11, day, 4), environment=f"env{day}", workflow_version=f"v{day}")
+    assert count() == small
+    with django_assert_max_num_queries(16):
+        http_a.get(dashboard_url(client_a), CUSTOM_QUERY)

@@ -1,0 +1,117 @@
+"""The owner's overview of every client: deliberately NOT scoped to a user's memberships."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Avg, Count, OuterRef, Q, Subquery
+from django.utils import timezone
+
+from collector.models import Client, LogStatus, WorkflowLog
+from dashboard.selectors.stats import Window, _rate
+
+# The owner's overview ----------------------------------------------------------------
+
+# A client is "silent" when its last log is older than this many of its usual intervals
+# between logs (30-day average), kept between an hour and a day so neither a very busy
+# nor a very quiet client raises noise.
+SILENCE_INTERVALS = 10
+SILENCE_MIN = timedelta(hours=1)
+SILENCE_MAX = timedelta(days=1)
+# Below this many runs in 30 days a client does not "normally send logs".
+SILENCE_MIN_RUNS = 5
+
+
+@dataclass(frozen=True)
+class ClientOverviewRow:
+    client_id: int
+    slug: str
+    name: str
+    is_active: bool
+    runs_24h: int = 0
+    successes_24h: int = 0
+    runs_7d: int = 0
+    successes_7d: int = 0
+    runs_30d: int = 0
+    successes_30d: int = 0
+    errors_30d: int = 0
+    avg_confidence_30d: float | None = None
+    last_log_at: datetime | None = None
+    silent_since: timedelta | None = None
+
+    @property
+    def success_rate_24h(self) -> float | None:
+        return _rate(self.successes_24h, self.runs_24h)
+
+    @property
+    def success_rate_7d(self) -> float | None:
+        return _rate(self.successes_7d, self.runs_7d)
+
+    @property
+    def success_rate_30d(self) -> float | None:
+        return _rate(self.successes_30d, self.runs_30d)
+
+    @property
+    def is_silent(self) -> bool:
+        return self.silent_since is not None
+
+
+def _silence(runs_30d: int, last: datetime | None, now: datetime) -> timedelta | None:
+    if last is None or runs_30d < SILENCE_MIN_RUNS:
+        return None
+    usual = timedelta(days=30) / runs_30d
+    threshold = min(max(usual * SILENCE_INTERVALS, SILENCE_MIN), SILENCE_MAX)
+    quiet = now - last
+    return quiet if quiet > threshold else None
+
+
+def client_overview_all_unscoped(*, now: datetime | None = None) -> list[ClientOverviewRow]:
+    """One row per client, for the owner only: NOT scoped to a user's memberships.
+
+    Two queries whatever the number of clients: the clients with their last log time
+    (an index lookup per client), and the last 30 days grouped by client.
+    """
+    now = now or timezone.now()
+    since = {"24h": now - timedelta(hours=24), "7d": now - timedelta(days=7)}
+    month = Window(now - timedelta(days=30), now)
+    success = Q(status=LogStatus.SUCCESS)
+    stats = (
+        WorkflowLog.objects.filter(month.q())
+        .values("client_id")
+        .annotate(
+            runs_24h=Count("id", filter=Q(timestamp__gte=since["24h"])),
+            successes_24h=Count("id", filter=Q(timestamp__gte=since["24h"]) & success),
+            runs_7d=Count("id", filter=Q(timestamp__gte=since["7d"])),
+            successes_7d=Count("id", filter=Q(timestamp__gte=since["7d"]) & success),
+            runs_30d=Count("id"),
+            successes_30d=Count("id", filter=success),
+            errors_30d=Count("id", filter=~Q(error_type="")),
+            avg_confidence_30d=Avg("overall_confidence"),
+        )
+        .order_by()
+    )
+    by_client = {row.pop("client_id"): row for row in stats}
+    last_log = (
+        WorkflowLog.objects.filter(client=OuterRef("pk"))
+        .order_by("-timestamp", "-id")
+        .values("timestamp")[:1]
+    )
+    clients = Client.objects.annotate(last_log_at=Subquery(last_log)).values(
+        "id", "slug", "name", "is_active", "last_log_at"
+    )
+    rows = []
+    for c in clients:
+        numbers = by_client.get(c["id"], {})
+        rows.append(
+            ClientOverviewRow(
+                client_id=c["id"],
+                slug=c["slug"],
+                name=c["name"],
+                is_active=c["is_active"],
+                last_log_at=c["last_log_at"],
+                silent_since=_silence(numbers.get("runs_30d", 0), c["last_log_at"], now),
+                **numbers,
+            )
+        )
+    return rows
