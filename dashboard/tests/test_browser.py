@@ -102,7 +102,7 @@ def test_client_user_logs_in_sees_charts_filters_logs_opens_a_log_and_logs_out(
     statuses = page.locator("table.logs tbody .status")
     expect(statuses.first).to_have_text("FAILED")
     assert set(statuses.all_inner_texts()) == {"FAILED"}
-    shot(page, "logs")
+    shot(page, "logs", full_page=False)
 
     # A log's detail page.
     page.locator("table.logs tbody tr a").first.click()
