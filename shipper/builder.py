@@ -14,7 +14,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from .config import Config, get_config
-from .schema import SCHEMA_VERSION, STATUSES, Sanitizer, collect_known_pii, hash_pii
+from .schema import (
+    SCHEMA_VERSION,
+    STATUSES,
+    Sanitizer,
+    collect_known_pii,
+    hash_pii,
+    is_object,
+    object_fields,
+)
 
 _UTC = dt.timezone.utc
 # Trace-shrinking steps tried in order when a log is over its size bound:
@@ -46,9 +54,13 @@ def _build(
     state: Any, start_time: Any, end_time: Any, workflow_version: str, cfg: Config
 ) -> dict[str, Any]:
     warnings: list[str] = []
+    if not isinstance(state, Mapping) and is_object(state):
+        state = object_fields(state)  # a dataclass or pydantic state
     if not isinstance(state, Mapping):
         warnings.append(f"state is a {type(state).__name__}, not a mapping")
         state = {}
+    else:
+        state = _with_aliases(state)
     ticket = _mapping(state.get("ticket"), "ticket", warnings)
     clean = Sanitizer(collect_known_pii(state), salt=cfg.pii_salt)
 
@@ -111,7 +123,7 @@ def _build(
         "workflow_version": str(workflow_version)[:64] if workflow_version else "v1.0",
         "ticket_id": ticket_id,
         "status": status,
-        "timestamp": end.isoformat(),
+        "timestamp": end.astimezone(_UTC).isoformat(),
         "execution_time_seconds": round(elapsed, 3),
         "metrics": metrics,
         "error": error,
@@ -188,9 +200,36 @@ def _fallback(
     }
 
 
+# Other names the same parts of a state go by in workflow variants: read as the usual ones.
+_ALIASES = {
+    "plan": ("planning", "execution_plan"),
+    "react_iterations": ("react", "iterations", "react_steps"),
+    "final_response": ("output", "response", "final_answer"),
+    "workflow_start_time": ("start_time", "started_at"),
+}
+
+
+def _with_aliases(state: Mapping[str, Any]) -> Mapping[str, Any]:
+    missing = {
+        name: alias
+        for name, aliases in _ALIASES.items()
+        if state.get(name) is None
+        for alias in aliases
+        if state.get(alias) is not None
+    }
+    if not missing:
+        return state
+    merged = dict(state)
+    for name, alias in missing.items():
+        merged[name] = state[alias]
+    return merged
+
+
 def _mapping(value: Any, name: str, warnings: list[str]) -> Mapping[str, Any]:
     if value is None:
         return {}
+    if is_object(value):
+        value = object_fields(value)
     if isinstance(value, Mapping):
         return value
     warnings.append(f"{name} is not a mapping")

@@ -279,14 +279,20 @@ class Consumer(threading.Thread):
         if self._auth_warned:
             return
         self._auth_warned = True
+        if out.status in (404, 405):
+            problem = f"the collector has no batch endpoint at {self.transport.urls['batch']}"
+            fix = "check LOG_COLLECTOR_URL"
+        else:
+            problem = f"the collector refused the API key {self.config.key_prefix}"
+            fix = "check LOG_COLLECTOR_API_KEY and CLIENT_ID"
         logger.error(
-            "shipper: the collector refused the API key %s (HTTP %s, %s: %s). Logs are kept%s; "
-            "check LOG_COLLECTOR_API_KEY and CLIENT_ID (python -m shipper check)",
-            self.config.key_prefix,
+            "shipper: %s (HTTP %s, %s: %s). Logs are kept%s; %s (python -m shipper check)",
+            problem,
             out.status,
             out.error_code or "no code",
             out.message or "no message",
             " in the spool" if self.spool is not None else " in memory",
+            fix,
         )
 
     def _mark_up(self) -> None:

@@ -284,7 +284,7 @@ class Sanitizer:
             return float(obj) if math.isfinite(obj) else None
         if depth >= self.max_depth:
             return "[max depth]"
-        if isinstance(obj, (Mapping, list, tuple, set, frozenset)) or _is_object(obj):
+        if isinstance(obj, (Mapping, list, tuple, set, frozenset)) or is_object(obj):
             if id(obj) in path:
                 return "[cycle]"
             path.add(id(obj))
@@ -316,7 +316,7 @@ class Sanitizer:
         elif isinstance(obj, (list, tuple)):
             seq = list(obj)
         else:
-            return self._clean(_object_fields(obj), depth, path)
+            return self._clean(object_fields(obj), depth, path)
         cleaned = [self._clean(v, depth + 1, path) for v in seq[: self.max_items]]
         if len(seq) > self.max_items:
             cleaned.append(f"[truncated {len(seq) - self.max_items} items]")
@@ -350,7 +350,7 @@ def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, (str, list, dict)) and not value)
 
 
-def _is_object(obj: Any) -> bool:
+def is_object(obj: Any) -> bool:
     """Objects we look inside: dataclasses and models with ``model_dump`` / ``dict``."""
     if isinstance(obj, type):
         return False
@@ -359,7 +359,7 @@ def _is_object(obj: Any) -> bool:
     return callable(getattr(obj, "model_dump", None))
 
 
-def _object_fields(obj: Any) -> Any:
+def object_fields(obj: Any) -> Any:
     try:
         if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
             return {f.name: getattr(obj, f.name, None) for f in dataclasses.fields(obj)}

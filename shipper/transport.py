@@ -22,7 +22,7 @@ USER_AGENT = f"flusso-shipper/{__version__}"
 # Outcome kinds.
 OK = "ok"  # the collector answered for every document (created, duplicate or rejected)
 RETRY = "retry"  # connection error, timeout, 5xx, 429: try again later
-AUTH = "auth"  # 401/403: misconfiguration, keep the logs
+AUTH = "auth"  # 401/403, and 404/405 (wrong URL): misconfiguration, keep the logs
 INVALID = "invalid"  # 400: the batch as a whole was refused
 TOO_LARGE = "too_large"  # 413
 
@@ -80,6 +80,8 @@ class Transport:
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
         if config.api_key:
             self.session.headers["Authorization"] = f"Bearer {config.api_key}"
+        # Cleared if the collector (or a proxy in front of it) refuses gzip bodies with a 415.
+        self.gzip_ok = True
 
     @property
     def timeout(self) -> tuple[float, float]:
@@ -91,10 +93,20 @@ class Transport:
     def post_batch(self, docs: list[bytes]) -> Outcome:
         """POST serialised documents to ``/logs/batch`` and classify the answer. Never raises
         for network trouble (that is a ``RETRY`` outcome)."""
-        body = b'{"logs":[' + b",".join(docs) + b"]}"
+        raw = b'{"logs":[' + b",".join(docs) + b"]}"
+        compress = self.gzip_ok and len(raw) >= self.config.gzip_min_bytes
+        out = self._post(raw, len(docs), compress=compress)
+        if compress and out.status == 415:
+            logger.warning("shipper: the collector refused a gzip body (415); sending plain JSON")
+            self.gzip_ok = False
+            out = self._post(raw, len(docs), compress=False)
+        return out
+
+    def _post(self, raw: bytes, count: int, *, compress: bool) -> Outcome:
         headers = {"Content-Type": "application/json"}
-        if len(body) >= self.config.gzip_min_bytes:
-            body = gzip.compress(body, compresslevel=5)
+        body = raw
+        if compress:
+            body = gzip.compress(raw, compresslevel=5)
             headers["Content-Encoding"] = "gzip"
         try:
             response = self.session.post(
@@ -103,7 +115,7 @@ class Transport:
         except requests.RequestException as exc:
             return Outcome(RETRY, message=type(exc).__name__)
         try:
-            return self._classify(response, len(docs))
+            return self._classify(response, count)
         finally:
             response.close()
 
@@ -138,7 +150,7 @@ class Transport:
             # A 2xx we cannot read: the collector has the logs; counting them as sent is the
             # least wrong answer (resending would be harmless, but could loop).
             return Outcome(OK, status=status, created=count)
-        if status in (401, 403):
+        if status in (401, 403, 404, 405):
             return Outcome(AUTH, status=status, error_code=code, message=message)
         if status == 413:
             return Outcome(TOO_LARGE, status=status, error_code=code, message=message)

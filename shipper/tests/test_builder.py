@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import json
 import uuid
@@ -269,3 +270,40 @@ state_keys = st.sampled_from(
 )
 def test_property_any_state_yields_a_valid_log(state: Any, start: Any, end: Any) -> None:
     assert_valid_log(build_workflow_log(state, start, end))
+
+
+def test_other_names_for_the_same_parts_of_a_state_are_read() -> None:
+    state = load_sample("state_success.json")
+    renamed = {
+        "planning": state.pop("plan"),
+        "react": state.pop("react_iterations"),
+        "output": state.pop("final_response"),
+    }
+    doc = build_workflow_log({**state, **renamed}, START, END)
+    assert doc["metrics"]["react_iterations"] == 4
+    assert doc["trace"]["planning"]["strategy"] == "vision_first"
+    assert doc["trace"]["output"]["action"] == "reply"
+
+
+@dataclasses.dataclass
+class Ticket:
+    id: int
+    requester_email: str
+
+
+@dataclasses.dataclass
+class State:
+    ticket: Ticket
+    status: str
+
+
+def test_a_dataclass_state_is_read_like_a_dict() -> None:
+    doc = build_workflow_log(State(Ticket(7, "x@y.org"), "SUCCESS"), START, END)
+    assert (doc["ticket_id"], doc["status"]) == ("7", "SUCCESS")
+    assert doc["trace"]["ticket"]["requester_email"] == hash_pii("x@y.org", "test-salt")
+
+
+def test_the_timestamp_is_in_utc_whatever_the_end_times_zone() -> None:
+    paris = dt.timezone(dt.timedelta(hours=1))
+    doc = build_workflow_log({}, START, END.astimezone(paris))
+    assert doc["timestamp"] == "2026-11-20T09:14:09.940000+00:00"

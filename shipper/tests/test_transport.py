@@ -277,6 +277,32 @@ def test_401_without_a_spool_keeps_the_logs_until_the_key_works(
     assert client.snapshot()["dropped"] == 0
 
 
+def test_a_wrong_url_keeps_the_logs_and_says_to_check_the_url(
+    collector: FakeCollector, make_client: MakeClient, tmp_path: Path, caplog: Any
+) -> None:
+    client = make_client(collector.base + "/wrong/api/v1/logs", spool_dir=str(tmp_path))
+    with caplog.at_level(logging.ERROR, logger="shipper"):
+        client.enqueue(make_log())
+        assert client.flush(WAIT)
+    assert (client.snapshot()["spooled"], client.snapshot()["rejected"]) == (1, 0)
+    assert "no batch endpoint at" in caplog.text and "check LOG_COLLECTOR_URL" in caplog.text
+
+
+def test_a_collector_refusing_gzip_gets_plain_json_from_then_on(
+    collector: FakeCollector, make_client: MakeClient
+) -> None:
+    collector.script.append(Reply(415, {"error": {"code": "unsupported_media_type"}}))
+    client = make_client(collector.url, flush_interval=60)
+    big = [make_log(i, trace={"pad": "x" * 2000}) for i in range(2)]
+    for doc in big:
+        client.enqueue(doc)
+        assert client.flush(WAIT)
+    encodings = [r["headers"].get("Content-Encoding") for r in collector.batch_requests()]
+    assert encodings == ["gzip", None, None]
+    assert all(collector.stored[d["log_id"]] == 1 for d in big)
+    assert client.snapshot()["rejected"] == 0
+
+
 # -- down collector, spool --------------------------------------------------------------------
 
 
