@@ -9,7 +9,7 @@ series, and never rows loaded into Python to be counted.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.db.models import Avg, Count, Max, Q, QuerySet
@@ -186,17 +186,24 @@ class SeriesPoint:
 
 
 def _buckets(window: Window, hourly: bool) -> list[datetime]:
+    """Every bucket start of the window, as the database truncates them.
+
+    Hours step in absolute time; days step over calendar dates, so a day of 23 or 25 hours
+    (a daylight-saving change) still starts at local midnight.
+    """
     tz = timezone.get_current_timezone()
-    step = timedelta(hours=1) if hourly else timedelta(days=1)
-    local = window.start.astimezone(tz)
-    first = local.replace(minute=0, second=0, microsecond=0)
-    if not hourly:
-        first = first.replace(hour=0)
-    buckets = []
-    moment = first
-    while moment < window.end:
+    local_start = window.start.astimezone(tz)
+    buckets: list[datetime] = []
+    if hourly:
+        moment = local_start.replace(minute=0, second=0, microsecond=0)
+        while moment < window.end:
+            buckets.append(moment)
+            moment = (moment + timedelta(hours=1)).astimezone(tz)
+        return buckets
+    day = local_start.date()
+    while (moment := timezone.make_aware(datetime.combine(day, time.min), tz)) < window.end:
         buckets.append(moment)
-        moment = (moment + step).astimezone(tz)
+        day += timedelta(days=1)
     return buckets
 
 

@@ -419,3 +419,14 @@ def test_log_detail_is_scoped_to_the_client(fixed, client_a, client_b):
 def test_runs_for_ticket_lists_other_runs_of_the_same_ticket_only(fixed, client_a):
     runs = log_runs_for_ticket(client=client_a, log=fixed["L3"])
     assert [r.pk for r in runs] == [fixed["L4"].pk]
+
+
+def test_daily_buckets_start_at_local_midnight_across_a_daylight_saving_change(client_a, settings):
+    settings.TIME_ZONE = "Europe/Paris"
+    # Paris leaves summer time on 2026-10-25: that day has 25 hours.
+    log(client_a, at(2026, 10, 25, 22, 30))  # 23:30 on Oct 25 in Paris (UTC+1)
+    log(client_a, at(2026, 10, 26, 23, 30))  # 00:30 on Oct 27 in Paris
+    window = Window(at(2026, 10, 23, 22), at(2026, 10, 28, 23))  # Oct 24 .. Oct 28, Paris
+    series = client_time_series(client=client_a, filters=DashboardFilters(window=window))
+    assert [(p.bucket.day, p.bucket.hour) for p in series] == [(d, 0) for d in range(24, 29)]
+    assert {p.bucket.day: p.total for p in series} == {24: 0, 25: 1, 26: 0, 27: 1, 28: 0}
