@@ -181,7 +181,11 @@ class Consumer(threading.Thread):
             retries = (
                 0 if self._down_attempts and self.spool is not None else self.config.max_retries
             )
-            undelivered = self.deliver(items, retries)
+            try:
+                undelivered = self.deliver(items, retries)
+            except Exception as exc:  # a bug of ours: keep the logs all the same
+                report_internal_error("deliver", exc)
+                undelivered = items
             if undelivered:
                 if self.stop_event.is_set():
                     self.leftover.extend(undelivered)
@@ -343,15 +347,16 @@ class Consumer(threading.Thread):
         if time.monotonic() < self._down_until:
             return
         probing = self._down_attempts > 0
-        files = self.spool.files()
-        if not files:
+        try:
+            files = self.spool.files()
+            if not files:
+                self._spool_dirty = False
+                return
+            drain_file(self, files[0], max_retries=0 if probing else 1)
+        except OSError as exc:
+            # An unreadable spool directory: say so once, try again after the next write.
             self._spool_dirty = False
-            return
-        drain_file(
-            self,
-            files[0],
-            max_retries=0 if probing else 1,
-        )
+            logger.error("shipper: cannot read the spool (%s)", type(exc).__name__)
 
 
 def drain_file(consumer: Consumer, path: Any, *, max_retries: int) -> bool:

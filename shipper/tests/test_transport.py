@@ -461,6 +461,35 @@ def test_ship_log_async_never_raises_even_on_an_internal_bug(
     assert "internal error in ship_log_async (RuntimeError)" in caplog.text
 
 
+def test_a_bug_in_delivery_keeps_the_logs_and_the_worker_alive(
+    collector: FakeCollector,
+    make_client: MakeClient,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from shipper.consumer import Consumer
+
+    real = Consumer.deliver
+    calls = []
+
+    def buggy_once(self: Consumer, items: Any, max_retries: int) -> Any:
+        calls.append(len(items))
+        if len(calls) == 1:
+            raise KeyError("library bug")
+        return real(self, items, max_retries)
+
+    monkeypatch.setattr(Consumer, "deliver", buggy_once)
+    client = make_client(collector.url, spool_dir=str(tmp_path), flush_interval=60)
+    first, second = make_log(1), make_log(2)
+    client.enqueue(first)
+    assert client.flush(WAIT)
+    assert client.snapshot()["spooled"] == 1  # kept, not lost
+    client.enqueue(second)
+    assert client.flush(WAIT)
+    assert collector.stored[second["log_id"]] == 1  # the same worker carries on
+    assert collector.wait_for(lambda: collector.stored[first["log_id"]] == 1)  # spool drained
+
+
 def test_non_json_payloads_are_made_safe_by_the_worker(
     collector: FakeCollector, make_client: MakeClient
 ) -> None:
