@@ -48,7 +48,7 @@ from dashboard.selectors import (
 from dashboard.selectors import (
     log_detail as log_detail_get,
 )
-from dashboard.selectors.logs import EXPORT_COLUMNS
+from dashboard.selectors.logs import DEFAULT_SORT, EXPORT_COLUMNS
 from dashboard.trace import trace_from_document
 from flusso_site.errors import ApplicationError
 
@@ -267,7 +267,7 @@ def log_list(request: HttpRequest, *, client: Client) -> HttpResponse:
             error = exc.message
     else:
         error = "Some filters are not valid; correct them to see the logs."
-    sort = form.cleaned_data.get("sort") or "-time" if form.is_valid() else "-time"
+    sort = (form.cleaned_data.get("sort") if form.is_valid() else "") or DEFAULT_SORT
     context = {
         "form": form,
         "page": page,
@@ -281,10 +281,6 @@ def log_list(request: HttpRequest, *, client: Client) -> HttpResponse:
     return _render(
         request, "dashboard/logs.html", context, client=client, status=400 if error else 200
     )
-
-
-def _export_filters(request: HttpRequest) -> LogFilterForm:
-    return LogFilterForm(request.GET)
 
 
 def _form_errors_text(form: LogFilterForm) -> str:
@@ -317,7 +313,7 @@ def _export_name(client: Client, extension: str) -> str:
 
 @client_view
 def log_export_csv(request: HttpRequest, *, client: Client) -> HttpResponse:
-    form = _export_filters(request)
+    form = LogFilterForm(request.GET)
     if not form.is_valid():
         return HttpResponseBadRequest(_form_errors_text(form), content_type="text/plain")
     queryset = log_export_queryset(client=client, filters=form.filters())
@@ -336,7 +332,7 @@ def log_export_csv(request: HttpRequest, *, client: Client) -> HttpResponse:
 @client_view
 def log_export_json(request: HttpRequest, *, client: Client) -> HttpResponse:
     """A JSON array of the stored documents, written one document at a time."""
-    form = _export_filters(request)
+    form = LogFilterForm(request.GET)
     if not form.is_valid():
         return HttpResponseBadRequest(_form_errors_text(form), content_type="text/plain")
     queryset = log_export_queryset(client=client, filters=form.filters())
