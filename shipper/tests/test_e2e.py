@@ -29,6 +29,7 @@ django = pytest.importorskip("django")
 
 from collector.models import Client, WorkflowLog  # noqa: E402
 from collector.services import api_key_create  # noqa: E402
+from django.urls import reverse  # noqa: E402
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -69,6 +70,11 @@ def ship_config(url: str, key: str, **overrides: Any) -> dict[str, Any]:
     }
     values.update(overrides)
     return values
+
+
+def logs_url(live_server: Any) -> str:
+    """LOG_COLLECTOR_URL as a deployment sets it: the single-log endpoint's full address."""
+    return live_server.url + reverse("collector:log-ingest")
 
 
 def stored_ids(client: Client) -> list[str]:
@@ -154,7 +160,7 @@ def proxy(live_server: Any) -> Iterator[Proxy]:
 
 def test_built_logs_arrive_once_with_pii_hashed(live_server: Any, tenant: Any) -> None:
     client, key = tenant
-    shipper.configure(**ship_config(live_server.url + "/api/v1/logs", key))
+    shipper.configure(**ship_config(logs_url(live_server), key))
     docs = [
         shipper.build_workflow_log(load_sample(name), START, END, workflow_version="v1.0")
         for name in SAMPLES
@@ -196,7 +202,7 @@ def test_contract_every_shape_the_builder_makes_is_accepted(live_server: Any, te
     states += [{}, None, {"status": "weird", "confidence": {"overall": 9}}, huge]
     docs = [shipper.build_workflow_log(s, START, END) for s in states]
     docs[0]["client_id"] = "acme"
-    config = Config(**ship_config(live_server.url + "/api/v1/logs", key))
+    config = Config(**ship_config(logs_url(live_server), key))
     for doc in docs:
         doc["client_id"] = "acme"
     transport = Transport(config)
@@ -215,7 +221,7 @@ def test_n_logs_through_an_outage_arrive_exactly_n_times(
     client, key = tenant
     shipper.configure(
         **ship_config(
-            f"http://127.0.0.1:{proxy.port}/api/v1/logs",
+            f"http://127.0.0.1:{proxy.port}" + reverse("collector:log-ingest"),
             key,
             spool_dir=str(tmp_path / "spool"),
             max_retries=2,
@@ -266,7 +272,7 @@ def test_logs_spooled_by_a_process_that_never_reached_the_collector_arrive_on_re
     assert WorkflowLog.objects.filter(client=client).count() == 0
 
     # The "next start": same spool, the collector's real address.
-    shipper.configure(**ship_config(live_server.url + "/api/v1/logs", key, spool_dir=spool_dir))
+    shipper.configure(**ship_config(logs_url(live_server), key, spool_dir=spool_dir))
     assert wait_until(lambda: sorted(stored_ids(client)) == sorted(d["log_id"] for d in docs))
     assert wait_until(lambda: not Spool(spool_dir, 10**9).files())
 
@@ -278,7 +284,7 @@ def test_a_wrong_client_id_keeps_the_logs_in_the_spool(
     spool = Spool(tmp_path / "spool", 10**9)
     shipper.configure(
         **ship_config(
-            live_server.url + "/api/v1/logs",
+            logs_url(live_server),
             key,
             spool_dir=str(spool.directory),
             client_id="someone-else",
@@ -296,7 +302,7 @@ def test_a_wrong_client_id_keeps_the_logs_in_the_spool(
 @pytest.fixture
 def check_env(monkeypatch: pytest.MonkeyPatch, live_server: Any, tenant: Any) -> pytest.MonkeyPatch:
     _, key = tenant
-    monkeypatch.setenv("LOG_COLLECTOR_URL", live_server.url + "/api/v1/logs")
+    monkeypatch.setenv("LOG_COLLECTOR_URL", logs_url(live_server))
     monkeypatch.setenv("LOG_COLLECTOR_API_KEY", key)
     monkeypatch.setenv("CLIENT_ID", "acme")
     return monkeypatch
