@@ -156,7 +156,7 @@ def _kpi_cards(kpis: Kpis) -> list[dict[str, Any]]:
     """The cards in page order: (label, values, format, whether up is good)."""
     cur, prev = kpis.current, kpis.previous
     specs = [
-        ("Tickets processed", "tickets", "int", True, f"{cur.runs} runs"),
+        ("Tickets processed", "runs", "int", True, "workflow runs"),
         ("Success rate", "success_rate", "pct", True, f"{cur.successes} successful runs"),
         ("Avg confidence", "avg_confidence", "ratio", True, ""),
         ("Avg hallucination risk", "avg_hallucination_risk", "ratio", False, ""),

@@ -9,6 +9,14 @@ from django.db import connections
 from django.db.models import Aggregate, FloatField, QuerySet
 
 
+def _fraction(value: float) -> str:
+    fraction = float(value)
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError("A percentile is a fraction between 0 and 1.")
+    # A float formatted by Python, never user text: safe to place in the SQL.
+    return repr(fraction)
+
+
 class PercentileCont(Aggregate):
     """PostgreSQL's ``percentile_cont(f) WITHIN GROUP (ORDER BY expr)`` (ordered-set aggregate)."""
 
@@ -18,11 +26,30 @@ class PercentileCont(Aggregate):
     template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
 
     def __init__(self, expression: Any, fraction: float, **extra: Any) -> None:
-        fraction = float(fraction)
-        if not 0.0 <= fraction <= 1.0:
-            raise ValueError("A percentile is a fraction between 0 and 1.")
-        # A float formatted by Python, never user text: safe to place in the SQL.
-        super().__init__(expression, fraction=repr(fraction), **extra)
+        super().__init__(expression, fraction=_fraction(fraction), **extra)
+
+
+class PercentilesCont(Aggregate):
+    """Several percentiles from one sort: ``percentile_cont(ARRAY[...]) WITHIN GROUP (...)``.
+
+    Returns a list of floats in the order of ``fractions`` (PostgreSQL only).
+    """
+
+    function = "PERCENTILE_CONT"
+    name = "PercentilesCont"
+    template = (
+        "%(function)s(ARRAY[%(fractions)s]::float8[]) WITHIN GROUP (ORDER BY %(expressions)s)"
+    )
+
+    def __init__(self, expression: Any, fractions: list[float], **extra: Any) -> None:
+        from django.contrib.postgres.fields import ArrayField  # PostgreSQL-only field
+
+        super().__init__(
+            expression,
+            fractions=", ".join(_fraction(f) for f in fractions),
+            output_field=ArrayField(FloatField()),
+            **extra,
+        )
 
 
 def supports_percentile_cont(queryset: QuerySet[Any]) -> bool:

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from collector.models import Client, LogStatus, WorkflowLog
 from dashboard.selectors.percentiles import (
-    PercentileCont,
+    PercentilesCont,
     percentile_cont_by_offset,
     supports_percentile_cont,
 )
@@ -96,8 +96,7 @@ def client_filter_options(*, client: Client, window: Window) -> dict[str, list[s
 
 @dataclass(frozen=True)
 class KpiValues:
-    runs: int = 0
-    tickets: int = 0
+    runs: int = 0  # tickets processed: each run of the workflow processes one ticket
     successes: int = 0
     avg_confidence: float | None = None
     avg_hallucination_risk: float | None = None
@@ -130,7 +129,6 @@ def client_kpis(*, client: Client, filters: DashboardFilters) -> Kpis:
         in_window = window.q()
         aggregates |= {
             f"{key}_runs": Count("id", filter=in_window),
-            f"{key}_tickets": Count("ticket_id", distinct=True, filter=in_window),
             f"{key}_successes": Count("id", filter=in_window & Q(status=LogStatus.SUCCESS)),
             f"{key}_conf": Avg("overall_confidence", filter=in_window),
             f"{key}_risk": Avg("hallucination_risk", filter=in_window),
@@ -138,11 +136,9 @@ def client_kpis(*, client: Client, filters: DashboardFilters) -> Kpis:
             f"{key}_timed": Count("execution_time_seconds", filter=in_window),
         }
         if postgres:
-            aggregates[f"{key}_p50"] = PercentileCont(
-                "execution_time_seconds", 0.5, filter=in_window
-            )
-            aggregates[f"{key}_p95"] = PercentileCont(
-                "execution_time_seconds", 0.95, filter=in_window
+            # One sort per window for both percentiles.
+            aggregates[f"{key}_pct"] = PercentilesCont(
+                "execution_time_seconds", [0.5, 0.95], filter=in_window
             )
     span = Window(filters.window.previous.start, filters.window.end)
     row = qs.filter(span.q()).aggregate(**aggregates)
@@ -150,7 +146,7 @@ def client_kpis(*, client: Client, filters: DashboardFilters) -> Kpis:
     values = {}
     for key, window in windows.items():
         if postgres:
-            p50, p95 = row[f"{key}_p50"], row[f"{key}_p95"]
+            p50, p95 = row[f"{key}_pct"] or (None, None)
         else:
             in_window = qs.filter(window.q())
             timed = row[f"{key}_timed"]
@@ -158,7 +154,6 @@ def client_kpis(*, client: Client, filters: DashboardFilters) -> Kpis:
             p95 = percentile_cont_by_offset(in_window, "execution_time_seconds", 0.95, timed)
         values[key] = KpiValues(
             runs=row[f"{key}_runs"],
-            tickets=row[f"{key}_tickets"],
             successes=row[f"{key}_successes"],
             avg_confidence=row[f"{key}_conf"],
             avg_hallucination_risk=row[f"{key}_risk"],

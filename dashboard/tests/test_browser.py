@@ -83,7 +83,7 @@ def test_client_user_logs_in_sees_charts_filters_logs_opens_a_log_and_logs_out(
     expect(page).to_have_url(f"{base}/dashboard/aurora-home/")
     expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible()
     expect(page.locator(".js-plotly-plot")).to_have_count(CHARTS_ON_DASHBOARD)
-    expect(page.get_by_test_id("kpi-tickets")).not_to_have_text("—")
+    expect(page.get_by_test_id("kpi-runs")).not_to_have_text("—")
     shot(page, "client-dashboard")
 
     # The period picker keeps its choice in the URL.

@@ -37,15 +37,15 @@ def test_kpi_cards_show_the_numbers_of_the_custom_range(http_a, client_a, fixed)
     response = http_a.get(dashboard_url(client_a), CUSTOM_QUERY)
     html = response.content.decode()
     assert response.status_code == 200
-    assert text_of(html, "kpi-tickets") == "5"
+    assert text_of(html, "kpi-runs") == "6"
     assert text_of(html, "kpi-success_rate") == "50.0%"
     assert text_of(html, "kpi-avg_confidence") == "0.58"
     assert text_of(html, "kpi-avg_hallucination_risk") == "0.34"
     assert text_of(html, "kpi-median_execution_seconds") == "3.50 s"
     assert text_of(html, "kpi-p95_execution_seconds") == "8.75 s"
     assert text_of(html, "kpi-avg_react_iterations") == "3.0"
-    # Against the previous window: 1 ticket -> 5 (+400%), 50% -> 50% (±0.0 pts).
-    assert text_of(html, "kpi-change-tickets") == "+400%"
+    # Against the previous window: 2 runs -> 6 (+200%), 50% -> 50% (±0.0 pts).
+    assert text_of(html, "kpi-change-runs") == "+200%"
     assert text_of(html, "kpi-change-success_rate") == "±0.0 pts"
     assert text_of(html, "kpi-change-avg_confidence") == "+0.18"
     assert text_of(html, "window") == "2026-11-01 00:00 \u2013 2026-11-11 00:00 UTC"
@@ -54,7 +54,7 @@ def test_kpi_cards_show_the_numbers_of_the_custom_range(http_a, client_a, fixed)
 def test_environment_filter_is_applied_and_kept_in_the_form(http_a, client_a, fixed):
     response = http_a.get(dashboard_url(client_a), {**CUSTOM_QUERY, "environment": "production"})
     html = response.content.decode()
-    assert text_of(html, "kpi-tickets") == "4"
+    assert text_of(html, "kpi-runs") == "5"
     assert text_of(html, "kpi-success_rate") == "40.0%"
     assert '<option value="production" selected>' in html
 
@@ -67,9 +67,9 @@ def test_the_24h_period_includes_a_log_one_second_inside_and_not_one_outside(htt
     log(client_a, now + dt.timedelta(seconds=1))  # in the future: not yet in the window
     with mock.patch("django.utils.timezone.now", return_value=now):
         html = http_a.get(dashboard_url(client_a), {"period": "24h"}).content.decode()
-    assert text_of(html, "kpi-tickets") == "2"
+    assert text_of(html, "kpi-runs") == "2"
     assert text_of(html, "kpi-success_rate") == "50.0%"
-    assert text_of(html, "kpi-change-tickets") == "+100%"
+    assert text_of(html, "kpi-change-runs") == "+100%"
 
 
 def test_a_custom_range_is_read_in_the_current_time_zone(http_a, client_a, settings):
@@ -81,7 +81,7 @@ def test_a_custom_range_is_read_in_the_current_time_zone(http_a, client_a, setti
     log(client_a, at(2026, 11, 10, 22, 59, 59))
     log(client_a, at(2026, 11, 10, 23))
     html = http_a.get(dashboard_url(client_a), CUSTOM_QUERY).content.decode()
-    assert text_of(html, "kpi-tickets") == "2"
+    assert text_of(html, "kpi-runs") == "2"
 
 
 def test_the_default_period_is_30_days(http_a, client_a):
@@ -90,7 +90,7 @@ def test_the_default_period_is_30_days(http_a, client_a):
     log(client_a, now - dt.timedelta(days=30, seconds=1))
     with mock.patch("django.utils.timezone.now", return_value=now):
         html = http_a.get(dashboard_url(client_a)).content.decode()
-    assert text_of(html, "kpi-tickets") == "1"
+    assert text_of(html, "kpi-runs") == "1"
     assert 'value="30d" checked' in html
 
 
