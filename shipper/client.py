@@ -180,7 +180,7 @@ class Client:
             except OSError as exc:
                 logger.error("shipper: cannot write to the spool (%s)", type(exc).__name__)
         self.stats.add(dropped=len(items))
-        logger.warning("shipper: %d unsent log(s) dropped (no LOG_SPOOL_DIR)", len(items))
+        logger.warning("shipper: %d unsent log(s) dropped (no usable LOG_SPOOL_DIR)", len(items))
 
     def snapshot(self) -> dict[str, int]:
         counts = self.stats.snapshot()

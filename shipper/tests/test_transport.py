@@ -518,6 +518,31 @@ def test_a_full_queue_drops_and_counts_instead_of_blocking(
     assert (counts["queued"], counts["dropped"], counts["pending"]) == (2, 3, 2)
 
 
+def test_a_queue_backing_up_spills_to_the_spool_instead_of_filling(
+    collector: FakeCollector,
+    make_client: MakeClient,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = make_client(
+        collector.url, spool_dir=str(tmp_path), max_queue_size=10, batch_size=1, flush_interval=60
+    )
+    monkeypatch.setattr(client, "start", lambda: None)
+    docs = [make_log(i) for i in range(9)]
+    for doc in docs:
+        assert client.enqueue(doc)
+    monkeypatch.undo()
+    client.start()
+    # The worker's first batch leaves 8 of 10 queued (the 80% mark): that one goes to disk,
+    # the others are sent, then the spooled one follows from the spool.
+    assert collector.wait_for(lambda: all(collector.stored[d["log_id"]] == 1 for d in docs))
+    assert collector.wait_for(
+        lambda: (client.snapshot()["sent"], client.snapshot()["unspooled"]) == (9, 1)
+    )
+    counts = client.snapshot()
+    assert (counts["spooled"], counts["dropped"]) == (1, 0)
+
+
 def test_stats_has_every_counter() -> None:
     assert set(shipper.stats()) == {
         "queued",
