@@ -187,8 +187,8 @@ def _state(rng: random.Random, ticket_id: int, version: str, start: dt.datetime)
         "ticket": {
             "id": ticket_id,
             "subject": subject,
-            "description": f"{subject}. Please call me on +1 415 555 {rng.randint(1000, 9999)} "
-            f"or write to {email}. Thanks, {first} {last}",
+            "description": f"{subject.rstrip('.?')}: please call me on "
+            f"+1 415 555 {rng.randint(1000, 9999)} or write to {email}. Thanks, {first} {last}",
             "requester_email": email,
             "requester_name": f"{first} {last}",
             "priority": rng.randint(1, 4),
