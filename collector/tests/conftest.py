@@ -5,20 +5,12 @@ import json
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.test import Client as HttpClient
 from django.urls import reverse
 
 from collector.models import ApiKey
 from collector.tests.factories import ApiKeyFactory
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    """Rate-limit counters live in the cache; no test inherits another's."""
-    cache.clear()
-    yield
-    cache.clear()
+from flusso_site.testing import fresh_cache  # noqa: F401 (an autouse fixture)
 
 
 @pytest.fixture

@@ -3,25 +3,17 @@ from __future__ import annotations
 import os
 
 import pytest
-from django.core.cache import cache
 from django.test import Client as HttpClient
 
 from collector.models import Client
 from collector.tests.factories import ClientFactory
 from dashboard.tests.factories import MembershipFactory, UserFactory
+from flusso_site.testing import fresh_cache  # noqa: F401 (an autouse fixture)
 
 # The browser tests drive Playwright's sync API, which runs an event loop in the test's
 # thread; Django then refuses ORM calls there (fixtures, teardown) unless told it is safe.
 # It is: the loop only talks to the browser, never to the database.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    """allauth's rate-limit counters live in the cache; no test inherits another's."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
