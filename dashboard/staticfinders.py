@@ -35,7 +35,9 @@ class PlotlyFinder(BaseFinder):
         if path == PLOTLY_STATIC_PATH:
             found = str(self.location / PLOTLY_FILE)
             return [found] if find_all else found
-        return [] if find_all else ""
+        # Django's own finders answer [] when nothing matches, in both modes; anything
+        # else ("" included) reaches finders.find() as a match.
+        return []
 
     def list(self, ignore_patterns: list[str] | None) -> Iterator[tuple[str, FileSystemStorage]]:
         yield PLOTLY_FILE, self.storage

@@ -85,9 +85,16 @@ def test_collectstatic_collects_plotly_js_under_its_prefix():
 
 
 def test_the_finder_finds_nothing_else():
-    assert PlotlyFinder().find("vendor/plotly/other.js") == ""
+    assert PlotlyFinder().find("vendor/plotly/other.js") == []
     assert PlotlyFinder().find("vendor/plotly/other.js", find_all=True) == []
     assert PlotlyFinder().find(PLOTLY_STATIC_PATH, find_all=True) != []
+
+
+def test_a_missing_static_file_is_not_found_by_any_finder():
+    """A finder answering "" made finders.find() return [""], and WhiteNoise then failed
+    with a 500 on every unknown /static/ path in development."""
+    assert finders.find("no/such/file.js") is None
+    assert finders.find("no/such/file.js", find_all=True) == []
 
 
 def test_plotly_js_is_served_by_the_running_server(live_server):
