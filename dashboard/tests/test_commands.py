@@ -121,7 +121,7 @@ def test_a_created_user_logs_in_with_email_and_password(client_a):
 
 @pytest.mark.django_db
 def test_seed_demo_fills_an_empty_database_and_prints_logins_key_and_curl():
-    output = run("seed_demo")
+    output = run("seed_demo", "--base-url", "http://127.0.0.1:9000/")
     clients = Client.objects.all()
     assert clients.count() == 2
     logs = WorkflowLog.objects.all()
@@ -147,7 +147,8 @@ def test_seed_demo_fills_an_empty_database_and_prints_logins_key_and_curl():
         assert User.objects.get(email=email).check_password(password)
     key = re.search(r"API key for [\w-]+ \(shown once\): (\S+)", output).group(1)
     assert f"Authorization: Bearer {key}" in output
-    assert "curl -X POST http://127.0.0.1:8000/api/v1/logs" in output
+    assert "curl -X POST http://127.0.0.1:9000/api/v1/logs" in output
+    assert "Log in at http://127.0.0.1:9000/accounts/login/" in output
 
 
 def test_seed_demo_leaves_a_database_with_data_alone(db):
