@@ -9,14 +9,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import F, FloatField, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from collector.models import Client, WorkflowLog
@@ -34,6 +36,8 @@ DEFAULT_SORT = "-time"
 # Metric columns may be empty; sorting puts empty values below every real one (metrics
 # are never negative), so the keyset stays a total order.
 MISSING_METRIC = -1.0
+# The largest id a cursor may name: the id column is a signed 64-bit integer.
+MAX_ID = 2**63 - 1
 # Other runs of the same ticket shown on a detail page.
 TICKET_RUNS_SHOWN = 20
 
@@ -107,24 +111,37 @@ def cursor_encode(*, sort: str, value: Any, pk: int, direction: str) -> str:
 
 
 def cursor_decode(cursor: str, *, sort: str) -> tuple[Any, int, str]:
-    """(sort value, id, "next" or "prev"); ApplicationError for anything not ours."""
+    """(sort value, id, "next" or "prev"); ApplicationError for anything not ours.
+
+    The cursor travels in the URL, so anyone can hand-edit it: every part is checked to
+    be something ``cursor_encode`` could have made (an aware time, a finite number, an id
+    the id column can hold) before it reaches a query.
+    """
     invalid = ApplicationError(
         "The page link is not valid (or was made for another sort order).", code="bad_cursor"
     )
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        value, pk, direction = data["v"], int(data["i"]), data["d"]
+        value, pk, direction = data["v"], data["i"], data["d"]
         if data["s"] != sort or direction not in ("next", "prev"):
             raise invalid
-    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError):
-        raise invalid from None
-    if sort.lstrip("-") == "time":
-        value = parse_datetime(value) if isinstance(value, str) else None
-        if value is None:
+        if not isinstance(pk, int) or isinstance(pk, bool) or not 0 < pk <= MAX_ID:
             raise invalid
-    elif not isinstance(value, int | float) or isinstance(value, bool):
-        raise invalid
+        if sort.lstrip("-") == "time":
+            moment = parse_datetime(value) if isinstance(value, str) else None
+            if moment is None or timezone.is_naive(moment):
+                raise invalid
+            # Normalised to UTC here, where an offset that pushes it off the calendar fails.
+            value = moment.astimezone(UTC)
+        else:
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise invalid
+            value = float(value)
+            if not math.isfinite(value):
+                raise invalid
+    except (ValueError, TypeError, KeyError, OverflowError, binascii.Error):
+        raise invalid from None
     return value, pk, direction
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import uuid
 
@@ -376,11 +377,31 @@ def test_log_page_sorts_by_a_metric_with_missing_values_last(client_a):
         cursor_encode(sort="-confidence", value=0.5, pk=1, direction="next"),  # other sort
         cursor_encode(sort="-time", value="yesterday", pk=1, direction="next"),
         cursor_encode(sort="-time", value="2026-11-01T00:00:00+00:00", pk=1, direction="up"),
+        # Hand-edited cursors: each used to reach the query and fail there with a 500.
+        cursor_encode(sort="-time", value="2026-13-01T00:00:00+00:00", pk=1, direction="next"),
+        cursor_encode(sort="-time", value="2026-11-01T00:00:00", pk=1, direction="next"),
+        cursor_encode(sort="-time", value="0001-01-01T00:00:00+05:00", pk=1, direction="next"),
+        cursor_encode(sort="-time", value="2026-11-01T00:00:00+00:00", pk=10**30, direction="next"),
+        cursor_encode(sort="-time", value="2026-11-01T00:00:00+00:00", pk=-1, direction="next"),
+        cursor_encode(sort="-time", value="2026-11-01T00:00:00+00:00", pk=1.5, direction="next"),
+        base64.urlsafe_b64encode(b"[1, 2, 3]").decode(),
+        base64.urlsafe_b64encode(b"\xff\xfe").decode(),
     ],
 )
 def test_log_page_rejects_a_cursor_it_did_not_make(client_a, cursor):
     with pytest.raises(ApplicationError, match="page link"):
         log_page(client=client_a, filters=LogFilters(), cursor=cursor)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [float("nan"), float("inf"), 10**400, True, "0.5", None],
+    ids=["nan", "inf", "huge", "bool", "text", "null"],
+)
+def test_log_page_rejects_a_metric_cursor_whose_value_is_not_a_finite_number(client_a, value):
+    cursor = cursor_encode(sort="-confidence", value=value, pk=1, direction="next")
+    with pytest.raises(ApplicationError, match="page link"):
+        log_page(client=client_a, filters=LogFilters(sort="-confidence"), cursor=cursor)
 
 
 def test_log_page_rejects_an_unknown_sort(client_a):
