@@ -22,6 +22,26 @@ PERIODS = {
 DEFAULT_PERIOD = "30d"
 # A custom range is bounded so one page never aggregates more than two years.
 MAX_CUSTOM_DAYS = 731
+# Dates a filter accepts. Far enough inside Python's calendar (years 1-9999) that a window,
+# its previous window (up to MAX_CUSTOM_DAYS earlier), an end day's midnight and any UTC
+# offset stay on it: outside, the arithmetic overflowed into a 500.
+EARLIEST_DATE = dt.date(1970, 1, 1)
+LATEST_DATE = dt.date(2999, 12, 31)
+DATE_RANGE_MESSAGE = f"Enter a date between {EARLIEST_DATE} and {LATEST_DATE}."
+
+
+def _check_date_range(day: dt.date) -> None:
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise forms.ValidationError(DATE_RANGE_MESSAGE, code="out_of_range")
+
+
+class BoundedDateField(forms.DateField):
+    """A date between EARLIEST_DATE and LATEST_DATE."""
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if value is not None:
+            _check_date_range(value)
 
 
 def _day_start(day: dt.date) -> dt.datetime:
@@ -43,6 +63,7 @@ class LooseDateTimeField(forms.CharField):
         try:
             day = parse_date(text)
             if day is not None:
+                _check_date_range(day)
                 return _day_start(day), True
             moment = parse_datetime(text.replace(" ", "T", 1))
         except ValueError:
@@ -51,6 +72,7 @@ class LooseDateTimeField(forms.CharField):
             raise forms.ValidationError(
                 "Enter a date as YYYY-MM-DD or a time as YYYY-MM-DD HH:MM.", code="invalid"
             )
+        _check_date_range(moment.date())
         if timezone.is_naive(moment):
             moment = timezone.make_aware(moment)
         return moment, False
@@ -62,8 +84,8 @@ class DashboardFilterForm(forms.Form):
     period = forms.ChoiceField(
         choices=[*((p, p) for p in PERIODS), ("custom", "custom")], required=False
     )
-    start = forms.DateField(required=False)
-    end = forms.DateField(required=False)
+    start = BoundedDateField(required=False)
+    end = BoundedDateField(required=False)
     environment = forms.CharField(required=False, max_length=64)
     version = forms.CharField(required=False, max_length=64)
 
