@@ -74,15 +74,25 @@ _NOT_SECRET_KEY = re.compile(
     re.IGNORECASE,
 )
 
-# The local-part alphabet of RFC 5322 (dot-atom), so unusual addresses are caught too.
+# The local-part alphabet of RFC 5322 (dot-atom) plus Unicode letters (RFC 6531), so unusual
+# and internationalised addresses are caught too; "%40" is an "@" in a URL's query string.
 _EMAIL = re.compile(
-    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+"
-    r"[A-Za-z0-9-]*[A-Za-z][A-Za-z0-9-]*"
+    r"[\w!#$%&'*+/=?^`{|}~.-]+(?:@|%40)(?:[^\W_](?:[\w-]*[^\W_])?\.)+[\w-]*[^\W\d_][\w-]*"
 )
-# Phone numbers in free text: +country code, or groups split by spaces, dots, dashes.
+# Phone numbers in free text: +country code, or groups split by spaces, dots, dashes. A
+# sentence's closing period may follow; a dotted or dashed continuation (a version, an id)
+# may not.
 _PHONE = re.compile(
-    r"(?<![\w.+-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,5}(?:[\s.-]\d{2,6}){1,5}(?![\w.-])"
+    r"(?<![\w.+-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,5}(?:[\s.-]\d{2,8}){1,5}"
+    r"(?!\w|[.-]\w)"
     r"|(?<![\w.+])\+\d{8,15}(?!\w)"
+    # Unseparated digits: a national trunk prefix (0612345678, 07700900123, 0044...).
+    r"|(?<![\w.+-])0\d{8,14}(?!\w|[.-]\w)"
+)
+# Unseparated digits right after a word that announces a phone number ("call me: 4155550142").
+_PHONE_AFTER_WORD = re.compile(
+    r"(?i)(\b(?:phone|tel|telephone|mobile|cell|call|fax|whatsapp|sms|reach)\w*\b[^\w\n]{0,3}"
+    r"(?:(?:me|us|on|at|is|no|nr|number)\b[^\w\n]{0,3}){0,3})(\+?\d{9,15})(?!\w|[.-]\w)"
 )
 _SECRET_IN_TEXT = [
     # "Authorization: Bearer abc", "bearer abc"
@@ -150,10 +160,11 @@ def scrub_text(text: str, known: re.Pattern[str] | None = None) -> str:
         text = known.sub(lambda m: _known_mask(m.group(0)), text)
     for pattern, repl in _SECRET_IN_TEXT:
         text = pattern.sub(repl, text)
-    if "@" in text:
+    if "@" in text or "%40" in text:
         text = _EMAIL.sub(EMAIL_MASK, text)
     if any(c.isdigit() for c in text):
         text = _PHONE.sub(_phone_sub, text)
+        text = _PHONE_AFTER_WORD.sub(lambda m: m.group(1) + PHONE_MASK, text)
     return text
 
 
@@ -228,6 +239,11 @@ def known_pattern(values: Iterable[str]) -> re.Pattern[str] | None:
             digits = re.sub(r"\D", "", value)
             if len(digits) >= 6:
                 parts.append(r"\+?" + r"[\s().-]*".join(digits))
+            if len(digits) >= 9:
+                # The same number without its country code or with a trunk prefix
+                # ("4155550142", "0415 555 0142" for "+1 415 555 0142"): match on the last
+                # nine digits, whatever comes before them.
+                parts.append(r"\+?(?:\d[\s().-]*){0,6}" + r"[\s().-]*".join(digits[-9:]))
         parts.append(re.escape(value))
     if not parts:
         return None

@@ -12,6 +12,7 @@ import string
 import uuid
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -314,3 +315,48 @@ def test_property_no_secret_value_survives(
         "tool": f"{prefix} key sk-{value}",
     }
     assert value not in json.dumps(sanitize(obj), ensure_ascii=False)
+
+
+# -- review: PII and secrets in the forms real text takes ----------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Call me at 415 555 0142.",
+        "Call me at +44 7700 900123.",
+        "Ring 0044 20 7946 0958.",
+        "number: 020-7946-0958.",
+        "mobile 415 5550142",
+        "my phone is 0612345678",
+        "tel. 07700900123",
+        "call me: 4155550142 after 5",
+    ],
+)
+def test_phone_numbers_are_masked_at_a_sentence_end_and_written_without_separators(
+    text: str,
+) -> None:
+    out = sanitize({"t": text})["t"]
+    assert PHONE_MASK in out
+    digits = "".join(c for c in text if c.isdigit())
+    assert digits[-4:] not in out, out
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["reach me on 4155550142", "(415) 555-0142", "415.555.0142.", "+14155550142", "1-415-555-0142"],
+)
+def test_the_requesters_own_phone_is_masked_in_any_format(text: str) -> None:
+    state = {"ticket": {"requester_phone": "+1 415 555 0142"}, "note": text}
+    out = json.dumps(sanitize(state))
+    assert "0142" not in out, out
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["contact josé.garcía@correo.es today", "GET /u?email=jane.doe%40example.com&x=1"],
+)
+def test_non_ascii_and_url_encoded_email_addresses_are_masked(text: str) -> None:
+    out = sanitize({"t": text})["t"]
+    assert EMAIL_MASK in out
+    assert "jos" not in out and "jane" not in out, out
