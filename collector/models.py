@@ -108,8 +108,26 @@ class WorkflowLog(models.Model):
             models.UniqueConstraint(fields=["client", "log_id"], name="uniq_log_id_per_client"),
         ]
         indexes = [
-            # Period aggregates and the log viewer's keyset pagination (timestamp, id).
-            models.Index(fields=["client", "timestamp", "id"], name="log_client_time"),
+            # Period aggregates and the log viewer's keyset pagination (timestamp, id). On
+            # PostgreSQL the aggregated columns ride along in the index, so dashboard queries
+            # are index-only scans that never read the wide JSON rows (measured: a 30-day
+            # window of 330k logs went from 990 ms to 240 ms per query; docs/performance.md).
+            # Other databases create the index without them.
+            models.Index(
+                fields=["client", "timestamp", "id"],
+                name="log_client_time",
+                include=[
+                    "status",
+                    "environment",
+                    "workflow_version",
+                    "execution_time_seconds",
+                    "overall_confidence",
+                    "hallucination_risk",
+                    "react_iterations",
+                    "error_type",
+                    "error_node",
+                ],
+            ),
             models.Index(fields=["client", "status", "timestamp"], name="log_client_status_time"),
             models.Index(fields=["client", "ticket_id"], name="log_client_ticket"),
             models.Index(
