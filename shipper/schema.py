@@ -94,23 +94,42 @@ _PHONE_AFTER_WORD = re.compile(
     r"(?i)(\b(?:phone|tel|telephone|mobile|cell|call|fax|whatsapp|sms|reach)\w*\b[^\w\n]{0,3}"
     r"(?:(?:me|us|on|at|is|no|nr|number)\b[^\w\n]{0,3}){0,3})(\+?\d{9,15})(?!\w|[.-]\w)"
 )
-_SECRET_IN_TEXT = [
+# The name of a secret in "name=value", "name: value" or JSON's "name": "value" inside text.
+_CREDENTIAL_NAME_IN_TEXT = (
+    r"(?:[\w.-]*?(?:password|passwd|passphrase|secret|api[_-]?key|apikey|access[_-]?key|"
+    r"private[_-]?key|token|credentials?|signature|cookie|session[_-]?(?:id|key)|sessionid|"
+    r"authori[sz]ation|auth(?!or)[\w-]*|dsn)[\w.-]*"
+    # Short names only as a whole word or after a separator ("db_pwd", not "bypass").
+    r"|(?:[\w.-]*?[_.-])?(?:pass|pwd|pw|pin|sig))"
+)
+_SECRET_PAIR = re.compile(
+    r"(?i)(?<![\w-])(" + _CREDENTIAL_NAME_IN_TEXT + r")([\"']?\s*[=:]\s*)"
+    # An Authorization header's scheme stays readable; its credentials do not.
+    r"((?:bearer|basic|token|digest|apikey)\s+)?"
+    r"(\"[^\"]*\"|'[^']*'|[^\s,;&)}\"']+)"
+)
+
+
+def _secret_pair_sub(match: re.Match[str]) -> str:
+    name, sep, scheme = match.group(1), match.group(2), match.group(3) or ""
+    if _NOT_SECRET_KEY.search(name):
+        return match.group(0)  # prompt_tokens=30 is a metric
+    return f"{name}{sep}{scheme}{REDACTED}"
+
+
+_SECRET_IN_TEXT: list[tuple[re.Pattern[str], Any]] = [
     # "Authorization: Bearer abc", "bearer abc"
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{4,}"), r"\1 " + REDACTED),
-    # key=value / key: value pairs whose key looks secret
-    (
-        re.compile(
-            r"(?i)\b([\w-]*(?:password|passwd|secret|api[_-]?key|apikey|access[_-]?key|token)"
-            r"[\w-]*)(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"
-        ),
-        r"\1\2" + REDACTED,
-    ),
-    # Provider key shapes: OpenAI sk-..., Flusso flk_..., GitHub, Slack, AWS, Google, JWTs.
+    # key=value / key: value / "key": "value" pairs whose key looks secret
+    (_SECRET_PAIR, _secret_pair_sub),
+    # Provider key shapes: OpenAI sk-..., Stripe-style sk_live_..., Flusso flk_..., GitHub,
+    # Slack, AWS (long-term and temporary), Google, JWTs.
     (re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{6,}"), REDACTED),
+    (re.compile(r"(?<![A-Za-z0-9])[a-z]{2,8}_(?:live|test)_[A-Za-z0-9]{4,}"), REDACTED),
     (re.compile(r"\bflk_[0-9a-fA-F]{6,}_[A-Za-z0-9_-]+"), REDACTED),
     (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{16,}"), REDACTED),
     (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{8,}"), REDACTED),
-    (re.compile(r"\bAKIA[0-9A-Z]{16}\b"), REDACTED),
+    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), REDACTED),
     (re.compile(r"\bAIza[0-9A-Za-z_-]{30,}"), REDACTED),
     (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), REDACTED),
     (re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s:/@]+:[^\s@/]+@"), REDACTED + "@"),

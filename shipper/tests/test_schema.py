@@ -302,9 +302,12 @@ secret_values = st.text(string.ascii_letters + string.digits, min_size=12, max_s
     depth=st.integers(min_value=0, max_value=6),
     prefix=st.text(max_size=15),
     noise=structures,
+    notation=st.sampled_from(
+        ["{k}={v}", "{k}: {v}", '"{k}": "{v}"', "{{'{k}': '{v}'}}", "?{k}={v}&"]
+    ),
 )
 def test_property_no_secret_value_survives(
-    key: str, value: str, depth: int, prefix: str, noise: Any
+    key: str, value: str, depth: int, prefix: str, noise: Any, notation: str
 ) -> None:
     nested: Any = {key: value}
     for level in range(depth):
@@ -313,6 +316,7 @@ def test_property_no_secret_value_survives(
         "state": nested,
         "log": f"{prefix} Authorization: Bearer {value} ",
         "tool": f"{prefix} key sk-{value}",
+        "dump": f"{prefix} {notation.format(k=key, v=value)} ",
     }
     assert value not in json.dumps(sanitize(obj), ensure_ascii=False)
 
@@ -360,3 +364,37 @@ def test_non_ascii_and_url_encoded_email_addresses_are_masked(text: str) -> None
     out = sanitize({"t": text})["t"]
     assert EMAIL_MASK in out
     assert "jos" not in out and "jane" not in out, out
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ('tool said {"password": "hunter2", "user": "x"}', "hunter2"),
+        ("{'api_key': 'abc123zz'}", "abc123zz"),
+        ("pass: letmein", "letmein"),
+        ("db_pwd=opensesame1", "opensesame1"),
+        ("auth=abc123zz", "abc123zz"),
+        ("Cookie: sessionid=abc123xyz; theme=dark", "abc123xyz"),
+        ("https://x.io/cb?code=1&signature=zzyyxx99", "zzyyxx99"),
+        ("https://blob.example/f?sv=2020&sig=zzyyxx99&se=1", "zzyyxx99"),
+        ("Authorization: Token abc123def456", "abc123def456"),
+        ("Authorization: Basic dXNlcjpodW50ZXIy", "dXNlcjpodW50ZXIy"),
+        ("credentials: foo123bar", "foo123bar"),
+        ("charged with sk_live_4eC39HqLyjWDarjtT1zdp7dc", "4eC39HqLyjWDarjtT1zdp7dc"),
+        ("temporary ASIAIOSFODNN7EXAMPLE", "ASIAIOSFODNN7EXAMPLE"),
+    ],
+)
+def test_secrets_in_text_are_redacted_whatever_the_notation(text: str, secret: str) -> None:
+    out = sanitize({"t": text})["t"]
+    assert secret not in out, out
+    assert REDACTED in out
+
+
+def test_redacting_text_twice_changes_nothing() -> None:
+    once = sanitize({"t": 'a password=x1 "token": "y2" Authorization: Bearer zz99zz99'})
+    assert sanitize(once) == once
+
+
+def test_token_counts_in_text_are_kept() -> None:
+    text = "usage prompt_tokens=30 completion_tokens=12"
+    assert sanitize({"t": text}) == {"t": text}
