@@ -27,7 +27,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flusso_site.settings.service")
 os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 40)
 os.environ.setdefault("ALLOWED_HOSTS", "*")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -103,12 +103,20 @@ def main() -> None:
             doc = log_document()
             metrics = doc["metrics"]
             values = {
-                "client_id": client.pk, "log_id": doc["log_id"], "ticket_id": doc["ticket_id"],
-                "environment": "production", "status": "SUCCESS", "workflow_version": "v1.0",
-                "timestamp": doc["timestamp"], "received_at": doc["timestamp"],
+                "client_id": client.pk,
+                "log_id": doc["log_id"],
+                "ticket_id": doc["ticket_id"],
+                "environment": "production",
+                "status": "SUCCESS",
+                "workflow_version": "v1.0",
+                "timestamp": doc["timestamp"],
+                "received_at": doc["timestamp"],
                 "execution_time_seconds": doc["execution_time_seconds"],
-                "error_type": "", "error_node": "", "error_message": "",
-                "document": json.dumps(doc), **metrics,
+                "error_type": "",
+                "error_node": "",
+                "error_message": "",
+                "document": json.dumps(doc),
+                **metrics,
             }
             rows.append(tuple(values[c] for c in columns))
         return rows
@@ -123,12 +131,18 @@ def main() -> None:
     vendor = connection.vendor
     print(f"database: {vendor}; medians over {SINGLE_RUNS} single and {BATCH_RUNS} batch runs")
     print(f"bare DRF endpoint (parse + answer)   {bare_ms:8.2f} ms")
-    print(f"POST /api/v1/logs (all the work)     {single_ms:8.2f} ms  "
-          f"({single_ms / bare_ms:.1f}x the bare endpoint)")
-    print(f"raw inserts of {BATCH_SIZE} rows             {raw_ms:8.2f} ms  "
-          f"({BATCH_SIZE / raw_ms * 1000:,.0f} logs/s)")
-    print(f"POST /api/v1/logs/batch of {BATCH_SIZE}      {batch_ms:8.2f} ms  "
-          f"({BATCH_SIZE / batch_ms * 1000:,.0f} logs/s, {raw_ms / batch_ms:.0%} of raw inserts)")
+    print(
+        f"POST /api/v1/logs (all the work)     {single_ms:8.2f} ms  "
+        f"({single_ms / bare_ms:.1f}x the bare endpoint)"
+    )
+    print(
+        f"raw inserts of {BATCH_SIZE} rows             {raw_ms:8.2f} ms  "
+        f"({BATCH_SIZE / raw_ms * 1000:,.0f} logs/s)"
+    )
+    print(
+        f"POST /api/v1/logs/batch of {BATCH_SIZE}      {batch_ms:8.2f} ms  "
+        f"({BATCH_SIZE / batch_ms * 1000:,.0f} logs/s, {raw_ms / batch_ms:.0%} of raw inserts)"
+    )
     WorkflowLog.objects.filter(client=client).delete()
     client.delete()
 
