@@ -214,8 +214,10 @@ class Consumer(threading.Thread):
             out = self.transport.post_batch([i.body for i in items])
             if out.kind == OK:
                 self._mark_up()
-                self._record(out, items)
-                return []
+                items = self._record(out, items)
+                if not items:
+                    return []
+                # The collector did not answer for these: resend them like a failed batch.
             if out.kind in (TOO_LARGE, INVALID):
                 self._mark_up()
                 if len(items) > 1:
@@ -242,7 +244,8 @@ class Consumer(threading.Thread):
                 if self._wait(self.config.backoff_max):
                     return items
                 continue
-            # RETRY: connection error, timeout, 429, 5xx.
+            # RETRY: connection error, timeout, 429, 5xx, an answer that accounts for no log;
+            # and the logs an OK answer left out.
             attempt += 1
             if attempt > max_retries or self.stop_event.is_set():
                 self._mark_down()
@@ -267,17 +270,30 @@ class Consumer(threading.Thread):
         cap = min(self.config.backoff_max, self.config.backoff_base * 2.0 ** (attempt - 1))
         return cap / 2 + random.uniform(0, cap / 2)
 
-    def _record(self, out: Outcome, items: list[Item]) -> None:
-        self.stats.add(sent=out.created + out.duplicate, duplicates=out.duplicate)
-        if out.rejected:
-            self.stats.add(rejected=out.rejected)
-            for index, fields in out.rejections:
-                log_id = items[index].log_id if 0 <= index < len(items) else "?"
+    def _record(self, out: Outcome, items: list[Item]) -> list[Item]:
+        """Count what the collector answered for; return the items it did not answer for.
+
+        Only an answer for the item's index (and, when the collector echoes it, its log_id)
+        settles a log: created or duplicate count as sent, rejected as rejected.
+        """
+        sent = duplicates = 0
+        unanswered: list[Item] = []
+        for index, item in enumerate(items):
+            answer = out.answers.get(index)
+            if answer is None or (answer.log_id is not None and answer.log_id != item.log_id):
+                unanswered.append(item)
+            elif answer.status == "rejected":
+                self.stats.add(rejected=1)
                 logger.warning(
                     "shipper: collector rejected log %s (fields: %s)",
-                    log_id,
-                    ", ".join(fields) or "unspecified",
+                    item.log_id,
+                    ", ".join(answer.fields) or "unspecified",
                 )
+            else:
+                sent += 1
+                duplicates += answer.status == "duplicate"
+        self.stats.add(sent=sent, duplicates=duplicates)
+        return unanswered
 
     def _warn_auth(self, out: Outcome) -> None:
         if self._auth_warned:

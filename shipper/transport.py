@@ -20,25 +20,56 @@ logger = logging.getLogger("shipper")
 USER_AGENT = f"flusso-shipper/{__version__}"
 
 # Outcome kinds.
-OK = "ok"  # the collector answered for every document (created, duplicate or rejected)
+OK = "ok"  # the collector answered per document; ``answers`` says which ones
 RETRY = "retry"  # connection error, timeout, 5xx, 429: try again later
 AUTH = "auth"  # 401/403, and 404/405 (wrong URL): misconfiguration, keep the logs
 INVALID = "invalid"  # 400: the batch as a whole was refused
 TOO_LARGE = "too_large"  # 413
 
 
+# The per-document answers that settle a log; anything else leaves it undelivered.
+ANSWERS = ("created", "duplicate", "rejected")
+
+
+@dataclass
+class Answer:
+    """The collector's word on one document of a batch."""
+
+    status: str  # one of ANSWERS
+    log_id: str | None = None  # as the collector echoed it, if it did
+    fields: list[str] = field(default_factory=list)  # field paths of a rejection
+
+
 @dataclass
 class Outcome:
     kind: str
     status: int | None = None
-    created: int = 0
-    duplicate: int = 0
-    rejected: int = 0
     retry_after: float | None = None
     error_code: str | None = None
     message: str = ""
-    # Per rejected document: (index in the batch, the field paths the collector complained of).
-    rejections: list[tuple[int, list[str]]] = field(default_factory=list)
+    # Index in the batch -> the collector's answer. A document missing here was not answered
+    # for: it is not delivered, whatever the status line said.
+    answers: dict[int, Answer] = field(default_factory=dict)
+
+    def _count(self, status: str) -> int:
+        return sum(a.status == status for a in self.answers.values())
+
+    @property
+    def created(self) -> int:
+        return self._count("created")
+
+    @property
+    def duplicate(self) -> int:
+        return self._count("duplicate")
+
+    @property
+    def rejected(self) -> int:
+        return self._count("rejected")
+
+    @property
+    def rejections(self) -> list[tuple[int, list[str]]]:
+        """Per rejected document: (index in the batch, the field paths complained of)."""
+        return [(i, a.fields) for i, a in sorted(self.answers.items()) if a.status == "rejected"]
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -57,6 +88,29 @@ def parse_retry_after(value: str | None) -> float | None:
     if when is None:
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _answers(payload: Any, count: int) -> dict[int, Answer]:
+    """The per-document answers of a batch reply, by index; garbage entries are ignored."""
+    results = payload.get("results") if isinstance(payload, dict) else None
+    if not isinstance(results, list):
+        return {}
+    answers: dict[int, Answer] = {}
+    for item in results:
+        if not isinstance(item, dict) or item.get("status") not in ANSWERS:
+            continue
+        index = item.get("index")
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < count:
+            continue
+        if index in answers:
+            continue  # answered twice: the first word stands
+        log_id = item.get("log_id")
+        answers[index] = Answer(
+            status=item["status"],
+            log_id=log_id if isinstance(log_id, str) else None,
+            fields=_field_paths(item.get("errors")) if item["status"] == "rejected" else [],
+        )
+    return answers
 
 
 def _field_paths(errors: Any, prefix: str = "") -> list[str]:
@@ -128,28 +182,14 @@ class Transport:
         error = payload.get("error") if isinstance(payload, dict) else None
         code = error.get("code") if isinstance(error, dict) else None
         message = str(error.get("message", ""))[:200] if isinstance(error, dict) else ""
-        if status == 200 and isinstance(payload, dict) and "results" in payload:
-            out = Outcome(OK, status=status)
-            for item in payload.get("results") or []:
-                state = item.get("status") if isinstance(item, dict) else None
-                if state == "created":
-                    out.created += 1
-                elif state == "duplicate":
-                    out.duplicate += 1
-                else:
-                    out.rejected += 1
-                    errors = item.get("errors") if isinstance(item, dict) else None
-                    index = item.get("index", -1) if isinstance(item, dict) else -1
-                    out.rejections.append((index, _field_paths(errors)))
-            unanswered = count - out.created - out.duplicate - out.rejected
-            if unanswered > 0:
-                # Not in the contract; count them rather than resend forever.
-                out.rejected += unanswered
-            return out
         if 200 <= status < 300:
-            # A 2xx we cannot read: the collector has the logs; counting them as sent is the
-            # least wrong answer (resending would be harmless, but could loop).
-            return Outcome(OK, status=status, created=count)
+            answers = _answers(payload, count)
+            if not answers:
+                # A 2xx that accounts for none of the logs (a proxy's page, an empty body, a
+                # different API): nothing says the collector has them, so they are resent
+                # (harmless, log_id makes it idempotent) rather than counted as sent.
+                return Outcome(RETRY, status=status, message="unexpected answer")
+            return Outcome(OK, status=status, answers=answers)
         if status in (401, 403, 404, 405):
             return Outcome(AUTH, status=status, error_code=code, message=message)
         if status == 413:

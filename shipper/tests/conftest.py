@@ -158,9 +158,13 @@ class FakeCollector:
     # -- request handling ----------------------------------------------------------------------
 
     def _reply(self, handler: BaseHTTPRequestHandler, reply: Reply) -> None:
-        body = json.dumps(reply.body).encode() if reply.body is not None else b""
+        raw = isinstance(reply.body, bytes)  # an answer that is not JSON at all, e.g. HTML
+        if raw:
+            body = reply.body
+        else:
+            body = json.dumps(reply.body).encode() if reply.body is not None else b""
         handler.send_response(reply.status)
-        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Type", "text/html" if raw else "application/json")
         handler.send_header("Content-Length", str(len(body)))
         for name, value in reply.headers.items():
             handler.send_header(name, value)

@@ -230,6 +230,90 @@ def test_per_item_rejections_are_counted_and_logged_without_content(
     assert "SECRET-TICKET-CONTENT" not in caplog.text
 
 
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(200, b"<html>Welcome to the proxy</html>"),
+        Reply(200, {"ok": True}),
+        Reply(200, {"results": "all fine"}),
+        Reply(200, {"results": [None, 7]}),
+        Reply(204),
+    ],
+    ids=["html", "no-results", "results-not-a-list", "results-garbage", "no-content"],
+)
+def test_an_answer_that_does_not_account_for_the_logs_does_not_mark_them_sent(
+    reply: Reply, collector: FakeCollector, make_client: MakeClient
+) -> None:
+    collector.script.append(reply)
+    client = make_client(collector.url, flush_interval=60)
+    docs = [make_log(i) for i in range(2)]
+    for doc in docs:
+        client.enqueue(doc)
+    assert client.flush(WAIT)
+    assert [collector.stored[d["log_id"]] for d in docs] == [1, 1]  # resent, stored once
+    counts = client.snapshot()
+    assert (counts["sent"], counts["rejected"], counts["dropped"]) == (2, 0, 0)
+    assert counts["retried"] == 1
+
+
+def test_logs_missing_from_the_per_item_results_are_resent_not_counted(
+    collector: FakeCollector, make_client: MakeClient
+) -> None:
+    docs = [make_log(i) for i in range(3)]
+    # The collector answers for the first and the third log only (and once more for the first).
+    collector.script.append(
+        Reply(
+            200,
+            {
+                "results": [
+                    {"index": 0, "status": "created", "log_id": docs[0]["log_id"]},
+                    {"index": 0, "status": "created", "log_id": docs[0]["log_id"]},
+                    {"index": 2, "status": "duplicate", "log_id": docs[2]["log_id"]},
+                ]
+            },
+        )
+    )
+    client = make_client(collector.url, flush_interval=60)
+    for doc in docs:
+        client.enqueue(doc)
+    assert client.flush(WAIT)
+    _, second = collector.batch_requests()
+    assert ids(second["docs"]) == [docs[1]["log_id"]]
+    counts = client.snapshot()
+    assert (counts["sent"], counts["duplicates"], counts["rejected"]) == (3, 1, 0)
+
+
+def test_a_result_naming_another_log_id_does_not_mark_the_log_sent(
+    collector: FakeCollector, make_client: MakeClient
+) -> None:
+    doc = make_log()
+    collector.script.append(
+        Reply(200, {"results": [{"index": 0, "status": "created", "log_id": make_log()["log_id"]}]})
+    )
+    client = make_client(collector.url, flush_interval=60)
+    client.enqueue(doc)
+    assert client.flush(WAIT)
+    assert len(collector.batch_requests()) == 2
+    assert collector.stored[doc["log_id"]] == 1
+    assert client.snapshot()["sent"] == 1
+
+
+def test_unanswered_logs_go_to_the_spool_past_the_retry_budget(
+    collector: FakeCollector, make_client: MakeClient, tmp_path: Path
+) -> None:
+    collector.script.extend([Reply(200, b"<html>proxy</html>")] * 3)
+    client = make_client(collector.url, spool_dir=str(tmp_path), max_retries=2, flush_interval=60)
+    client.start()
+    assert client.worker is not None
+    client.worker._spool_dirty = False  # keep the spooled file for the assertion below
+    client.worker._maybe_drain_spool = lambda: None  # type: ignore[method-assign]
+    doc = make_log()
+    client.enqueue(doc)
+    assert client.flush(WAIT)
+    counts = client.snapshot()
+    assert (counts["sent"], counts["spooled"], counts["rejected"]) == (0, 1, 0)
+
+
 def test_duplicates_count_as_sent(collector: FakeCollector, make_client: MakeClient) -> None:
     client = make_client(collector.url, flush_interval=60)
     doc = make_log()
