@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -9,6 +10,10 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from dashboard.models import Membership
 
 User = get_user_model()
+
+# Logging in to admin goes through allauth's login, so its rate limits and the owner's
+# two-factor apply: Django's own admin login form checks passwords without either.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 
 class MembershipInline(admin.TabularInline):

@@ -7,7 +7,7 @@ from django.test import Client as HttpClient
 from django.urls import reverse
 
 from dashboard.models import Membership
-from dashboard.tests.factories import UserFactory
+from dashboard.tests.factories import PASSWORD, UserFactory
 
 
 @pytest.fixture
@@ -39,3 +39,29 @@ def test_a_membership_cannot_be_added_twice(admin_http, user_a, client_a):
     )
     assert response.status_code == 200  # the form comes back with the error
     assert Membership.objects.filter(user=user_a, client=client_a).count() == 1
+
+
+def test_the_admin_login_is_allauths_login(db):
+    """/admin/login/ hands over to allauth, so its rate limits and two-factor apply there too.
+
+    Django's own admin login form checks passwords without either: the owner's password
+    could be guessed there without limit, and a stolen one used without the second factor.
+    """
+    response = HttpClient().get(reverse("admin:login"), {"next": "/admin/"})
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
+
+
+def test_the_admin_login_form_does_not_check_passwords(db):
+    owner = UserFactory(email="boss@flusso.example", is_staff=True, is_superuser=True)
+    http = HttpClient()
+    response = http.post(
+        reverse("admin:login"), {"username": owner.username, "password": PASSWORD, "next": "/"}
+    )
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
+    assert http.get(reverse("admin:index")).status_code == 302  # still not logged in
+
+
+def test_a_logged_in_client_user_is_refused_the_admin_login(http_a):
+    assert http_a.get(reverse("admin:login")).status_code == 403
