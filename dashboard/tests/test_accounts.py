@@ -91,3 +91,23 @@ def test_two_factor_setup_is_available_after_logging_in(user_a):
 def test_account_pages_render_in_our_layout(db, path):
     html = HttpClient().get(path).content.decode()
     assert 'class="card auth"' in html
+
+
+def test_password_reset_does_not_reveal_whether_an_account_exists(user_a):
+    """Known and unknown addresses get the same answer; only the account holder gets mail.
+
+    Nothing is mailed to an unknown address: allauth's mail for it would invite the reader
+    to a sign-up that is closed, and would let anyone make the server mail any address.
+    """
+    known = HttpClient().post("/accounts/password/reset/", {"email": user_a.email})
+    unknown = HttpClient().post("/accounts/password/reset/", {"email": "nobody@example.org"})
+    assert (known.status_code, known["Location"]) == (unknown.status_code, unknown["Location"])
+    assert [m.to for m in mail.outbox] == [[user_a.email]]
+
+
+def test_logout_needs_a_post(http_a):
+    """A GET (a link or an image on another site) must not log the user out."""
+    assert http_a.get("/accounts/logout/").status_code == 200
+    assert http_a.get("/dashboard/acme/").status_code == 200
+    http_a.post("/accounts/logout/")
+    assert http_a.get("/dashboard/acme/").status_code == 302

@@ -42,6 +42,11 @@ ACCOUNT_RATE_LIMITS = {
     "change_password": "5/m/user",
 }
 ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
+# A reset asked for an unknown address answers exactly as for a known one (allauth's
+# enumeration prevention) but mails nothing: allauth's mail for unknown addresses invites
+# the reader to sign up, which is closed here, and would let anyone send our mail to any
+# address.
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
 # Two-factor is optional per user: authenticator apps (TOTP) with recovery codes.
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Flusso"
