@@ -107,6 +107,9 @@ class Consumer(threading.Thread):
         self._down_attempts = 0
         self._auth_warned = False
         self._spool_dirty = spool is not None
+        # Spool files the collector did not take on their last try: the others go first, so
+        # one file it keeps failing on (a document that crashes it) does not block the rest.
+        self._drain_failed: set[str] = set()
         self._wait = self.stop_event.wait  # replaced in tests to record delays
 
     # -- the loop ---------------------------------------------------------------------------
@@ -368,7 +371,15 @@ class Consumer(threading.Thread):
             if not files:
                 self._spool_dirty = False
                 return
-            drain_file(self, files[0], max_retries=0 if probing else 1)
+            fresh = [f for f in files if f.name not in self._drain_failed]
+            if not fresh:
+                self._drain_failed.clear()  # every file had its turn: start over
+                fresh = files
+            path = fresh[0]
+            if drain_file(self, path, max_retries=0 if probing else 1):
+                self._drain_failed.discard(path.name)
+            else:
+                self._drain_failed.add(path.name)
         except OSError as exc:
             # An unreadable spool directory: say so once, try again after the next write.
             self._spool_dirty = False

@@ -30,6 +30,9 @@ class Spool:
     def __init__(self, directory: str | os.PathLike[str], max_bytes: int) -> None:
         self.directory = Path(directory)
         self.max_bytes = max_bytes
+        # Files that exist but cannot be read (another user's, a directory): left alone and
+        # out of the listing, so they never stand in front of the files that can be drained.
+        self._unreadable: set[str] = set()
 
     def _ensure_dir(self) -> None:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -62,7 +65,9 @@ class Spool:
             entries = [
                 p
                 for p in self.directory.iterdir()
-                if p.name.endswith(SUFFIX) and not p.name.startswith(".")
+                if p.name.endswith(SUFFIX)
+                and not p.name.startswith(".")
+                and p.name not in self._unreadable
             ]
         except FileNotFoundError:
             return []
@@ -72,7 +77,8 @@ class Spool:
         return len(self.files())
 
     def read(self, path: Path) -> list[dict[str, Any]] | None:
-        """The logs in one spool file; ``None`` if it is gone (another process took it).
+        """The logs in one spool file; ``None`` if it is gone (another process took it) or
+        cannot be read (then it is skipped from now on, with one warning).
 
         A file that is not a valid spool file is removed with a warning: it can only come from
         outside the shipper, since the shipper's own writes are atomic.
@@ -80,6 +86,14 @@ class Spool:
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
+            return None
+        except OSError as exc:
+            self._unreadable.add(path.name)
+            logger.warning(
+                "shipper: cannot read spool file %s (%s); skipping it",
+                path.name,
+                type(exc).__name__,
+            )
             return None
         try:
             data = json.loads(raw)

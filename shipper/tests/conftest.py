@@ -89,7 +89,8 @@ class FakeCollector:
 
     ``script`` holds replies served (in order) before normal processing; ``delay`` slows every
     request; ``max_docs`` answers 413 to bigger batches; ``reject_ids`` / ``invalid_ids`` /
-    ``too_large_ids`` make single documents rejected per item / 400 / 413.
+    ``too_large_ids`` make single documents rejected per item / 400 / 413; ``crash_ids`` make
+    any batch holding them answer 500.
     """
 
     def __init__(self, port: int | None = None) -> None:
@@ -103,6 +104,7 @@ class FakeCollector:
         self.reject_ids: set[str] = set()
         self.invalid_ids: set[str] = set()
         self.too_large_ids: set[str] = set()
+        self.crash_ids: set[str] = set()  # a batch holding one of these answers 500
         self.requests: list[dict[str, Any]] = []
         self.stored: Counter[str] = Counter()  # log_id -> times stored as "created"
         self.received: Counter[str] = Counter()  # log_id -> times seen in any request
@@ -222,6 +224,8 @@ class FakeCollector:
             return self._error(413, "too_large")
         if ids & self.invalid_ids:
             return self._error(400, "invalid")
+        if ids & self.crash_ids:
+            return self._error(500, "server_error")
         results = []
         counts = Counter[str]()
         with self.cond:

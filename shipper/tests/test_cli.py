@@ -169,3 +169,16 @@ def test_send_with_a_rejected_key_fails_instead_of_waiting_forever(
     code, out = run(["send", str(log_file)], capsys)
     assert code == 1
     assert "1 log(s) not delivered" in out
+
+
+def test_send_skips_an_unreadable_spool_file_and_drains_the_rest(
+    env: pytest.MonkeyPatch, collector: FakeCollector, tmp_path: Path, capsys: Any
+) -> None:
+    env.setenv("LOG_SPOOL_DIR", str(tmp_path))
+    (tmp_path / "00000000000000000001-1-abcd.json").mkdir()
+    doc = make_log()
+    Spool(tmp_path, 10**9).write([json.dumps(doc).encode()])
+    code, out = run(["send"], capsys)
+    assert collector.stored[doc["log_id"]] == 1
+    assert "from spool 1" in out
+    assert code == 0, out

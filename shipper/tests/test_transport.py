@@ -449,6 +449,34 @@ def test_a_new_process_drains_the_spool_left_by_the_previous_one(
     assert collector.wait_for(lambda: not Spool(tmp_path, 10**9).files())
 
 
+def test_an_unreadable_spool_file_does_not_stop_the_rest_from_draining(
+    collector: FakeCollector, make_client: MakeClient, tmp_path: Path
+) -> None:
+    # The oldest entry cannot be read (a directory here; a file of another user in real life).
+    (tmp_path / "00000000000000000001-1-abcd.json").mkdir()
+    docs = [make_log(i) for i in range(2)]
+    spool = Spool(tmp_path, 10**9)
+    for doc in docs:
+        spool.write([json.dumps(doc).encode()])
+    client = make_client(collector.url, spool_dir=str(tmp_path))
+    client.start()
+    assert collector.wait_for(lambda: all(collector.stored[d["log_id"]] == 1 for d in docs))
+
+
+def test_a_spool_file_the_collector_keeps_failing_on_does_not_block_the_others(
+    collector: FakeCollector, make_client: MakeClient, tmp_path: Path
+) -> None:
+    poison, others = make_log(0), [make_log(i) for i in range(1, 3)]
+    collector.crash_ids.add(poison["log_id"])
+    spool = Spool(tmp_path, 10**9)
+    for doc in [poison, *others]:  # the poison file is the oldest
+        spool.write([json.dumps(doc).encode()])
+    client = make_client(collector.url, spool_dir=str(tmp_path), max_retries=1)
+    client.start()
+    assert collector.wait_for(lambda: all(collector.stored[d["log_id"]] == 1 for d in others))
+    assert collector.wait_for(lambda: len(Spool(tmp_path, 10**9).files()) == 1)
+
+
 def test_shutdown_spools_what_is_queued_or_waiting_for_a_retry(tmp_path: Path) -> None:
     shipper.configure(
         collector_url=f"http://127.0.0.1:{free_port()}/api/v1/logs",
