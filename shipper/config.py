@@ -61,12 +61,18 @@ def _env_str(env: Mapping[str, str], name: str) -> str | None:
 def endpoints(url: str) -> dict[str, str]:
     """Derive the collector's endpoints from ``LOG_COLLECTOR_URL``.
 
-    The documented form is the single-log endpoint (``https://host/api/v1/logs``); a bare
-    service address (``https://host``) is accepted too and gets ``/api/v1/logs`` appended.
+    The documented form is the single-log endpoint (``https://host/api/v1/logs``); the API's
+    root (``https://host/api/v1``), its batch, health or whoami endpoint and a bare service
+    address (``https://host``) are accepted too.
     """
     url = url.strip().rstrip("/")
     if url.endswith("/logs/batch"):
         url = url[: -len("/batch")]
+    for other in ("/health", "/whoami"):  # another endpoint of the same API pasted in
+        if url.endswith("/api/v1" + other):
+            url = url[: -len(other)]
+    if url.endswith("/api/v1"):  # the API's root: the logs endpoint is right below it
+        url = url + "/logs"
     if not url.endswith("/logs"):
         url = url + "/api/v1/logs"
     base = url[: -len("/logs")]

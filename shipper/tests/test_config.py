@@ -18,6 +18,10 @@ from shipper.config import Config, endpoints
         "http://h:8000/api/v1/logs/batch",
         "http://h:8000",
         "http://h:8000/",
+        "http://h:8000/api/v1",
+        "http://h:8000/api/v1/",
+        "http://h:8000/api/v1/health",
+        " http://h:8000/api/v1/logs ",
     ],
 )
 def test_endpoints_are_derived_from_the_single_log_url_or_the_service_base(url: str) -> None:
