@@ -22,6 +22,7 @@ from .schema import (
     hash_pii,
     is_object,
     object_fields,
+    scrub_text,
 )
 
 _UTC = dt.timezone.utc
@@ -83,7 +84,7 @@ def _build(
 
     error = _error(state.get("error"), clean)
     status = _status(state, error, warnings)
-    ticket_id = _ticket_id(state, ticket, warnings)
+    ticket_id = _ticket_id(state, ticket, warnings, clean)
 
     react = state.get("react_iterations")
     if react is None:
@@ -167,7 +168,7 @@ def _fallback(
     ticket_id = "unknown"
     try:
         if isinstance(state, Mapping) and state.get("ticket_id") is not None:
-            ticket_id = str(state["ticket_id"])[:128]
+            ticket_id = scrub_text(str(state["ticket_id"]))[:128]
     except Exception:  # a state that breaks even this keeps "unknown"
         ticket_id = "unknown"
     end = _to_datetime(end_time) or dt.datetime.now(_UTC)
@@ -300,10 +301,13 @@ def _status(state: Mapping[str, Any], error: Any, warnings: list[str]) -> str:
     return "ERROR"
 
 
-def _ticket_id(state: Mapping[str, Any], ticket: Mapping[str, Any], warnings: list[str]) -> str:
+def _ticket_id(
+    state: Mapping[str, Any], ticket: Mapping[str, Any], warnings: list[str], clean: Sanitizer
+) -> str:
     for value in (state.get("ticket_id"), ticket.get("id")):
         if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
-            return str(value).strip()[:128]
+            # Some helpdesks key tickets by the sender's address: scrub it like any text.
+            return clean.text(str(value).strip())[:128]
     warnings.append("ticket_id missing")
     return "unknown"
 

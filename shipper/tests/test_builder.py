@@ -307,3 +307,32 @@ def test_the_timestamp_is_in_utc_whatever_the_end_times_zone() -> None:
     paris = dt.timezone(dt.timedelta(hours=1))
     doc = build_workflow_log({}, START, END.astimezone(paris))
     assert doc["timestamp"] == "2026-11-20T09:14:09.940000+00:00"
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {"ticket_id": "jane.doe@example.com", "status": "SUCCESS"},
+        {"ticket": {"id": "call +1 415 555 0142"}, "status": "SUCCESS"},
+    ],
+)
+def test_a_ticket_id_is_scrubbed_like_any_other_text(state: dict[str, Any]) -> None:
+    doc = build_workflow_log(state, START, END)
+    assert_valid_log(doc)
+    text = json.dumps(doc)
+    assert "jane.doe" not in text and "0142" not in text, text
+
+
+def test_the_fallback_log_scrubs_the_ticket_id_too() -> None:
+    class Hostile(dict):  # type: ignore[type-arg]
+        def items(self) -> Any:
+            raise RuntimeError("no")
+
+        def get(self, key: str, default: Any = None) -> Any:
+            if key == "ticket_id":
+                return "jane.doe@example.com"
+            raise RuntimeError("no")
+
+    doc = build_workflow_log(Hostile(ticket_id="jane.doe@example.com"), START, END)
+    assert doc["error"]["type"] == "ShipperBuildError"
+    assert "jane.doe" not in json.dumps(doc)
