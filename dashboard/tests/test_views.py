@@ -383,3 +383,25 @@ def test_the_dashboard_query_count_does_not_grow_with_the_data(
     assert count() == small
     with django_assert_max_num_queries(16):
         http_a.get(dashboard_url(client_a), CUSTOM_QUERY)
+
+
+def test_times_are_labelled_with_the_time_zone_they_are_shown_in(
+    http_a, http_owner, client_a, settings
+):
+    """Pages format times in the current time zone; a fixed "UTC" label was wrong elsewhere."""
+    settings.TIME_ZONE = "Europe/Paris"
+    entry = log(client_a, at(2026, 11, 5, 8, 30))
+    pages = {
+        "detail": http_a.get(reverse("dashboard:log", args=[client_a.slug, entry.log_id])),
+        "logs": http_a.get(logs_url(client_a)),
+        "dashboard": http_a.get(dashboard_url(client_a), CUSTOM_QUERY),
+        "overview": http_owner.get(reverse("dashboard:home")),
+    }
+    for name, response in pages.items():
+        html = response.content.decode()
+        assert "UTC" not in html, name
+        assert "Europe/Paris" in html, name
+    assert "2026-11-05 09:30:00 Europe/Paris" in pages["detail"].content.decode()
+    assert "2026-11-01 00:00 \u2013 2026-11-11 00:00 Europe/Paris" in text_of(
+        pages["dashboard"].content.decode(), "window"
+    )
