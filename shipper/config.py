@@ -200,12 +200,14 @@ def set_config(cfg: Config | None) -> None:
 
 
 def pii_salt(cfg: Config | None = None) -> bytes:
-    """The key for ``hash_pii``; a per-process random one (with one warning) when unset."""
+    """The key for ``hash_pii``; a per-process random one when unset, with one warning once
+    logs are shipped (with shipping off nothing leaves the process, and the no-op path stays
+    at its one info line)."""
     global _warned_salt
     cfg = cfg or get_config()
     if cfg.pii_salt:
         return cfg.pii_salt.encode("utf-8")
-    if not _warned_salt:
+    if not _warned_salt and cfg.configured:
         _warned_salt = True
         logger.warning(
             "shipper: LOG_PII_SALT is not set; PII hashes use a random per-process key and "

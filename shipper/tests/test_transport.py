@@ -724,3 +724,39 @@ def test_a_forked_child_gets_its_own_queue_and_worker(collector: FakeCollector) 
     assert collector.stored[child_doc["log_id"]] == 1
     assert collector.stored[parent_doc["log_id"]] == 1
     assert shipper.stats()["sent"] == 1  # the parent's counters are its own
+
+
+def test_without_log_pii_salt_hashes_are_keyed_and_a_shipping_process_warns_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    import hashlib
+
+    from shipper import config as config_module
+
+    monkeypatch.delenv("LOG_PII_SALT")
+    monkeypatch.setattr(config_module, "_warned_salt", False)
+    shipper.configure(collector_url="http://127.0.0.1:9/api/v1/logs", client_id="acme")
+    monkeypatch.setattr(Client, "start", lambda self: None)  # no network in this test
+    with caplog.at_level(logging.INFO, logger="shipper"):
+        for _ in range(2):
+            doc = shipper.build_workflow_log(load_sample("state_success.json"), 0, 1)
+            shipper.ship_log_async(doc)
+    hashed = doc["trace"]["ticket"]["requester_email"]
+    assert hashed != "sha256:" + hashlib.sha256(b"jane.doe@example.com").hexdigest()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "LOG_PII_SALT is not set" in warnings[0]
+
+
+def test_the_noop_path_logs_one_info_line_even_without_a_salt(
+    monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    from shipper import config as config_module
+
+    monkeypatch.delenv("LOG_PII_SALT")
+    monkeypatch.setattr(config_module, "_warned_salt", False)
+    with caplog.at_level(logging.DEBUG, logger="shipper"):
+        for _ in range(2):
+            shipper.ship_log_async(
+                shipper.build_workflow_log(load_sample("state_success.json"), 0, 1)
+            )
+    assert [r.levelno for r in caplog.records] == [logging.INFO]
