@@ -19,7 +19,8 @@ from dashboard.selectors.stats import Window, _rate
 SILENCE_INTERVALS = 10
 SILENCE_MIN = timedelta(hours=1)
 SILENCE_MAX = timedelta(days=1)
-# Below this many runs in 30 days a client does not "normally send logs".
+# A client with fewer logs than this, ever, does not "normally send logs" (a trial run);
+# the same number in 30 days is enough to measure its usual interval.
 SILENCE_MIN_RUNS = 5
 
 
@@ -57,11 +58,22 @@ class ClientOverviewRow:
         return self.silent_since is not None
 
 
-def _silence(runs_30d: int, last: datetime | None, now: datetime) -> timedelta | None:
-    if last is None or runs_30d < SILENCE_MIN_RUNS:
+def _silence(
+    *, runs_30d: int, last: datetime | None, steady: bool, is_active: bool, now: datetime
+) -> timedelta | None:
+    """How long an active client that normally sends logs has been quiet, if too long.
+
+    "Normally sends logs" is judged on the client's whole history (``steady``: at least
+    SILENCE_MIN_RUNS logs ever), not on the last 30 days alone: a client that stopped a
+    month ago has no runs in them, and its warning must not vanish as its silence grows.
+    A deactivated client is expected to be quiet.
+    """
+    if last is None or not steady or not is_active:
         return None
-    usual = timedelta(days=30) / runs_30d
-    threshold = min(max(usual * SILENCE_INTERVALS, SILENCE_MIN), SILENCE_MAX)
+    threshold = SILENCE_MAX
+    if runs_30d >= SILENCE_MIN_RUNS:
+        usual = timedelta(days=30) / runs_30d
+        threshold = min(max(usual * SILENCE_INTERVALS, SILENCE_MIN), SILENCE_MAX)
     quiet = now - last
     return quiet if quiet > threshold else None
 
@@ -70,7 +82,7 @@ def client_overview_all_unscoped(*, now: datetime | None = None) -> list[ClientO
     """One row per client, for the owner only: NOT scoped to a user's memberships.
 
     Two queries whatever the number of clients: the clients with their last log time
-    (an index lookup per client), and the last 30 days grouped by client.
+    (index lookups per client), and the last 30 days grouped by client.
     """
     now = now or timezone.now()
     since = {"24h": now - timedelta(hours=24), "7d": now - timedelta(days=7)}
@@ -92,14 +104,13 @@ def client_overview_all_unscoped(*, now: datetime | None = None) -> list[ClientO
         .order_by()
     )
     by_client = {row.pop("client_id"): row for row in stats}
-    last_log = (
-        WorkflowLog.objects.filter(client=OuterRef("pk"))
-        .order_by("-timestamp", "-id")
-        .values("timestamp")[:1]
-    )
-    clients = Client.objects.annotate(last_log_at=Subquery(last_log)).values(
-        "id", "slug", "name", "is_active", "last_log_at"
-    )
+    newest = WorkflowLog.objects.filter(client=OuterRef("pk")).order_by("-timestamp", "-id")
+    last_log = newest.values("timestamp")[:1]
+    # The SILENCE_MIN_RUNS-th newest log: a few index entries per client, however old.
+    steady_log = newest.values("timestamp")[SILENCE_MIN_RUNS - 1 : SILENCE_MIN_RUNS]
+    clients = Client.objects.annotate(
+        last_log_at=Subquery(last_log), steady_log_at=Subquery(steady_log)
+    ).values("id", "slug", "name", "is_active", "last_log_at", "steady_log_at")
     rows = []
     for c in clients:
         numbers = by_client.get(c["id"], {})
@@ -110,7 +121,13 @@ def client_overview_all_unscoped(*, now: datetime | None = None) -> list[ClientO
                 name=c["name"],
                 is_active=c["is_active"],
                 last_log_at=c["last_log_at"],
-                silent_since=_silence(numbers.get("runs_30d", 0), c["last_log_at"], now),
+                silent_since=_silence(
+                    runs_30d=numbers.get("runs_30d", 0),
+                    last=c["last_log_at"],
+                    steady=c["steady_log_at"] is not None,
+                    is_active=c["is_active"],
+                    now=now,
+                ),
                 **numbers,
             )
         )

@@ -313,6 +313,28 @@ def test_overview_does_not_flag_a_client_that_never_sent_much(client_a):
     assert not rows[0].is_silent
 
 
+def test_overview_keeps_flagging_a_client_silent_for_more_than_30_days(client_a, client_b):
+    """Its 30 days hold no runs, yet it normally sent logs: the warning must not vanish."""
+    for i in range(60):
+        log(client_a, NOW - dt.timedelta(days=40) - dt.timedelta(hours=6 * i))
+    # globex stopped 29 days ago: only 3 of its runs are in the 30 days.
+    for i in range(60):
+        log(client_b, NOW - dt.timedelta(days=29) - dt.timedelta(hours=10 * i))
+    rows = {r.slug: r for r in client_overview_all_unscoped(now=NOW)}
+    assert rows["acme"].runs_30d == 0
+    assert rows["acme"].silent_since == dt.timedelta(days=40)
+    assert rows["globex"].runs_30d == 3
+    assert rows["globex"].silent_since == dt.timedelta(days=29)
+
+
+def test_overview_does_not_flag_a_deactivated_client(client_a):
+    for i in range(60):
+        log(client_a, NOW - dt.timedelta(days=5) - dt.timedelta(hours=6 * i))
+    client_a.is_active = False
+    client_a.save(update_fields=["is_active"])
+    assert not client_overview_all_unscoped(now=NOW)[0].is_silent
+
+
 def test_overview_runs_a_fixed_number_of_queries(client_a, client_b, django_assert_num_queries):
     for client in (client_a, client_b):
         log(client, NOW - dt.timedelta(hours=2))
