@@ -130,6 +130,7 @@ def send(config: Config, files: Sequence[str], out: TextIO) -> int:
                 print(f"{name}: unreadable ({type(exc).__name__})", file=out)
                 failed += 1
                 continue
+            before = stats.snapshot()
             items: list[Item] = []
             for doc in docs:
                 item = encode(doc, config)
@@ -142,11 +143,19 @@ def send(config: Config, files: Sequence[str], out: TextIO) -> int:
                 undelivered += consumer.deliver(
                     items[start : start + config.batch_size], config.max_retries
                 )
+            after = stats.snapshot()
+            rejected = after["rejected"] - before["rejected"]
+            delivered = after["sent"] - before["sent"]
             if undelivered:
                 failed += 1
                 print(f"{name}: {len(undelivered)} log(s) not delivered", file=out)
+            elif rejected:
+                # The collector refused them (or they are not logs): sending again will not
+                # help, and the caller must hear about it.
+                failed += 1
+                print(f"{name}: {delivered} log(s) delivered, {rejected} rejected", file=out)
             else:
-                print(f"{name}: {len(items)} log(s) delivered", file=out)
+                print(f"{name}: {delivered} log(s) delivered", file=out)
         if spool is not None:
             for path in spool.files():
                 if not drain_file(consumer, path, max_retries=config.max_retries):

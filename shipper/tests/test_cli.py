@@ -182,3 +182,16 @@ def test_send_skips_an_unreadable_spool_file_and_drains_the_rest(
     assert collector.stored[doc["log_id"]] == 1
     assert "from spool 1" in out
     assert code == 0, out
+
+
+def test_send_fails_when_the_collector_rejects_a_log(
+    env: pytest.MonkeyPatch, collector: FakeCollector, tmp_path: Path, capsys: Any
+) -> None:
+    good, bad = make_log(1), make_log(2)
+    collector.reject_ids.add(bad["log_id"])
+    path = tmp_path / "logs.json"
+    path.write_text(json.dumps([good, bad, "not a log"]))
+    code, out = run(["send", str(path)], capsys)
+    assert code == 1, out
+    assert "logs.json: 1 log(s) delivered, 2 rejected" in out
+
