@@ -57,7 +57,8 @@ def kpi_change(card: dict[str, Any]) -> str:
     """The change against the previous period: points for rates, relative for counts."""
     change, previous, kind = card["change"], card["previous"], card["kind"]
     if change is None:
-        return "no previous data"
+        # Either side may be missing (no runs, or none with the metric).
+        return "no data in this period" if card["value"] is None else "no previous data"
     size = abs(change)
     if kind == "pct":
         text = f"{size * 100:.1f} pts"

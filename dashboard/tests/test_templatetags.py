@@ -1,0 +1,32 @@
+"""The dashboard's template filters: numbers and changes as a reader expects them."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard.templatetags.dashboard_format import kpi_change
+
+
+def card(value, previous, kind="pct"):
+    change = None if value is None or previous is None else value - previous
+    return {"value": value, "previous": previous, "change": change, "kind": kind}
+
+
+@pytest.mark.parametrize(
+    ("value", "previous", "text"),
+    [
+        (0.5, None, "no previous data"),
+        (None, 0.5, "no data in this period"),
+        (None, None, "no data in this period"),
+        (0.5, 0.4, "+10.0 pts"),
+        (0.4, 0.5, "\u221210.0 pts"),
+        (0.5, 0.5, "\u00b10.0 pts"),
+    ],
+)
+def test_kpi_change_says_which_side_is_missing(value, previous, text):
+    assert kpi_change(card(value, previous)) == text
+
+
+def test_kpi_change_of_a_count_is_relative_and_absolute_from_zero():
+    assert kpi_change(card(15, 10, "int")) == "+50%"
+    assert kpi_change(card(5, 0, "int")) == "+5"
