@@ -66,6 +66,12 @@ def check(config: Config, out: TextIO) -> int:
                 + "."
             )
             return UNREACHABLE
+        if not (isinstance(body, dict) and body.get("status") == "ok"):
+            say(
+                f"UNREACHABLE: {urls['health']} answered, but it is not a Flusso collector; "
+                "check LOG_COLLECTOR_URL."
+            )
+            return UNREACHABLE
         try:
             status, body = transport.get_json("whoami", auth=True)
         except requests.RequestException as exc:

@@ -195,3 +195,12 @@ def test_send_fails_when_the_collector_rejects_a_log(
     assert code == 1, out
     assert "logs.json: 1 log(s) delivered, 2 rejected" in out
 
+
+def test_check_says_when_the_url_is_not_a_flusso_collector(
+    env: pytest.MonkeyPatch, collector: FakeCollector, capsys: Any
+) -> None:
+    # Any web server answers 200 to a GET; only the collector answers {"status": "ok"}.
+    collector.script.extend([Reply(200, b"<html>hello</html>"), Reply(200, b"<html>hello</html>")])
+    code, out = run(["check"], capsys)
+    assert code == cli.UNREACHABLE
+    assert "not a Flusso collector" in out and "LOG_COLLECTOR_URL" in out
