@@ -64,7 +64,13 @@ _NAME_KEYS = frozenset(
 
 _SECRET_KEY = re.compile(
     r"pass(word|wd|phrase)?|secret|api[-_ ]?key|apikey|access[-_]?key|private[-_]?key|"
-    r"auth|credential|cookie|session[-_]?(id|key)|token|signature|bearer|dsn|cvv|card[-_]?number",
+    r"auth|credential|cookie|session[-_]?(id|key)|token|signature|bearer|dsn|cvv|card[-_]?number|"
+    # Keys that carry a credential in a URL or connection string.
+    r"(database|db|redis|broker|amqp|mongo|postgres|mysql)[-_]?(url|uri)|"
+    r"conn(ection)?[-_]?str(ing)?|webhook[-_]?url|"
+    r"(encryption|signing|master|client|hmac|licen[cs]e)[-_]?key|"
+    # Short names only as a whole word of the key ("user_pin", not "shipping").
+    r"(^|[-_ .])(pwd|pin|otp|mfa|2fa|sig|ssn|iban|cvc|jwt|sas)([-_ .]|$)",
     re.IGNORECASE,
 )
 # Token *counts* are metrics, not secrets.

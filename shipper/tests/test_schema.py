@@ -398,3 +398,35 @@ def test_redacting_text_twice_changes_nothing() -> None:
 def test_token_counts_in_text_are_kept() -> None:
     text = "usage prompt_tokens=30 completion_tokens=12"
     assert sanitize({"t": text}) == {"t": text}
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "pwd",
+        "user_pin",
+        "otp",
+        "mfa_code",
+        "sig",
+        "ssn",
+        "IBAN",
+        "cvc",
+        "jwt",
+        "database_url",
+        "REDIS_URI",
+        "connection_string",
+        "webhook_url",
+        "encryption_key",
+        "signing-key",
+        "client_key",
+    ],
+)
+def test_values_under_more_secret_or_sensitive_keys_are_redacted(key: str) -> None:
+    assert sanitize({key: "zz-value-1234"}) == {key: REDACTED}
+
+
+@pytest.mark.parametrize(
+    "key", ["shipping_method", "pinned", "spinner", "sort_key", "design", "option", "url"]
+)
+def test_keys_that_merely_contain_those_letters_are_kept(key: str) -> None:
+    assert sanitize({key: "kept"}) == {key: "kept"}
