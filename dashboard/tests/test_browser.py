@@ -13,8 +13,9 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from collector.tests.factories import ClientFactory
+from collector.tests.factories import ClientFactory, WorkflowLogFactory
 from dashboard.services import demo_seed
+from dashboard.tests.factories import PASSWORD, MembershipFactory
 
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
@@ -144,3 +145,18 @@ def test_owner_sees_every_client_and_a_narrow_window_stays_readable(live_server,
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390
     shot(page, "client-dashboard-narrow", full_page=False)
+
+
+def test_picking_dates_and_applying_shows_that_custom_range(live_server, page):
+    """Filling From and To then Apply must show those dates, not the period still ticked."""
+    user = MembershipFactory(client__slug="acme", user__email="ann@acme.example").user
+    WorkflowLogFactory(client=user.memberships.get().client)
+    base = live_server.url
+    log_in(page, base, user.email, PASSWORD)
+    expect(page).to_have_url(f"{base}/dashboard/acme/")
+    page.fill("input[name=start]", "2026-11-01")
+    page.fill("input[name=end]", "2026-11-10")
+    page.click("form[data-testid=dashboard-filters] button[type=submit]")
+    expect(page).to_have_url(re.compile(r"period=custom&start=2026-11-01&end=2026-11-10"))
+    expect(page.get_by_test_id("window")).to_contain_text("2026-11-01 00:00")
+    expect(page.get_by_test_id("filter-errors")).to_have_count(0)
