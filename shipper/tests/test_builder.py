@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import datetime as dt
 import json
+import re
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -336,3 +337,63 @@ def test_the_fallback_log_scrubs_the_ticket_id_too() -> None:
     doc = build_workflow_log(Hostile(ticket_id="jane.doe@example.com"), START, END)
     assert doc["error"]["type"] == "ShipperBuildError"
     assert "jane.doe" not in json.dumps(doc)
+
+
+PHONE_FORMATS = (
+    "+1 {a} {b} {c}",
+    "({a}) {b}-{c}",
+    "{a}{b}{c}",
+    "{a}.{b}.{c}",
+    "+1-{a}-{b}-{c}",
+    "1{a}{b}{c}",
+)
+name_words = st.text("abcdefghijklmnoprstuvwy", min_size=2, max_size=8).map(lambda s: "Zq" + s)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    first=name_words,
+    last=name_words,
+    area=st.integers(200, 999),
+    exchange=st.integers(200, 999),
+    line=st.integers(0, 9999),
+    stored=st.sampled_from(PHONE_FORMATS),
+    written=st.sampled_from(PHONE_FORMATS),
+    case=st.sampled_from([str.lower, str.upper, str.title, str]),
+    end=st.sampled_from(["", ".", ",", ")", "!"]),
+)
+def test_property_nothing_of_the_requester_survives_anywhere_in_the_log(
+    first: str,
+    last: str,
+    area: int,
+    exchange: int,
+    line: int,
+    stored: str,
+    written: str,
+    case: Any,
+    end: str,
+) -> None:
+    parts = {"a": str(area), "b": str(exchange), "c": f"{line:04d}"}
+    email = f"{first}.{last}@example.com".lower()
+    name = f"{first} {last}"
+    phone_text = written.format(**parts)
+    mention = f"{case(name)} ({case(email)}), {case(first)}, {case(last)}, {phone_text}{end}"
+    state = load_sample("state_success.json")
+    state["ticket"].update(
+        requester_email=email,
+        requester_name=name,
+        requester_phone=stored.format(**parts),
+        description=f"Hi, this is {mention}",
+        tags=[case(first), email, phone_text],
+        attachments=[{"name": f"{last}.jpg", "content_type": "image/jpeg", "size_bytes": 3}],
+    )
+    state["react_iterations"][0]["action_input"] = {"who": mention, case(email): 1}
+    state["react_iterations"][1]["observation"] = f"found {mention}"
+    state["final_response"]["text"] = f"Dear {case(first)}, we called {phone_text}{end}"
+    state["error"] = {"type": "X", "message": f"failed for {mention}", "node": "n"}
+    dumped = json.dumps(build_workflow_log(state, START, END), ensure_ascii=False)
+    for word in (first, last):
+        assert word.lower() not in dumped.lower()
+    assert email.split("@")[0] not in dumped.lower()
+    digits = f"{area}{exchange}{line:04d}"
+    assert not re.search(r"[\s().+-]*".join(digits[-7:]), dumped), dumped
