@@ -45,6 +45,11 @@ class Window:
         """The window of the same length just before this one."""
         return Window(self.start - (self.end - self.start), self.start)
 
+    @property
+    def hourly(self) -> bool:
+        """Whether series over this window are per hour (short windows) rather than per day."""
+        return self.end - self.start <= HOURLY_UP_TO
+
     def q(self, prefix: str = "") -> Q:
         return Q(**{f"{prefix}timestamp__gte": self.start, f"{prefix}timestamp__lt": self.end})
 
@@ -208,7 +213,7 @@ def client_time_series(*, client: Client, filters: DashboardFilters) -> list[Ser
     Buckets are in the current time zone; empty buckets are present with zero runs.
     """
     window = filters.window
-    hourly = window.end - window.start <= HOURLY_UP_TO
+    hourly = window.hourly
     tz = timezone.get_current_timezone()
     trunc = TruncHour if hourly else TruncDay
     rows = (

@@ -405,3 +405,11 @@ def test_times_are_labelled_with_the_time_zone_they_are_shown_in(
     assert "2026-11-01 00:00 \u2013 2026-11-11 00:00 Europe/Paris" in text_of(
         pages["dashboard"].content.decode(), "window"
     )
+
+
+def test_the_volume_chart_title_says_hourly_for_short_windows(http_a, client_a, fixed):
+    """Windows up to two days are charted per hour: the title must not say "Daily"."""
+    day = http_a.get(dashboard_url(client_a), {"period": "24h"}).content.decode()
+    assert "Hourly volume by status" in day and "Daily volume" not in day
+    ten_days = http_a.get(dashboard_url(client_a), CUSTOM_QUERY).content.decode()
+    assert "Daily volume by status" in ten_days
