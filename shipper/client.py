@@ -149,10 +149,12 @@ class Client:
             # The worker wakes from any backoff at once; a request in flight ends by its timeout,
             # which we do not wait for: its logs are taken from ``inflight`` below.
             worker.join(0.5)
-            if worker.is_alive():
-                leftovers.extend(worker.inflight)
         if worker is not None:
-            leftovers.extend(worker.leftover)
+            with worker.handoff_lock:
+                worker.handed_over = True  # from now on the worker spools its own failures
+                if worker.is_alive():
+                    leftovers.extend(worker.inflight)
+                leftovers.extend(worker.leftover)
         while True:
             try:
                 obj = self.queue.get_nowait()

@@ -103,6 +103,10 @@ class Consumer(threading.Thread):
         self.inflight: list[Item] = []
         # Undelivered logs left when stopping, for the closer to spool or hand over.
         self.leftover: list[Item] = []
+        # Set (under the lock) once the closer has taken ``leftover``: anything the worker
+        # still fails to deliver after that, it spools itself, or nobody would.
+        self.handoff_lock = threading.Lock()
+        self.handed_over = False
         self._down_until = 0.0  # monotonic time before which we do not try the network
         self._down_attempts = 0
         self._auth_warned = False
@@ -137,6 +141,9 @@ class Consumer(threading.Thread):
         size = 0
         deadline = 0.0
         while True:
+            if self.stop_event.is_set():
+                # Stopping: send what we hold, take nothing more; the closer takes the rest.
+                return items, True
             if items:
                 timeout = max(0.0, deadline - time.monotonic())
             else:
@@ -189,11 +196,13 @@ class Consumer(threading.Thread):
             except Exception as exc:  # a bug of ours: keep the logs all the same
                 report_internal_error("deliver", exc)
                 undelivered = items
+            if undelivered and self.stop_event.is_set():
+                with self.handoff_lock:
+                    if not self.handed_over:
+                        self.leftover.extend(undelivered)
+                        undelivered = []
             if undelivered:
-                if self.stop_event.is_set():
-                    self.leftover.extend(undelivered)
-                else:
-                    self._spool_or_drop(undelivered)
+                self._spool_or_drop(undelivered)
         finally:
             self.inflight = []
             for _ in items:

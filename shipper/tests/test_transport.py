@@ -760,3 +760,43 @@ def test_the_noop_path_logs_one_info_line_even_without_a_salt(
                 shipper.build_workflow_log(load_sample("state_success.json"), 0, 1)
             )
     assert [r.levelno for r in caplog.records] == [logging.INFO]
+
+
+def test_logs_the_worker_still_holds_when_shutdown_gives_up_on_it_are_spooled_not_lost(
+    make_client: MakeClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """shutdown() waits briefly for the worker, then spools what it can see; the batch the
+    worker was still putting together at that moment must not be left in memory."""
+    import threading
+
+    from shipper.consumer import Consumer
+
+    entered, release = threading.Event(), threading.Event()
+    docs = [make_log(i) for i in range(3)]
+    real = Consumer._encode
+
+    def slow_on_second(self: Consumer, obj: Any) -> Any:
+        if obj is docs[1]:  # say a huge log being trimmed: the worker is busy with it
+            entered.set()
+            release.wait(WAIT)
+        return real(self, obj)
+
+    monkeypatch.setattr(Consumer, "_encode", slow_on_second)
+    client = make_client(
+        f"http://127.0.0.1:{free_port()}/api/v1/logs",
+        spool_dir=str(tmp_path),
+        batch_size=2,
+        flush_interval=60,
+    )
+    for doc in docs:
+        client.enqueue(doc)
+    assert entered.wait(WAIT)
+    worker = client.worker
+    assert worker is not None
+    client.close(0)  # gives up on the busy worker, spools the rest of the queue
+    release.set()
+    worker.join(WAIT)
+    assert not worker.is_alive()
+    spool = Spool(tmp_path, 10**9)
+    spooled = {d["log_id"] for f in spool.files() for d in spool.read(f) or []}
+    assert spooled == {d["log_id"] for d in docs}
