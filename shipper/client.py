@@ -78,6 +78,12 @@ class Client:
     def enqueue(self, payload: Any) -> bool:
         if self._pid != os.getpid():
             self.after_fork()
+        if self._closed:
+            # Shipped after the exit flush (a late atexit handler, a daemon thread): no worker
+            # will ever read the queue again, so spool it now rather than lose it there.
+            self.stats.add(queued=1)
+            self._dispose([payload], None)
+            return False
         worker = self.worker
         if worker is None or not worker.is_alive():
             self.start()

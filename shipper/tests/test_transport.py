@@ -800,3 +800,25 @@ def test_logs_the_worker_still_holds_when_shutdown_gives_up_on_it_are_spooled_no
     spool = Spool(tmp_path, 10**9)
     spooled = {d["log_id"] for f in spool.files() for d in spool.read(f) or []}
     assert spooled == {d["log_id"] for d in docs}
+
+
+def test_a_log_shipped_after_exit_cleanup_is_spooled_not_left_in_a_dead_queue(
+    tmp_path: Path,
+) -> None:
+    """An atexit handler or a daemon thread may ship after the shipper's own exit flush ran."""
+    from shipper import client as client_module
+
+    shipper.configure(
+        collector_url=f"http://127.0.0.1:{free_port()}/api/v1/logs",
+        api_key=API_KEY,
+        client_id="acme",
+        spool_dir=str(tmp_path),
+    )
+    shipper.ship_log_async(make_log(0))
+    client_module._at_exit()
+    late = make_log(1)
+    shipper.ship_log_async(late)
+    spool = Spool(tmp_path, 10**9)
+    spooled = {d["log_id"] for f in spool.files() for d in spool.read(f) or []}
+    assert late["log_id"] in spooled
+    assert shipper.stats()["pending"] == 0
