@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.conf import settings
 from django.test import Client as HttpClient
@@ -89,3 +91,23 @@ def test_a_user_without_membership_sees_no_client_page(client_a, log_a):
     response = http.get(reverse("dashboard:home"))
     assert response.status_code == 200
     assert b"not linked to any client" in response.content
+
+
+def test_a_cursor_from_client_b_shows_only_client_a_logs(client_a, client_b):
+    """A cursor only positions a page; the rows are always the URL's client's."""
+    from dashboard.selectors import LogFilters, log_page
+
+    a_logs = {str(WorkflowLogFactory(client=client_a).log_id) for _ in range(3)}
+    b_logs = {str(WorkflowLogFactory(client=client_b).log_id) for _ in range(3)}
+    for sort in ("-time", "time"):
+        b_page = log_page(client=client_b, filters=LogFilters(sort=sort), size=1)
+        http = HttpClient()
+        http.force_login(MembershipFactory(client=client_a).user)
+        response = http.get(
+            reverse("dashboard:logs", args=[client_a.slug]),
+            {"cursor": b_page.next_cursor, "sort": sort},
+        )
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert set(re.findall(r'<tr data-log="([0-9a-f-]+)"', html)) <= a_logs
+        assert not any(log_id in html for log_id in b_logs)
