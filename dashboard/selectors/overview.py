@@ -104,7 +104,11 @@ def client_overview_all_unscoped(*, now: datetime | None = None) -> list[ClientO
         .order_by()
     )
     by_client = {row.pop("client_id"): row for row in stats}
-    newest = WorkflowLog.objects.filter(client=OuterRef("pk")).order_by("-timestamp", "-id")
+    # Timestamps come from the client: one dated in the future would otherwise stand as
+    # the last log until that date, hiding any silence.
+    newest = WorkflowLog.objects.filter(client=OuterRef("pk"), timestamp__lte=now).order_by(
+        "-timestamp", "-id"
+    )
     last_log = newest.values("timestamp")[:1]
     # The SILENCE_MIN_RUNS-th newest log: a few index entries per client, however old.
     steady_log = newest.values("timestamp")[SILENCE_MIN_RUNS - 1 : SILENCE_MIN_RUNS]

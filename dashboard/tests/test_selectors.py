@@ -327,6 +327,16 @@ def test_overview_keeps_flagging_a_client_silent_for_more_than_30_days(client_a,
     assert rows["globex"].silent_since == dt.timedelta(days=29)
 
 
+def test_overview_ignores_a_log_dated_in_the_future(client_a):
+    """A client's clock (or a bug) must not make it look alive until that date."""
+    for i in range(60):
+        log(client_a, NOW - dt.timedelta(days=5) - dt.timedelta(hours=6 * i))
+    log(client_a, NOW + dt.timedelta(days=365))
+    row = client_overview_all_unscoped(now=NOW)[0]
+    assert row.last_log_at == NOW - dt.timedelta(days=5)
+    assert row.silent_since == dt.timedelta(days=5)
+
+
 def test_overview_does_not_flag_a_deactivated_client(client_a):
     for i in range(60):
         log(client_a, NOW - dt.timedelta(days=5) - dt.timedelta(hours=6 * i))
