@@ -33,6 +33,9 @@ logger = logging.getLogger("shipper")
 MAX_DOC_BYTES = 1024 * 1024
 # Spill the queue to the spool (rather than wait on the network) once it is this full.
 HIGH_WATER = 0.8
+# How often a worker waiting to retry looks at the queue (seconds): a full queue of 10,000
+# logs at a few hundred logs per second takes far longer than this to fill.
+_BACKLOG_CHECK_EVERY = 0.1
 
 
 class _Sentinel:
@@ -273,8 +276,30 @@ class Consumer(threading.Thread):
                 max_retries,
                 delay,
             )
-            if self._wait(delay):
+            if self._pause(delay):
+                if not self.stop_event.is_set():
+                    # A backlog built up while we waited: spool this batch, and the next
+                    # ones until the collector's wait is over.
+                    self._mark_down()
+                    self._down_until = max(self._down_until, time.monotonic() + delay)
                 return items
+
+    def _pause(self, delay: float) -> bool:
+        """Wait ``delay`` seconds before a retry. True if the wait was cut short: stopping,
+        or (with a spool) the queue reached its high-water mark, since sitting out a long
+        Retry-After would let it overflow and drop logs the spool could have kept."""
+        if self.spool is None or threading.current_thread() is not self:
+            return self._wait(delay)
+        deadline = time.monotonic() + delay
+        while True:
+            if self.queue.qsize() >= HIGH_WATER * self.config.max_queue_size:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            # Short slices: the queue has no "reached N items" event to wait on.
+            if self._wait(min(remaining, _BACKLOG_CHECK_EVERY)):
+                return True
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: half fixed, half random (never zero, never in step

@@ -822,3 +822,31 @@ def test_a_log_shipped_after_exit_cleanup_is_spooled_not_left_in_a_dead_queue(
     spooled = {d["log_id"] for f in spool.files() for d in spool.read(f) or []}
     assert late["log_id"] in spooled
     assert shipper.stats()["pending"] == 0
+
+
+def test_a_long_retry_after_does_not_park_the_worker_while_the_queue_fills(
+    collector: FakeCollector,
+    make_client: MakeClient,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a spool, a worker told to come back in 10 minutes must not sit on the queue
+    until it overflows and drops logs: the backlog goes to disk."""
+    collector.script.append(Reply(429, {"error": {"code": "throttled"}}, {"Retry-After": "600"}))
+    client = make_client(
+        collector.url, spool_dir=str(tmp_path), max_queue_size=10, batch_size=1, flush_interval=60
+    )
+    first = make_log(0)
+    client.enqueue(first)
+    assert collector.wait_for(lambda: len(collector.batch_requests()) == 1)  # the 429
+    for i in range(1, 9):  # the queue reaches its high-water mark (8 of 10)
+        assert client.enqueue(make_log(i))
+    assert collector.wait_for(lambda: client.snapshot()["spooled"] >= 1)
+    assert collector.wait_for(lambda: client.snapshot()["pending"] == 0)
+    for i in range(9, 19):  # and a queue-full of logs more still finds room
+        assert client.enqueue(make_log(i))
+    assert collector.wait_for(lambda: client.snapshot()["pending"] == 0)
+    assert client.flush(WAIT)
+    counts = client.snapshot()
+    assert counts["dropped"] == 0
+    assert counts["spooled"] == 19
