@@ -48,7 +48,21 @@ def build_workflow_log(
     try:
         return _build(state, start_time, end_time, workflow_version, cfg)
     except Exception as exc:
-        return _fallback(state, end_time, workflow_version, cfg, exc)
+        try:
+            return _fallback(state, end_time, workflow_version, cfg, exc)
+        except Exception:  # the state or the arguments break even the fallback
+            return _fallback(None, None, None, cfg, exc)
+
+
+def _version(value: Any) -> str:
+    """``workflow_version`` as the collector takes it: a short string, "v1.0" by default."""
+    if not value:
+        return "v1.0"
+    try:
+        text = scrub_text(str(value))[:64]
+    except Exception:
+        return "v1.0"
+    return text or "v1.0"
 
 
 def _build(
@@ -121,7 +135,7 @@ def _build(
         "schema_version": SCHEMA_VERSION,
         "client_id": cfg.client_id or "unknown",
         "environment": cfg.environment or "production",
-        "workflow_version": str(workflow_version)[:64] if workflow_version else "v1.0",
+        "workflow_version": _version(workflow_version),
         "ticket_id": ticket_id,
         "status": status,
         "timestamp": end.astimezone(_UTC).isoformat(),
@@ -162,7 +176,7 @@ def _size(doc: Any) -> int:
 
 
 def _fallback(
-    state: Any, end_time: Any, workflow_version: str, cfg: Config, exc: Exception
+    state: Any, end_time: Any, workflow_version: Any, cfg: Config, exc: Exception
 ) -> dict[str, Any]:
     """The log of a state the builder could not read: it says so, and carries nothing else."""
     ticket_id = "unknown"
@@ -177,10 +191,10 @@ def _fallback(
         "schema_version": SCHEMA_VERSION,
         "client_id": cfg.client_id or "unknown",
         "environment": cfg.environment or "production",
-        "workflow_version": str(workflow_version)[:64],
+        "workflow_version": _version(workflow_version),
         "ticket_id": ticket_id,
         "status": "ERROR",
-        "timestamp": end.isoformat(),
+        "timestamp": end.astimezone(_UTC).isoformat(),
         "execution_time_seconds": 0.0,
         "metrics": dict.fromkeys(
             (

@@ -397,3 +397,19 @@ def test_property_nothing_of_the_requester_survives_anywhere_in_the_log(
     assert email.split("@")[0] not in dumped.lower()
     digits = f"{area}{exchange}{line:04d}"
     assert not re.search(r"[\s().+-]*".join(digits[-7:]), dumped), dumped
+
+
+class Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no")
+
+
+def test_an_unprintable_workflow_version_still_yields_a_valid_log() -> None:
+    doc = build_workflow_log(load_sample("state_success.json"), START, END, Unprintable())  # type: ignore[arg-type]
+    assert_valid_log(doc)
+    assert doc["workflow_version"] == "v1.0"
+
+
+def test_the_workflow_version_is_scrubbed_like_any_text() -> None:
+    doc = build_workflow_log({}, START, END, workflow_version="v2 jane.doe@example.com")
+    assert "jane.doe" not in json.dumps(doc)
