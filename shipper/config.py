@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import secrets
 import threading
@@ -43,6 +44,10 @@ def _env_num(env: Mapping[str, str], name: str, default: float, kind: type = flo
         value = kind(raw.strip())
     except ValueError:
         logger.warning("shipper: %s=%r is not a number; using %s", name, raw, default)
+        return default
+    if not math.isfinite(value):
+        # inf or nan would reach queue and socket timeouts, which refuse them.
+        logger.warning("shipper: %s=%r is not a finite number; using %s", name, raw, default)
         return default
     if value < 0:
         logger.warning("shipper: %s=%r is negative; using %s", name, raw, default)

@@ -113,3 +113,13 @@ def test_the_key_is_never_shown_whole() -> None:
     assert cfg.key_prefix == "flk_0123456789ab"
     assert "TheSecretPart" not in repr(cfg)
     assert Config(api_key="weird-key-format").key_prefix == "weir…"
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf", "1e999"])
+def test_non_finite_numbers_fall_back_to_defaults(value: str, caplog: Any) -> None:
+    with caplog.at_level(logging.WARNING, logger="shipper"):
+        cfg = Config.from_env(
+            {"LOG_SHIPPER_FLUSH_INTERVAL": value, "LOG_SHIPPER_EXIT_TIMEOUT": value}
+        )
+    assert (cfg.flush_interval, cfg.exit_timeout) == (1.0, 2.0)
+    assert "LOG_SHIPPER_EXIT_TIMEOUT" in caplog.text
