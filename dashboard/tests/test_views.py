@@ -59,6 +59,16 @@ def test_environment_filter_is_applied_and_kept_in_the_form(http_a, client_a, fi
     assert '<option value="production" selected>' in html
 
 
+def test_filters_without_runs_in_the_period_stay_chosen_in_the_form(http_a, client_a, fixed):
+    """A shared link's environment and version must survive the next Apply, even when the
+    period holds no such runs (the menus list only what the period holds)."""
+    query = {**CUSTOM_QUERY, "environment": "qa", "version": "v9"}
+    html = http_a.get(dashboard_url(client_a), query).content.decode()
+    assert text_of(html, "kpi-runs") == "0"
+    assert '<option value="qa" selected>' in html
+    assert '<option value="v9" selected>' in html
+
+
 def test_the_24h_period_includes_a_log_one_second_inside_and_not_one_outside(http_a, client_a):
     now = at(2026, 11, 20, 12)
     log(client_a, now - dt.timedelta(hours=24) + dt.timedelta(seconds=1))
