@@ -33,6 +33,11 @@ CHARTS_ON_DASHBOARD = 7
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+# How long expect() waits for the page to reach a state (not a time the test asserts):
+# parsing plotly.js (~4 MB) and drawing seven charts took over Playwright's default 5 s on
+# a loaded machine (two suites at once), failing the test although the page was right.
+expect.set_options(timeout=20_000)
+
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
