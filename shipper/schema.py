@@ -82,8 +82,12 @@ _NOT_SECRET_KEY = re.compile(
 
 # The local-part alphabet of RFC 5322 (dot-atom) plus Unicode letters (RFC 6531), so unusual
 # and internationalised addresses are caught too; "%40" is an "@" in a URL's query string.
+# Every repetition is bounded (RFC 5321: 64 characters of local part, 63 per label): an
+# unbounded one makes the scan quadratic, and a long run of such characters with an "@" in
+# it (a base64 blob, a dotted path) then holds the workflow's thread for minutes.
 _EMAIL = re.compile(
-    r"[\w!#$%&'*+/=?^`{|}~.-]+(?:@|%40)(?:[^\W_](?:[\w-]*[^\W_])?\.)+[\w-]*[^\W\d_][\w-]*"
+    r"[\w!#$%&'*+/=?^`{|}~.-]{1,64}(?:@|%40)(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.){1,8}"
+    r"[\w-]{0,20}[^\W\d_][\w-]{0,40}"
 )
 # Phone numbers in free text: +country code, or groups split by spaces, dots, dashes. A
 # sentence's closing period may follow; a dotted or dashed continuation (a version, an id)
@@ -102,11 +106,11 @@ _PHONE_AFTER_WORD = re.compile(
 )
 # The name of a secret in "name=value", "name: value" or JSON's "name": "value" inside text.
 _CREDENTIAL_NAME_IN_TEXT = (
-    r"(?:[\w.-]*?(?:password|passwd|passphrase|secret|api[_-]?key|apikey|access[_-]?key|"
+    r"(?:[\w.-]{0,40}?(?:password|passwd|passphrase|secret|api[_-]?key|apikey|access[_-]?key|"
     r"private[_-]?key|token|credentials?|signature|cookie|session[_-]?(?:id|key)|sessionid|"
-    r"authori[sz]ation|auth(?!or)[\w-]*|dsn)[\w.-]*"
+    r"authori[sz]ation|auth(?!or)[\w-]{0,40}|dsn)[\w.-]{0,40}"
     # Short names only as a whole word or after a separator ("db_pwd", not "bypass").
-    r"|(?:[\w.-]*?[_.-])?(?:pass|pwd|pw|pin|sig))"
+    r"|(?:[\w.-]{0,40}?[_.-])?(?:pass|pwd|pw|pin|sig))"
 )
 _SECRET_PAIR = re.compile(
     r"(?i)(?<![\w-])(" + _CREDENTIAL_NAME_IN_TEXT + r")([\"']?\s*[=:]\s*)"
@@ -138,7 +142,7 @@ _SECRET_IN_TEXT: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), REDACTED),
     (re.compile(r"\bAIza[0-9A-Za-z_-]{30,}"), REDACTED),
     (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), REDACTED),
-    (re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s:/@]+:[^\s@/]+@"), REDACTED + "@"),
+    (re.compile(r"(?i)\b[a-z][a-z0-9+.-]{0,30}://[^\s:/@]{1,256}:[^\s@/]{1,256}@"), REDACTED + "@"),
 ]
 
 
@@ -263,12 +267,12 @@ def known_pattern(values: Iterable[str]) -> re.Pattern[str] | None:
             # A phone number written with other separators: match on the digits.
             digits = re.sub(r"\D", "", value)
             if len(digits) >= 6:
-                parts.append(r"\+?" + r"[\s().-]*".join(digits))
+                parts.append(r"\+?" + r"[\s().-]{0,3}".join(digits))
             if len(digits) >= 9:
                 # The same number without its country code or with a trunk prefix
                 # ("4155550142", "0415 555 0142" for "+1 415 555 0142"): match on the last
                 # nine digits, whatever comes before them.
-                parts.append(r"\+?(?:\d[\s().-]*){0,6}" + r"[\s().-]*".join(digits[-9:]))
+                parts.append(r"\+?(?:\d[\s().-]{0,3}){0,6}" + r"[\s().-]{0,3}".join(digits[-9:]))
         parts.append(re.escape(value))
     if not parts:
         return None

@@ -430,3 +430,32 @@ def test_values_under_more_secret_or_sensitive_keys_are_redacted(key: str) -> No
 )
 def test_keys_that_merely_contain_those_letters_are_kept(key: str) -> None:
     assert sanitize({key: "kept"}) == {key: "kept"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a." * 100_000 + "@x",  # a dotted path, then an "@": every start re-scanned the run
+        "Zm9v" * 50_000 + "@",  # a base64 blob glued to an "@"
+        "x." * 100_000 + "password",
+    ],
+    ids=["dotted", "base64", "secret-name"],
+)
+def test_pathological_text_is_scrubbed_in_linear_time_not_forever(text: str) -> None:
+    """The builder runs on the workflow's thread: a 200 KB observation must not hold it.
+
+    Not a measurement: with the unbounded patterns this input took hours (quadratic scans);
+    the deadline is generous (WAIT * 6) and only says the scrub ends at all.
+    """
+    import threading
+
+    from .conftest import WAIT
+
+    done = threading.Event()
+
+    def scrub() -> None:
+        sanitize({"t": text, "ticket": {"requester_phone": "+1 415 555 0142"}})
+        done.set()
+
+    threading.Thread(target=scrub, daemon=True).start()
+    assert done.wait(WAIT * 6)
