@@ -52,13 +52,18 @@ _SECRET_WORDS = frozenset(
 _SECRET_JOINED = ("apikey", "accesskey", "secretkey", "privatekey", "clientsecret", "authtoken")
 _WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
+# Every repetition in the text patterns is bounded (RFC 5321 lengths for addresses), so a
+# scan is linear: with an unbounded local part or label, a long run of address characters
+# before an "@" cost quadratic time, and one hostile 1 MiB string held a worker for an hour.
+_EMAIL = re.compile(
+    r"[A-Za-z0-9._%+\-]{1,64}@(?:[A-Za-z0-9\-]{1,63}\.){1,8}[A-Za-z]{2,24}(?![A-Za-z])"
+)
 # Credentials pasted into free text: "Bearer abc" / "Basic abc" headers, our own keys and
 # common provider key shapes (sk-..., xoxb-..., ghp_..., AWS access key ids).
 _SECRET_IN_TEXT = re.compile(
-    r"\b(?P<scheme>Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=\-]{4,}"
-    r"|\b(?:flk_[0-9a-f]{12}_[A-Za-z0-9_\-]{8,}|sk-[A-Za-z0-9_\-]{12,}"
-    r"|xox[abpr]-[A-Za-z0-9\-]{8,}|gh[pousr]_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16})",
+    r"\b(?P<scheme>Bearer|Basic|Token)\s{1,8}[A-Za-z0-9._~+/=\-]{4,4096}"
+    r"|\b(?:flk_[0-9a-f]{12}_[A-Za-z0-9_\-]{8,256}|sk-[A-Za-z0-9_\-]{12,256}"
+    r"|xox[abpr]-[A-Za-z0-9\-]{8,256}|gh[pousr]_[A-Za-z0-9]{20,256}|AKIA[0-9A-Z]{16})",
     re.IGNORECASE,
 )
 # The shortest credential the pattern above can match ("Token abcd").

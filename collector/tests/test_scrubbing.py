@@ -1,9 +1,11 @@
 import json
+import re
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from collector import scrubbing
 from collector.scrubbing import (
     MAX_DEPTH,
     REDACTED,
@@ -123,3 +125,19 @@ def test_no_email_or_secret_value_survives(document, email, secret):
     assert email not in text
     assert scrubbed["meta"]["token"] == REDACTED
     assert scrubbed["note"] == "write to [EMAIL] now"
+
+
+@pytest.mark.parametrize("pattern", [scrubbing._EMAIL, scrubbing._SECRET_IN_TEXT])
+def test_text_patterns_have_only_bounded_repetitions(pattern):
+    """An unbounded repetition let a long run of address characters before an '@' cost
+    quadratic time: one hostile string could hold a worker for an hour. Bounded ones keep
+    every scan linear in the text's length."""
+    outside_classes = re.sub(r"\[(?:\\.|[^\]])*\]", "", pattern.pattern)
+    assert not re.search(r"(?<!\\)[+*]|\{\d+,\}", outside_classes), outside_classes
+
+
+def test_long_hostile_runs_are_still_masked_at_their_end():
+    text = "x" * 5000 + "@example.com and " + "b." * 3000 + " tail"
+    scrubbed = scrub_text(text)
+    assert "@example.com" not in scrubbed and scrubbed.endswith(" tail")
+    assert scrubbed.startswith("x" * 100)
