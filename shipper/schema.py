@@ -253,12 +253,16 @@ def _add_known(found: set[str], text: str, *, name: bool) -> None:
     if "@" in text or re.fullmatch(r"[\d\s().+-]{6,}", text) or name:
         found.add(text)
     if name and "@" not in text:
-        # "Hi Jane," must go too when the requester is "Jane Doe".
-        found.update(w for w in re.findall(r"[^\W\d_]{3,}", text))
+        # "Hi Jane," must go too when the requester is "Jane Doe"; and the handle "JaneDoe".
+        words = re.findall(r"[^\W\d_]{3,}", text)
+        found.update(words)
+        if len(words) > 1:
+            found.add("".join(words))
 
 
 def known_pattern(values: Iterable[str]) -> re.Pattern[str] | None:
-    """One regex matching any of the known PII values, case-insensitively, on word edges."""
+    """One regex matching any of the known PII values, case-insensitively, on word edges
+    (letter edges for names)."""
     parts = []
     for value in sorted(set(values), key=len, reverse=True):
         if not value:
@@ -266,17 +270,23 @@ def known_pattern(values: Iterable[str]) -> re.Pattern[str] | None:
         if any(c.isdigit() for c in value) and "@" not in value:
             # A phone number written with other separators: match on the digits.
             digits = re.sub(r"\D", "", value)
+            phone = []
             if len(digits) >= 6:
-                parts.append(r"\+?" + r"[\s().-]{0,3}".join(digits))
+                phone.append(r"\+?" + r"[\s().-]{0,3}".join(digits))
             if len(digits) >= 9:
                 # The same number without its country code or with a trunk prefix
                 # ("4155550142", "0415 555 0142" for "+1 415 555 0142"): match on the last
                 # nine digits, whatever comes before them.
-                parts.append(r"\+?(?:\d[\s().-]{0,3}){0,6}" + r"[\s().-]{0,3}".join(digits[-9:]))
-        parts.append(re.escape(value))
+                phone.append(r"\+?(?:\d[\s().-]{0,3}){0,6}" + r"[\s().-]{0,3}".join(digits[-9:]))
+            parts.extend(r"(?<!\w)" + p + r"(?!\w)" for p in phone)
+        if re.fullmatch(r"[^\W\d_]+(?:[\s'.-]+[^\W\d_]+)*", value):
+            # A name: its edges are letters, so "jane_doe42" and "@janedoe" are hits.
+            parts.append(r"(?<![^\W\d_])" + re.escape(value) + r"(?![^\W\d_])")
+        else:
+            parts.append(r"(?<!\w)" + re.escape(value) + r"(?!\w)")
     if not parts:
         return None
-    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)", re.IGNORECASE)
+    return re.compile("|".join(parts), re.IGNORECASE)
 
 
 class Sanitizer:

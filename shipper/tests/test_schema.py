@@ -459,3 +459,14 @@ def test_pathological_text_is_scrubbed_in_linear_time_not_forever(text: str) -> 
     )
     root = Path(__file__).resolve().parents[2]
     subprocess.run([sys.executable, "-c", code], cwd=root, check=True, timeout=60)
+
+
+def test_the_requesters_name_is_masked_inside_user_names_and_handles() -> None:
+    state = {
+        "ticket": {"requester_name": "Jane Doe"},
+        "note": "user jane_doe42 (JaneDoe, doe_j, @janedoe) logged in; Janet and Doeville stay",
+    }
+    out = sanitize(state)["note"]
+    lowered = out.lower()
+    assert "jane_" not in lowered and "janedoe" not in lowered and "doe_" not in lowered, out
+    assert "Janet" in out and "Doeville" in out  # other words that merely start the same
