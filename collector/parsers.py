@@ -17,6 +17,7 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.parsers import BaseParser
 
+from collector.scrubbing import MAX_DEPTH
 from flusso_site.errors import ApplicationError
 
 # Escapes that decode to text PostgreSQL refuses: NUL, and UTF-16 surrogate halves.
@@ -76,14 +77,20 @@ def _gunzip_bounded(data: bytes, limit: int) -> bytes:
     return b"".join(out)
 
 
-def _repair_text(value: Any) -> Any:
-    """Replace NUL characters and lone surrogates, which the database cannot store."""
+def _repair_text(value: Any, depth: int = 0) -> Any:
+    """Replace NUL characters and lone surrogates, which the database cannot store.
+
+    Nesting past MAX_DEPTH is refused here already (later it would be anyway): recursing
+    into it would exhaust the stack, a 500 instead of a 400.
+    """
     if isinstance(value, str):
         return value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+    if depth >= MAX_DEPTH and isinstance(value, dict | list):
+        raise ParseError("The JSON body is nested too deeply.")
     if isinstance(value, dict):
-        return {_repair_text(key): _repair_text(item) for key, item in value.items()}
+        return {_repair_text(key): _repair_text(item, depth + 1) for key, item in value.items()}
     if isinstance(value, list):
-        return [_repair_text(item) for item in value]
+        return [_repair_text(item, depth + 1) for item in value]
     return value
 
 

@@ -29,6 +29,12 @@ def test_invalid_utf8_is_a_parse_error():
         json_body_parse(b'{"a": "\xff\xfe"}')
 
 
+@pytest.mark.parametrize("depth", [100, 500, 990])
+def test_deep_nesting_with_text_to_repair_is_a_parse_error_not_a_crash(depth):
+    with pytest.raises(ParseError):
+        json_body_parse(b"[" * depth + b'"\\u0000"' + b"]" * depth)
+
+
 def test_absurd_nesting_is_a_parse_error():
     with pytest.raises(ParseError):
         json_body_parse(b"[" * 100_000 + b"]" * 100_000)
