@@ -77,7 +77,8 @@ def _build(
     else:
         state = _with_aliases(state)
     ticket = _mapping(state.get("ticket"), "ticket", warnings)
-    clean = Sanitizer(collect_known_pii(state), salt=cfg.pii_salt)
+    # The ticket's own PII first and whole: it is what must be masked everywhere else.
+    clean = Sanitizer(collect_known_pii(ticket) | collect_known_pii(state), salt=cfg.pii_salt)
 
     start = _to_datetime(start_time)
     if start is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime as dt
 import decimal
@@ -208,11 +209,13 @@ def _known_mask(value: str) -> str:
 def collect_known_pii(obj: Any, limit: int = 10_000) -> set[str]:
     """The values found under PII keys anywhere in ``obj`` (and the words of names)."""
     found: set[str] = set()
-    stack: list[tuple[Any, int]] = [(obj, 0)]
+    # Breadth first: a ticket near the top is read before the bulk of a big state uses up
+    # the node budget (depth first, it could be the part never reached).
+    stack: collections.deque[tuple[Any, int]] = collections.deque([(obj, 0)])
     seen: set[int] = set()
     visited = 0
     while stack and visited < limit:
-        node, depth = stack.pop()
+        node, depth = stack.popleft()
         visited += 1
         if depth > MAX_DEPTH or id(node) in seen:
             continue

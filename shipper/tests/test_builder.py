@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import shipper
-from shipper import build_workflow_log, hash_pii
+from shipper import build_workflow_log, hash_pii, sanitize
 
 from .conftest import load_sample
 
@@ -413,3 +413,28 @@ def test_an_unprintable_workflow_version_still_yields_a_valid_log() -> None:
 def test_the_workflow_version_is_scrubbed_like_any_text() -> None:
     doc = build_workflow_log({}, START, END, workflow_version="v2 jane.doe@example.com")
     assert "jane.doe" not in json.dumps(doc)
+
+
+def test_the_requester_is_masked_even_in_a_state_too_big_to_read_whole() -> None:
+    """The known-PII scan has a node budget: the ticket must be read first, not last."""
+    state = load_sample("state_success.json")
+    state["react_iterations"] = [
+        {
+            "iteration": i,
+            "action_input": {f"k{j}": [1, 2, 3] for j in range(30)},
+            "observation": "spoke to Jane on 415 555 0142",
+        }
+        for i in range(100)
+    ]
+    text = json.dumps(build_workflow_log(state, START, END))
+    assert "jane" not in text.lower()
+    assert "0142" not in text
+
+
+def test_sanitize_reads_a_big_structures_pii_fields_before_its_bulk() -> None:
+    state = {
+        "ticket": {"requester_name": "Jane Doe"},
+        "bulk": [{f"k{j}": [1, 2, 3] for j in range(60)} for _ in range(200)],
+        "note": "Jane called",
+    }
+    assert sanitize(state)["note"] == "[name] called"
