@@ -4,7 +4,7 @@ DRF's SimpleRateThrottle keeps a list of every request time per key and rewrites
 each request; at thousands of requests a minute that list is the hot path's biggest cost.
 A counter per window is one atomic increment. The limit is per process when the cache is
 per process (the default LocMemCache), so with N gunicorn workers a key may reach N times
-the limit; configure a shared cache to make it global.
+the limit; REDIS_URL makes it one count for every worker.
 """
 
 from __future__ import annotations

@@ -72,3 +72,24 @@ def test_debug_has_a_development_secret_key():
 
 def test_production_starts_with_a_secret_key():
     assert _settings_load(SECRET_KEY="s" * 50).stdout.strip() == "False"
+
+
+def test_redis_url_switches_the_cache_to_redis():
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.CACHES['default']['BACKEND'])"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env.update(DEBUG="true", DJANGO_SETTINGS_MODULE="flusso_site.settings.service")
+    run = lambda **extra: subprocess.run(  # noqa: E731
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**env, **extra},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert run() == "django.core.cache.backends.locmem.LocMemCache"
+    assert (
+        run(REDIS_URL="redis://127.0.0.1:6379/1") == "django.core.cache.backends.redis.RedisCache"
+    )
