@@ -149,11 +149,15 @@ class Consumer(threading.Thread):
                 return items, True
             if items:
                 timeout = max(0.0, deadline - time.monotonic())
+            elif self._spool_dirty and time.monotonic() >= self._down_until:
+                # Idle with a spool to drain and a collector to drain it to: take only what
+                # is already queued, then go on to the next spool file at once.
+                timeout = 0.0
             else:
                 # Idle: wake up now and then to retry the spool.
                 timeout = max(self.config.flush_interval, 0.05)
             try:
-                obj = self.queue.get(timeout=timeout)
+                obj = self.queue.get(timeout=timeout) if timeout else self.queue.get_nowait()
             except queue.Empty:
                 return items, False
             if obj is STOP:

@@ -850,3 +850,17 @@ def test_a_long_retry_after_does_not_park_the_worker_while_the_queue_fills(
     counts = client.snapshot()
     assert counts["dropped"] == 0
     assert counts["spooled"] == 19
+
+
+def test_a_spool_drains_back_to_back_not_one_file_per_idle_interval(
+    collector: FakeCollector, make_client: MakeClient, tmp_path: Path
+) -> None:
+    """After an outage the spool may hold thousands of files: an idle worker must not pause
+    a whole batch interval between two of them."""
+    spool = Spool(tmp_path, 10**9)
+    docs = [make_log(i) for i in range(6)]
+    for doc in docs:
+        spool.write([json.dumps(doc).encode()])
+    client = make_client(collector.url, spool_dir=str(tmp_path), flush_interval=600)
+    client.start()
+    assert collector.wait_for(lambda: all(collector.stored[d["log_id"]] == 1 for d in docs))
