@@ -391,12 +391,16 @@ def test_property_nothing_of_the_requester_survives_anywhere_in_the_log(
     state["react_iterations"][1]["observation"] = f"found {mention}"
     state["final_response"]["text"] = f"Dear {case(first)}, we called {phone_text}{end}"
     state["error"] = {"type": "X", "message": f"failed for {mention}", "node": "n"}
-    dumped = json.dumps(build_workflow_log(state, START, END), ensure_ascii=False)
+    doc = build_workflow_log(state, START, END)
+    # Fixed dates whose digits could pass for a phone number's tail.
+    doc.pop("timestamp")
+    doc["trace"]["ticket"].pop("created_at")
+    dumped = json.dumps(doc, ensure_ascii=False)
     for word in (first, last):
         assert word.lower() not in dumped.lower()
     assert email.split("@")[0] not in dumped.lower()
     digits = f"{area}{exchange}{line:04d}"
-    assert not re.search(r"[\s().+-]*".join(digits[-7:]), dumped), dumped
+    assert not re.search(r"[\s().-]*".join(digits[-7:]), dumped), dumped
 
 
 class Unprintable:
