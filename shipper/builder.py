@@ -131,10 +131,12 @@ def _build(
         "retrieval": clean(retrieval),
         "output": _output(state.get("final_response"), clean),
     }
+    # Without CLIENT_ID the client_id is null: the collector then files the log under the
+    # API key's client, where any made-up value would be refused (403) forever.
     doc: dict[str, Any] = {
         "log_id": str(uuid.uuid4()),
         "schema_version": SCHEMA_VERSION,
-        "client_id": cfg.client_id or "unknown",
+        "client_id": cfg.client_id or None,
         "environment": cfg.environment or "production",
         "workflow_version": _version(workflow_version),
         "ticket_id": ticket_id,
@@ -190,7 +192,7 @@ def _fallback(
     return {
         "log_id": str(uuid.uuid4()),
         "schema_version": SCHEMA_VERSION,
-        "client_id": cfg.client_id or "unknown",
+        "client_id": cfg.client_id or None,
         "environment": cfg.environment or "production",
         "workflow_version": _version(workflow_version),
         "ticket_id": ticket_id,

@@ -324,3 +324,15 @@ def test_check_reports_a_client_id_mismatch(check_env: pytest.MonkeyPatch, capsy
     check_env.setenv("CLIENT_ID", "client_xyz")
     assert cli.main(["check"]) == cli.CLIENT_MISMATCH
     assert "the key belongs to 'acme'" in capsys.readouterr().out
+
+
+def test_without_client_id_the_key_says_whose_logs_they_are(live_server: Any, tenant: Any) -> None:
+    """CLIENT_ID unset: the log must not claim a client ("unknown") the collector refuses
+    with 403 forever; the API key names the client."""
+    client, key = tenant
+    shipper.configure(**ship_config(logs_url(live_server), key, client_id=None))
+    doc = shipper.build_workflow_log(load_sample("state_success.json"), START, END)
+    shipper.ship_log_async(doc)
+    assert shipper.flush(WAIT)
+    assert stored_ids(client) == [doc["log_id"]]
+    assert WorkflowLog.objects.get(client=client).document["client_id"] == "acme"
