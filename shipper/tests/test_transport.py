@@ -864,3 +864,31 @@ def test_a_spool_drains_back_to_back_not_one_file_per_idle_interval(
     client = make_client(collector.url, spool_dir=str(tmp_path), flush_interval=600)
     client.start()
     assert collector.wait_for(lambda: all(collector.stored[d["log_id"]] == 1 for d in docs))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_logs_queued_in_the_parent_at_fork_time_are_sent_by_the_parent_only(
+    collector: FakeCollector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipper.configure(
+        collector_url=collector.url, api_key=API_KEY, client_id="acme", flush_interval=60
+    )
+    monkeypatch.setattr(Client, "start", lambda self: None)  # the parent's log waits queued
+    pending, child_doc = make_log(1), make_log(2)
+    shipper.ship_log_async(pending)
+    monkeypatch.undo()
+    pid = os.fork()
+    if pid == 0:  # the child: its own log only, then a full flush and exit
+        status = 1
+        try:
+            shipper.ship_log_async(child_doc)
+            ok = shipper.flush(WAIT)
+            status = 0 if ok and shipper.stats()["queued"] == 1 else 1
+        finally:
+            os._exit(status)
+    _, wait_status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(wait_status) == 0
+    assert shipper.flush(WAIT)
+    assert collector.received[child_doc["log_id"]] == 1
+    assert collector.received[pending["log_id"]] == 1  # not a second copy from the child
