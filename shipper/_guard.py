@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -24,7 +25,10 @@ def report_internal_error(where: str, exc: BaseException) -> None:
     if now - _last_warning >= _WARN_EVERY:
         _last_warning = now
         logger.warning("shipper: internal error in %s (%s); continuing", where, type(exc).__name__)
-    logger.debug("shipper: internal error in %s", where, exc_info=True)
+    if logger.isEnabledFor(logging.DEBUG):
+        # The frames, not exc_info: the exception's message could quote a log's content.
+        frames = "".join(traceback.format_tb(exc.__traceback__))
+        logger.debug("shipper: internal error in %s (%s)\n%s", where, type(exc).__name__, frames)
 
 
 def guarded(default: Any = None) -> Callable[[F], F]:

@@ -892,3 +892,21 @@ def test_logs_queued_in_the_parent_at_fork_time_are_sent_by_the_parent_only(
     assert shipper.flush(WAIT)
     assert collector.received[child_doc["log_id"]] == 1
     assert collector.received[pending["log_id"]] == 1  # not a second copy from the child
+
+
+def test_an_internal_error_is_logged_without_its_message_even_at_debug(
+    monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    """An exception's message can quote the log (a KeyError on a PII key, a repr of a
+    value): the shipper logs where it happened and its type, never the message."""
+    shipper.configure(collector_url="http://127.0.0.1:9/api/v1/logs", client_id="acme")
+
+    def broken(self: Client, payload: Any) -> bool:
+        raise KeyError(payload["trace"]["who"])  # a message made of the log's content
+
+    monkeypatch.setattr(Client, "enqueue", broken)
+    with caplog.at_level(logging.DEBUG, logger="shipper"):
+        shipper.ship_log_async(make_log(trace={"who": "jane.doe@example.com"}))
+    assert "internal error in ship_log_async (KeyError)" in caplog.text
+    assert "jane.doe" not in caplog.text
+    assert "broken" in caplog.text  # the traceback's frames are still there to debug with
