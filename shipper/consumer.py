@@ -340,16 +340,19 @@ class Consumer(threading.Thread):
         if self._auth_warned:
             return
         self._auth_warned = True
-        if out.status in (404, 405):
+        if out.error_code == "invalid_url":
+            problem = f"LOG_COLLECTOR_URL {self.transport.urls['logs']!r} is not a usable URL"
+            fix = "give the full https://… address"
+        elif out.status in (404, 405):
             problem = f"the collector has no batch endpoint at {self.transport.urls['batch']}"
             fix = "check LOG_COLLECTOR_URL"
         else:
             problem = f"the collector refused the API key {self.config.key_prefix}"
             fix = "check LOG_COLLECTOR_API_KEY and CLIENT_ID"
         logger.error(
-            "shipper: %s (HTTP %s, %s: %s). Logs are kept%s; %s (python -m shipper check)",
+            "shipper: %s (%s, %s: %s). Logs are kept%s; %s (python -m shipper check)",
             problem,
-            out.status,
+            f"HTTP {out.status}" if out.status else "no request made",
             out.error_code or "no code",
             out.message or "no message",
             " in the spool" if self.spool is not None else " in memory",

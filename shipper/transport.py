@@ -22,7 +22,7 @@ USER_AGENT = f"flusso-shipper/{__version__}"
 # Outcome kinds.
 OK = "ok"  # the collector answered per document; ``answers`` says which ones
 RETRY = "retry"  # connection error, timeout, 5xx, 429: try again later
-AUTH = "auth"  # 401/403, and 404/405 (wrong URL): misconfiguration, keep the logs
+AUTH = "auth"  # 401/403, 404/405 or no usable URL: misconfiguration, keep the logs
 INVALID = "invalid"  # 400: the batch as a whole was refused
 TOO_LARGE = "too_large"  # 413
 
@@ -166,6 +166,13 @@ class Transport:
             response = self.session.post(
                 self.urls["batch"], data=body, headers=headers, timeout=self.timeout
             )
+        except (
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema,
+            requests.exceptions.InvalidURL,
+        ) as exc:
+            # No retry will fix the address: a configuration problem, like a refused key.
+            return Outcome(AUTH, error_code="invalid_url", message=type(exc).__name__)
         except requests.RequestException as exc:
             return Outcome(RETRY, message=type(exc).__name__)
         try:

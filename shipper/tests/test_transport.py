@@ -910,3 +910,18 @@ def test_an_internal_error_is_logged_without_its_message_even_at_debug(
     assert "internal error in ship_log_async (KeyError)" in caplog.text
     assert "jane.doe" not in caplog.text
     assert "broken" in caplog.text  # the traceback's frames are still there to debug with
+
+
+@pytest.mark.parametrize("url", ["flusso.example.com/api/v1/logs", "htp://flusso.example.com"])
+def test_a_collector_url_that_is_not_a_url_is_reported_as_such_once_and_logs_are_kept(
+    url: str, make_client: MakeClient, tmp_path: Path, caplog: Any
+) -> None:
+    client = make_client(url, spool_dir=str(tmp_path))
+    with caplog.at_level(logging.INFO, logger="shipper"):
+        for i in range(2):
+            client.enqueue(make_log(i))
+            assert client.flush(WAIT)
+    counts = client.snapshot()
+    assert (counts["spooled"], counts["dropped"], counts["retried"]) == (2, 0, 0)
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "LOG_COLLECTOR_URL" in errors[0] and "not a usable URL" in errors[0]
