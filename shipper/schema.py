@@ -141,6 +141,22 @@ _SECRET_IN_TEXT: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{16,}"), REDACTED),
     (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{8,}"), REDACTED),
     (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), REDACTED),
+    # An AWS secret access key: 40 base64 characters with upper, lower case and a digit.
+    (
+        re.compile(
+            r"(?<![A-Za-z0-9/+=])(?=[A-Za-z0-9/+]{0,39}[a-z])(?=[A-Za-z0-9/+]{0,39}[A-Z])"
+            r"(?=[A-Za-z0-9/+]{0,39}[0-9])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"
+        ),
+        REDACTED,
+    ),
+    # "password is hunter22", "secret wJalr...": a value with a digit right after the word.
+    (
+        re.compile(
+            r"(?i)\b((?:password|passwd|passphrase|secret|token|api[_ -]?key)\s+(?:is\s+)?)"
+            r"(?=[^\s\[]{0,80}\d)[^\s\[]{8,}"
+        ),
+        r"\1" + REDACTED,
+    ),
     (re.compile(r"\bAIza[0-9A-Za-z_-]{30,}"), REDACTED),
     (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), REDACTED),
     (re.compile(r"(?i)\b[a-z][a-z0-9+.-]{0,30}://[^\s:/@]{1,256}:[^\s@/]{1,256}@"), REDACTED + "@"),

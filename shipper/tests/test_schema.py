@@ -470,3 +470,26 @@ def test_the_requesters_name_is_masked_inside_user_names_and_handles() -> None:
     lowered = out.lower()
     assert "jane_" not in lowered and "janedoe" not in lowered and "doe_" not in lowered, out
     assert "Janet" in out and "Doeville" in out  # other words that merely start the same
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI"),
+        ("aws creds: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY in env", "wJalrXUtnFEMI"),
+        ("my password is hunter22", "hunter22"),
+        ("new token 9f8e7d6c5b4a3f2e", "9f8e7d6c5b4a3f2e"),
+    ],
+)
+def test_secrets_written_after_a_word_and_aws_secret_keys_are_redacted(
+    text: str, secret: str
+) -> None:
+    out = sanitize({"t": text})["t"]
+    assert secret not in out, out
+
+
+@pytest.mark.parametrize(
+    "text", ["token limit reached", "the secret sauce", "password reset link sent to the user"]
+)
+def test_plain_sentences_about_secrets_are_kept(text: str) -> None:
+    assert sanitize({"t": text}) == {"t": text}
