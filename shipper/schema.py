@@ -271,6 +271,10 @@ def _add_known(found: set[str], text: str, *, name: bool) -> None:
         return
     if "@" in text or re.fullmatch(r"[\d\s().+-]{6,}", text) or name:
         found.add(text)
+    local = text.partition("@")[0] if "@" in text else ""
+    if len(local) >= 5 and re.search(r"[._\-+\d]", local):
+        # "m.rossi81" is the requester as a user name too; "legal" or "info" is just a word.
+        found.add(local)
     if name and "@" not in text:
         # "Hi Jane," must go too when the requester is "Jane Doe"; and the handle "JaneDoe".
         words = re.findall(r"[^\W\d_]{3,}", text)

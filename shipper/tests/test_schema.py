@@ -493,3 +493,15 @@ def test_secrets_written_after_a_word_and_aws_secret_keys_are_redacted(
 )
 def test_plain_sentences_about_secrets_are_kept(text: str) -> None:
     assert sanitize({"t": text}) == {"t": text}
+
+
+def test_the_local_part_of_the_requesters_address_is_masked_on_its_own_too() -> None:
+    state = {
+        "ticket": {"requester_email": "m.rossi81@example.org"},
+        "note": "login M.Rossi81 failed",
+        "other": {"ticket": {"requester_email": "legal@acme-law.example.com"}},
+        "reply": "forwarded to the legal team",
+    }
+    out = sanitize(state)
+    assert "rossi" not in out["note"].lower(), out["note"]
+    assert out["reply"] == "forwarded to the legal team"  # a plain word is not an identifier
