@@ -26,6 +26,15 @@ from .schema import (
 )
 
 _UTC = dt.timezone.utc
+# The six metrics the collector types and dashboards aggregate.
+METRIC_NAMES = (
+    "react_iterations",
+    "overall_confidence",
+    "hallucination_risk",
+    "product_confidence",
+    "vision_matches",
+    "text_matches",
+)
 # Trace-shrinking steps tried in order when a log is over its size bound:
 # (longest string kept, most list items kept).
 _SHRINK_STEPS = ((1000, 50), (300, 20), (80, 5))
@@ -131,18 +140,8 @@ def _build(
         "retrieval": clean(retrieval),
         "output": _output(state.get("final_response"), clean),
     }
-    # Without CLIENT_ID the client_id is null: the collector then files the log under the
-    # API key's client, where any made-up value would be refused (403) forever.
     doc: dict[str, Any] = {
-        "log_id": str(uuid.uuid4()),
-        "schema_version": SCHEMA_VERSION,
-        "client_id": cfg.client_id or None,
-        "environment": cfg.environment or "production",
-        "workflow_version": _version(workflow_version),
-        "ticket_id": ticket_id,
-        "status": status,
-        "timestamp": end.astimezone(_UTC).isoformat(),
-        "execution_time_seconds": round(elapsed, 3),
+        **_envelope(cfg, workflow_version, ticket_id, status, end, round(elapsed, 3)),
         "metrics": metrics,
         "error": error,
         "trace": trace,
@@ -150,6 +149,30 @@ def _build(
     if warnings:
         trace["_shipper"] = {"warnings": warnings}
     return bound_size(doc, cfg.max_log_bytes)
+
+
+def _envelope(
+    cfg: Config,
+    workflow_version: Any,
+    ticket_id: str,
+    status: str,
+    end: dt.datetime,
+    execution_time_seconds: float,
+) -> dict[str, Any]:
+    """The fields every log starts with, built or fallback."""
+    return {
+        "log_id": str(uuid.uuid4()),
+        "schema_version": SCHEMA_VERSION,
+        # Without CLIENT_ID the client_id is null: the collector then files the log under
+        # the API key's client, where any made-up value would be refused (403) forever.
+        "client_id": cfg.client_id or None,
+        "environment": cfg.environment or "production",
+        "workflow_version": _version(workflow_version),
+        "ticket_id": ticket_id,
+        "status": status,
+        "timestamp": end.astimezone(_UTC).isoformat(),
+        "execution_time_seconds": execution_time_seconds,
+    }
 
 
 def bound_size(doc: dict[str, Any], max_bytes: int) -> dict[str, Any]:
@@ -190,25 +213,8 @@ def _fallback(
         ticket_id = "unknown"
     end = _to_datetime(end_time) or dt.datetime.now(_UTC)
     return {
-        "log_id": str(uuid.uuid4()),
-        "schema_version": SCHEMA_VERSION,
-        "client_id": cfg.client_id or None,
-        "environment": cfg.environment or "production",
-        "workflow_version": _version(workflow_version),
-        "ticket_id": ticket_id,
-        "status": "ERROR",
-        "timestamp": end.astimezone(_UTC).isoformat(),
-        "execution_time_seconds": 0.0,
-        "metrics": dict.fromkeys(
-            (
-                "react_iterations",
-                "overall_confidence",
-                "hallucination_risk",
-                "product_confidence",
-                "vision_matches",
-                "text_matches",
-            )
-        ),
+        **_envelope(cfg, workflow_version, ticket_id, "ERROR", end, 0.0),
+        "metrics": dict.fromkeys(METRIC_NAMES),
         "error": {
             "type": "ShipperBuildError",
             "message": f"the workflow state could not be read ({type(exc).__name__})",
