@@ -16,7 +16,7 @@ from rest_framework.exceptions import ValidationError
 
 from collector.keys import key_generate
 from collector.models import ApiKey, Client, WorkflowLog
-from collector.scrubbing import DocumentTooDeep, scrub_document, scrub_text
+from collector.scrubbing import DocumentTooDeep, scrub_document
 from collector.serializers import LogDocumentSerializer
 from flusso_site.errors import ApplicationError
 
@@ -166,7 +166,8 @@ def _document_prepare(*, client: Client, document: Any, received_at: datetime) -
         text_matches=metrics.get("text_matches"),
         error_type=error.get("type", ""),
         error_node=error.get("node", ""),
-        error_message=scrub_text(error.get("message", ""))[:ERROR_MESSAGE_COLUMN_CHARS],
+        # Already scrubbed with the whole document above.
+        error_message=error.get("message", "")[:ERROR_MESSAGE_COLUMN_CHARS],
         document=scrubbed,
     )
 
