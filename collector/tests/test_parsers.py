@@ -3,7 +3,7 @@ import gzip
 import pytest
 from rest_framework.exceptions import ParseError
 
-from collector.parsers import _gunzip_bounded, json_body_parse
+from collector.parsers import MAX_GZIP_MEMBERS, _gunzip_bounded, json_body_parse
 from flusso_site.errors import ApplicationError
 
 
@@ -63,3 +63,28 @@ def test_concatenated_gzip_members_are_all_read_and_bounded():
 def test_broken_gzip_is_a_parse_error(body):
     with pytest.raises(ParseError):
         _gunzip_bounded(body, 10_000)
+
+
+def test_an_empty_body_gzipped_is_an_empty_body():
+    assert _gunzip_bounded(gzip.compress(b""), 1000) == b""
+
+
+def test_a_member_split_across_input_chunks_is_read_whole():
+    payload = bytes(range(256)) * 2000  # 512 KB, compresses poorly: spans many chunks
+    body = gzip.compress(payload) + gzip.compress(b"tail")
+    assert _gunzip_bounded(body, 10_000_000) == payload + b"tail"
+
+
+def test_many_tiny_gzip_members_are_refused_quickly_not_decompressed_one_by_one():
+    """10 MiB of empty members once held a worker for 30 s (each member copied the rest)."""
+    empty = gzip.compress(b"")
+    body = empty * (10 * 1024 * 1024 // len(empty))
+    with pytest.raises(ParseError, match="members"):
+        _gunzip_bounded(body, 10 * 1024 * 1024)
+
+
+def test_up_to_max_members_are_accepted():
+    body = gzip.compress(b"x") * MAX_GZIP_MEMBERS
+    assert _gunzip_bounded(body, 1000) == b"x" * MAX_GZIP_MEMBERS
+    with pytest.raises(ParseError):
+        _gunzip_bounded(body + gzip.compress(b"x"), 1000)
