@@ -7,6 +7,8 @@ from datetime import datetime
 
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import F, Q, Value
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 # A slug is what deployments send as CLIENT_ID: lowercase, digits, "-" and "_".
@@ -78,10 +80,42 @@ class LogStatus(models.TextChoices):
     ESCALATED = "ESCALATED"
 
 
-class WorkflowLog(models.Model):
-    """One workflow run. Aggregated metrics are typed columns; the whole document is JSON."""
+class ClientScopedQuerySet(models.QuerySet):
+    """Tenant filtering in one place: every per-client read goes through ``for_client``."""
 
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="logs")
+    def for_client(self, client: Client | int) -> ClientScopedQuerySet:
+        return self.filter(client_id=client.pk if isinstance(client, Client) else client)
+
+
+# The log viewer's metric sorts put a missing value below every real one (metrics are
+# never negative); the index and the query must use this very expression.
+MISSING_METRIC = -1.0
+SORTABLE_METRICS = (
+    "overall_confidence",
+    "hallucination_risk",
+    "execution_time_seconds",
+    "react_iterations",
+)
+
+
+def metric_sort_expression(field_name: str) -> Coalesce:
+    return Coalesce(Cast(field_name, models.FloatField()), Value(MISSING_METRIC))
+
+
+class WorkflowLog(models.Model):
+    """One workflow run. Aggregated metrics are typed columns; the whole document is JSON.
+
+    On PostgreSQL the table is partitioned by month of ``timestamp`` (see
+    ``collector.partitions``); its primary key there is (id, timestamp), ids still come
+    from one sequence. Uniqueness of (client, log_id) lives in ``LogReceipt``, since a
+    partitioned table cannot hold a unique constraint without the partition key.
+    Logs are written only through ``collector.services`` (which keeps the rollups).
+    """
+
+    # Not indexed alone: every index of the table starts with the client.
+    client = models.ForeignKey(
+        Client, on_delete=models.CASCADE, related_name="logs", db_index=False
+    )
     log_id = models.UUIDField(default=uuid.uuid4)
     ticket_id = models.CharField(max_length=128)
     environment = models.CharField(max_length=64, default="production")
@@ -101,39 +135,212 @@ class WorkflowLog(models.Model):
     error_message = models.CharField(max_length=500, blank=True, default="")
     document = models.JSONField(help_text="The full log as received, after scrubbing.")
 
+    objects = ClientScopedQuerySet.as_manager()
+
     class Meta:
         ordering = ["-timestamp", "-id"]
-        constraints = [
-            # The shipper retries; the same log_id twice must be stored once.
-            models.UniqueConstraint(fields=["client", "log_id"], name="uniq_log_id_per_client"),
-        ]
         indexes = [
-            # Period aggregates and the log viewer's keyset pagination (timestamp, id). On
-            # PostgreSQL the aggregated columns ride along in the index, so dashboard queries
-            # are index-only scans that never read the wide JSON rows (measured: a 30-day
-            # window of 330k logs went from 990 ms to 240 ms per query; docs/performance.md).
-            # Other databases create the index without them.
-            models.Index(
-                fields=["client", "timestamp", "id"],
-                name="log_client_time",
-                include=[
-                    "status",
-                    "environment",
-                    "workflow_version",
-                    "execution_time_seconds",
-                    "overall_confidence",
-                    "hallucination_risk",
-                    "react_iterations",
-                    "error_type",
-                    "error_node",
-                ],
-            ),
+            # The log viewer's time order and keyset pages, and the read model's bounded
+            # edge scans (the dashboards no longer aggregate this table).
+            models.Index(fields=["client", "timestamp", "id"], name="log_client_time"),
             models.Index(fields=["client", "status", "timestamp"], name="log_client_status_time"),
             models.Index(fields=["client", "ticket_id"], name="log_client_ticket"),
             models.Index(
                 fields=["client", "error_type", "timestamp"], name="log_client_error_time"
             ),
+            # A run's page by its log_id (LogReceipt says which partition holds it).
+            models.Index(fields=["client", "log_id"], name="log_client_log_id"),
+            # One index per sortable metric within the client, in the viewer's order, so
+            # a metric-sorted page is an index range however many logs the client has.
+            *(
+                models.Index(
+                    F("client"),
+                    metric_sort_expression(name),
+                    F("id"),
+                    name=f"log_client_sort_{name[:10]}",
+                )
+                for name in SORTABLE_METRICS
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.ticket_id} {self.status} {self.timestamp:%Y-%m-%d %H:%M}"
+
+
+class LogReceipt(models.Model):
+    """The idempotency record: one row per (client, log_id) ever stored.
+
+    Unpartitioned and narrow, so a retry is found however old the log's partition is and
+    whatever timestamp the retry carries. ``timestamp`` is the stored log's, which names
+    its partition for lookups and for retention.
+    """
+
+    pk = models.CompositePrimaryKey("client_id", "log_id")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+", db_index=False)
+    log_id = models.UUIDField()
+    timestamp = models.DateTimeField()
+
+    objects = ClientScopedQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["timestamp"], name="receipt_time")]
+
+    def __str__(self) -> str:
+        return f"{self.log_id} ({self.timestamp:%Y-%m-%d})"
+
+
+class _Rollup(models.Model):
+    """Fields every rollup row has. Rows are appended by writers (deltas, never updated,
+    so concurrent requests never wait on one another's row) and merged by compaction into
+    one ``compacted`` row per key; every read sums all rows of a key."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+", db_index=False)
+    environment = models.CharField(max_length=64)
+    workflow_version = models.CharField(max_length=64)
+    compacted = models.BooleanField(default=False)
+
+    objects = ClientScopedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        state = "compacted" if self.compacted else "delta"
+        return f"{type(self).__name__} {self.environment}/{self.workflow_version} ({state})"
+
+
+class RollupHour(_Rollup):
+    """Per client, UTC hour, environment and version: what every chart and KPI adds up."""
+
+    hour = models.DateTimeField()
+    runs = models.IntegerField(default=0)
+    n_success = models.IntegerField(default=0)
+    n_failed = models.IntegerField(default=0)
+    n_error = models.IntegerField(default=0)
+    n_escalated = models.IntegerField(default=0)
+    n_with_error = models.IntegerField(default=0)
+    conf_n = models.IntegerField(default=0)
+    conf_sum = models.FloatField(default=0)
+    risk_n = models.IntegerField(default=0)
+    risk_sum = models.FloatField(default=0)
+    iter_n = models.IntegerField(default=0)
+    iter_sum = models.FloatField(default=0)
+    exec_n = models.IntegerField(default=0)
+    exec_sum = models.FloatField(default=0)
+    # The execution-time chart: runs per bucket of readmodel.facts.EXECUTION_TIME_EDGES.
+    exec_h0 = models.IntegerField(default=0)
+    exec_h1 = models.IntegerField(default=0)
+    exec_h2 = models.IntegerField(default=0)
+    exec_h3 = models.IntegerField(default=0)
+    exec_h4 = models.IntegerField(default=0)
+    exec_h5 = models.IntegerField(default=0)
+    exec_h6 = models.IntegerField(default=0)
+    exec_h7 = models.IntegerField(default=0)
+    exec_h8 = models.IntegerField(default=0)
+    exec_h9 = models.IntegerField(default=0)
+    # Calibration: runs (cal_n) and successes (cal_s) per confidence tenth.
+    cal_n0 = models.IntegerField(default=0)
+    cal_n1 = models.IntegerField(default=0)
+    cal_n2 = models.IntegerField(default=0)
+    cal_n3 = models.IntegerField(default=0)
+    cal_n4 = models.IntegerField(default=0)
+    cal_n5 = models.IntegerField(default=0)
+    cal_n6 = models.IntegerField(default=0)
+    cal_n7 = models.IntegerField(default=0)
+    cal_n8 = models.IntegerField(default=0)
+    cal_n9 = models.IntegerField(default=0)
+    cal_s0 = models.IntegerField(default=0)
+    cal_s1 = models.IntegerField(default=0)
+    cal_s2 = models.IntegerField(default=0)
+    cal_s3 = models.IntegerField(default=0)
+    cal_s4 = models.IntegerField(default=0)
+    cal_s5 = models.IntegerField(default=0)
+    cal_s6 = models.IntegerField(default=0)
+    cal_s7 = models.IntegerField(default=0)
+    cal_s8 = models.IntegerField(default=0)
+    cal_s9 = models.IntegerField(default=0)
+    # The newest log's timestamp (deltas that subtract leave it empty).
+    last_at = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["client", "hour"], name="rollup_hour_client_hour"),
+            models.Index(
+                fields=["client", "hour", "environment", "workflow_version"],
+                condition=Q(compacted=False),
+                name="rollup_hour_pending",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "hour", "environment", "workflow_version"],
+                condition=Q(compacted=True),
+                name="rollup_hour_one_compacted",
+            )
+        ]
+
+
+class RollupErrorHour(_Rollup):
+    """Per client, hour, environment, version, error type and node: the error breakdowns."""
+
+    hour = models.DateTimeField()
+    error_type = models.CharField(max_length=128)
+    error_node = models.CharField(max_length=128)
+    runs = models.IntegerField(default=0)
+    last_at = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["client", "hour"], name="rollup_error_client_hour"),
+            models.Index(
+                fields=["client", "hour", "environment", "workflow_version"],
+                condition=Q(compacted=False),
+                name="rollup_error_pending",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "client",
+                    "hour",
+                    "environment",
+                    "workflow_version",
+                    "error_type",
+                    "error_node",
+                ],
+                condition=Q(compacted=True),
+                name="rollup_error_one_compacted",
+            )
+        ]
+
+
+class RollupDurationDay(_Rollup):
+    """Per client, UTC day, environment, version and duration bucket: runs in the bucket.
+
+    The log-spaced histogram (readmodel.facts.duration_bucket) that p50/p95 are read from.
+    """
+
+    day = models.DateField()
+    bucket = models.SmallIntegerField()
+    runs = models.IntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["client", "day"],
+                include=["environment", "workflow_version", "bucket", "runs"],
+                name="rollup_duration_client_day",
+            ),
+            models.Index(
+                fields=["client", "day", "environment", "workflow_version"],
+                condition=Q(compacted=False),
+                name="rollup_duration_pending",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "day", "environment", "workflow_version", "bucket"],
+                condition=Q(compacted=True),
+                name="rollup_duration_one_compacted",
+            )
+        ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from collector.models import ApiKey, Client, WorkflowLog
+from collector.models import ApiKey, Client, LogReceipt, WorkflowLog
 
 
 def api_key_get_for_auth(*, prefix: str) -> ApiKey | None:
@@ -21,4 +21,14 @@ def client_get_by_slug(*, slug: str) -> Client | None:
 
 
 def log_get(*, client: Client, log_id: uuid.UUID) -> WorkflowLog | None:
-    return WorkflowLog.objects.filter(client=client, log_id=log_id).first()
+    """The client's log with this log_id. Its receipt holds the timestamp, which names the
+    one partition to look in (PostgreSQL), instead of probing every month."""
+    timestamp = (
+        LogReceipt.objects.for_client(client)
+        .filter(log_id=log_id)
+        .values_list("timestamp", flat=True)
+        .first()
+    )
+    if timestamp is None:
+        return None
+    return WorkflowLog.objects.for_client(client).filter(log_id=log_id, timestamp=timestamp).first()

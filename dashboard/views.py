@@ -27,6 +27,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from collector.models import Client, LogStatus
+from collector.readmodel.facts import DURATION_RELATIVE_ERROR
 from dashboard import charts
 from dashboard.forms import PERIODS, DashboardFilterForm, LogFilterForm
 from dashboard.scoping import client_view
@@ -152,6 +153,10 @@ def _overview(request: HttpRequest) -> HttpResponse:
 # Client dashboard ----------------------------------------------------------------------
 
 
+# Percentiles come from the read model's duration histogram (docs/dashboard.md).
+APPROX = f"within {DURATION_RELATIVE_ERROR:.0%}, from a histogram"
+
+
 def _kpi_cards(kpis: Kpis) -> list[dict[str, Any]]:
     """The cards in page order: (label, values, format, whether up is good)."""
     cur, prev = kpis.current, kpis.previous
@@ -160,8 +165,8 @@ def _kpi_cards(kpis: Kpis) -> list[dict[str, Any]]:
         ("Success rate", "success_rate", "pct", True, f"{cur.successes} successful runs"),
         ("Avg confidence", "avg_confidence", "ratio", True, ""),
         ("Avg hallucination risk", "avg_hallucination_risk", "ratio", False, ""),
-        ("Median execution time", "median_execution_seconds", "seconds", False, ""),
-        ("p95 execution time", "p95_execution_seconds", "seconds", False, ""),
+        ("Median execution time", "median_execution_seconds", "approx_seconds", False, APPROX),
+        ("p95 execution time", "p95_execution_seconds", "approx_seconds", False, APPROX),
         ("Avg ReAct iterations", "avg_react_iterations", "decimal", None, ""),
     ]
     cards = []

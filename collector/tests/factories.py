@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from collector.keys import key_generate
 from collector.models import ApiKey, Client, LogStatus, WorkflowLog
+from collector.services import logs_store
 
 
 class ClientFactory(factory.django.DjangoModelFactory):
@@ -43,6 +44,8 @@ class ApiKeyFactory(factory.django.DjangoModelFactory):
 
 
 class WorkflowLogFactory(factory.django.DjangoModelFactory):
+    """A stored log, written as the service writes logs: with its receipt and rollups."""
+
     class Meta:
         model = WorkflowLog
 
@@ -71,6 +74,13 @@ class WorkflowLogFactory(factory.django.DjangoModelFactory):
             "trace": {},
         }
     )
+
+    @classmethod
+    def _create(cls, model_class: type[WorkflowLog], *args: Any, **kwargs: Any) -> WorkflowLog:
+        log = model_class(*args, **kwargs)
+        stored = logs_store(client_id=log.client_id, logs=[log])
+        assert stored, f"log_id {log.log_id} was stored before"
+        return log
 
 
 def log_document(**overrides: Any) -> dict[str, Any]:

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import F, FloatField, Q, QuerySet, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from collector.models import Client, WorkflowLog
+from collector.models import Client, WorkflowLog, metric_sort_expression
+from collector.selectors import log_get
 from flusso_site.errors import ApplicationError
 
 # Sortable columns: the public name in the URL -> the model field.
@@ -33,9 +33,6 @@ SORT_FIELDS = {
     "iterations": "react_iterations",
 }
 DEFAULT_SORT = "-time"
-# Metric columns may be empty; sorting puts empty values below every real one (metrics
-# are never negative), so the keyset stays a total order.
-MISSING_METRIC = -1.0
 # The largest id a cursor may name: the id column is a signed 64-bit integer.
 MAX_ID = 2**63 - 1
 # Other runs of the same ticket shown on a detail page.
@@ -58,7 +55,7 @@ class LogFilters:
 
 
 def _filtered(*, client: Client, filters: LogFilters) -> QuerySet[WorkflowLog]:
-    qs = WorkflowLog.objects.filter(client=client)
+    qs = WorkflowLog.objects.for_client(client)
     exact = {
         "status": filters.status,
         "environment": filters.environment,
@@ -93,9 +90,8 @@ def _sorted(qs: QuerySet[WorkflowLog], sort: str) -> tuple[QuerySet[WorkflowLog]
     if field_name == "timestamp":
         qs = qs.annotate(sort_value=F("timestamp"))
     else:
-        qs = qs.annotate(
-            sort_value=Coalesce(field_name, Value(MISSING_METRIC), output_field=FloatField())
-        )
+        # The very expression of the per-metric index, so a page is an index range.
+        qs = qs.annotate(sort_value=metric_sort_expression(field_name))
     order = ["-sort_value", "-id"] if descending else ["sort_value", "id"]
     return qs.order_by(*order), field_name, descending
 
@@ -227,16 +223,18 @@ def log_export_queryset(*, client: Client, filters: LogFilters) -> QuerySet[Work
 
 
 def log_detail(*, client: Client, log_id: uuid.UUID) -> WorkflowLog:
-    try:
-        return WorkflowLog.objects.get(client=client, log_id=log_id)
-    except WorkflowLog.DoesNotExist:
-        raise Http404("No such log.") from None
+    """One of the client's logs by its log_id; its receipt names the month it is stored in."""
+    log = log_get(client=client, log_id=log_id)
+    if log is None:
+        raise Http404("No such log.")
+    return log
 
 
 def log_runs_for_ticket(*, client: Client, log: WorkflowLog) -> list[WorkflowLog]:
     """The latest other runs of the same ticket, newest first."""
     return list(
-        WorkflowLog.objects.filter(client=client, ticket_id=log.ticket_id)
+        WorkflowLog.objects.for_client(client)
+        .filter(ticket_id=log.ticket_id)
         .exclude(pk=log.pk)
         .only("log_id", "timestamp", "status", "workflow_version", "environment")
         .order_by("-timestamp", "-id")[:TICKET_RUNS_SHOWN]

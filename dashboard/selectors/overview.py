@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Avg, Count, OuterRef, Q, Subquery
+from django.db.models import Count, Max, OuterRef, Subquery, Sum
 from django.utils import timezone
 
-from collector.models import Client, LogStatus, WorkflowLog
-from dashboard.selectors.stats import Window, _rate
+from collector.models import Client, RollupHour, WorkflowLog
+from collector.readmodel import reads
+from collector.readmodel.facts import hour_floor
+from dashboard.selectors.stats import _rate
 
 # The owner's overview ----------------------------------------------------------------
 
@@ -78,57 +80,101 @@ def _silence(
     return quiet if quiet > threshold else None
 
 
+def _last_logs(*, now: datetime) -> dict[int, tuple[datetime | None, bool]]:
+    """Per client: (its newest log up to now, whether it has SILENCE_MIN_RUNS logs up to now).
+
+    The current hour is read raw (a log dated later this hour is in its rollup row but is
+    not "up to now"); the hours before come from the rollups, newest first: a few index
+    entries per client however old its last log is. Four queries for every client.
+    """
+    current_hour = hour_floor(now)
+    recent = {
+        row["client_id"]: (row["newest"], row["n"])
+        for row in WorkflowLog.objects.filter(timestamp__gte=current_hour, timestamp__lte=now)
+        .values("client_id")
+        .annotate(n=Count("id"), newest=Max("timestamp"))
+        .order_by()
+    }
+    hours = (
+        RollupHour.objects.filter(client=OuterRef("pk"), hour__lt=current_hour)
+        .values("hour")
+        .annotate(n=Sum("runs"), newest=Max("last_at"))
+        .filter(n__gt=0)
+        .order_by("-hour")
+    )
+    clients = Client.objects.annotate(
+        last_before=Subquery(hours.values("newest")[:1]),
+        # A client with SILENCE_MIN_RUNS hours of logs has at least as many logs.
+        steady_hour=Subquery(hours.values("hour")[SILENCE_MIN_RUNS - 1 : SILENCE_MIN_RUNS]),
+    ).values_list("id", "last_before", "steady_hour")
+    result: dict[int, tuple[datetime | None, bool]] = {}
+    few_hours = []
+    for client_id, last_before, steady_hour in clients:
+        newest, seen = recent.get(client_id, (None, 0))
+        steady = steady_hour is not None or seen >= SILENCE_MIN_RUNS
+        result[client_id] = (newest or last_before, steady)
+        if not steady and last_before is not None:
+            few_hours.append(client_id)
+    if few_hours:
+        # Clients with fewer than SILENCE_MIN_RUNS hours of logs: a handful of rows each.
+        counts = (
+            RollupHour.objects.filter(client_id__in=few_hours, hour__lt=current_hour)
+            .values("client_id")
+            .annotate(n=Sum("runs"))
+            .values_list("client_id", "n")
+        )
+        for client_id, runs in counts:
+            newest, seen = recent.get(client_id, (None, 0))
+            last = result[client_id][0]
+            result[client_id] = (last, seen + (runs or 0) >= SILENCE_MIN_RUNS)
+    return result
+
+
 def client_overview_all_unscoped(*, now: datetime | None = None) -> list[ClientOverviewRow]:
     """One row per client, for the owner only: NOT scoped to a user's memberships.
 
-    Two queries whatever the number of clients: the clients with their last log time
-    (index lookups per client), and the last 30 days grouped by client.
+    From the read model, in a fixed number of queries whatever the number of clients: one
+    rollup query for every client's 24 h / 7 d / 30 d figures, one for the raw logs of
+    those windows' partial hours, and the last logs (``_last_logs``).
     """
     now = now or timezone.now()
-    since = {"24h": now - timedelta(hours=24), "7d": now - timedelta(days=7)}
-    month = Window(now - timedelta(days=30), now)
-    success = Q(status=LogStatus.SUCCESS)
-    stats = (
-        WorkflowLog.objects.filter(month.q())
-        .values("client_id")
-        .annotate(
-            runs_24h=Count("id", filter=Q(timestamp__gte=since["24h"])),
-            successes_24h=Count("id", filter=Q(timestamp__gte=since["24h"]) & success),
-            runs_7d=Count("id", filter=Q(timestamp__gte=since["7d"])),
-            successes_7d=Count("id", filter=Q(timestamp__gte=since["7d"]) & success),
-            runs_30d=Count("id"),
-            successes_30d=Count("id", filter=success),
-            errors_30d=Count("id", filter=~Q(error_type="")),
-            avg_confidence_30d=Avg("overall_confidence"),
-        )
-        .order_by()
-    )
-    by_client = {row.pop("client_id"): row for row in stats}
-    # Timestamps come from the client: one dated in the future would otherwise stand as
-    # the last log until that date, hiding any silence.
-    newest = WorkflowLog.objects.filter(client=OuterRef("pk"), timestamp__lte=now).order_by(
-        "-timestamp", "-id"
-    )
-    last_log = newest.values("timestamp")[:1]
-    # The SILENCE_MIN_RUNS-th newest log: a few index entries per client, however old.
-    steady_log = newest.values("timestamp")[SILENCE_MIN_RUNS - 1 : SILENCE_MIN_RUNS]
-    clients = Client.objects.annotate(
-        last_log_at=Subquery(last_log), steady_log_at=Subquery(steady_log)
-    ).values("id", "slug", "name", "is_active", "last_log_at", "steady_log_at")
+    spans = {
+        "24h": reads.Span(now - timedelta(hours=24), now),
+        "7d": reads.Span(now - timedelta(days=7), now),
+        "30d": reads.Span(now - timedelta(days=30), now),
+    }
+    by_client = reads.totals_by_client(spans)
+    last_logs = _last_logs(now=now)
     rows = []
-    for c in clients:
-        numbers = by_client.get(c["id"], {})
+    for c in Client.objects.values("id", "slug", "name", "is_active"):
+        totals = by_client.get(c["id"])
+        numbers: dict = {}
+        if totals:
+            month = totals["30d"]
+            numbers = {
+                "runs_24h": int(totals["24h"]["runs"]),
+                "successes_24h": int(totals["24h"]["n_success"]),
+                "runs_7d": int(totals["7d"]["runs"]),
+                "successes_7d": int(totals["7d"]["n_success"]),
+                "runs_30d": int(month["runs"]),
+                "successes_30d": int(month["n_success"]),
+                "errors_30d": int(month["n_with_error"]),
+                "avg_confidence_30d": (
+                    month["conf_sum"] / month["conf_n"] if month["conf_n"] else None
+                ),
+            }
+        last_log_at, steady = last_logs.get(c["id"], (None, False))
         rows.append(
             ClientOverviewRow(
                 client_id=c["id"],
                 slug=c["slug"],
                 name=c["name"],
                 is_active=c["is_active"],
-                last_log_at=c["last_log_at"],
+                last_log_at=last_log_at,
                 silent_since=_silence(
                     runs_30d=numbers.get("runs_30d", 0),
-                    last=c["last_log_at"],
-                    steady=c["steady_log_at"] is not None,
+                    last=last_log_at,
+                    steady=steady,
                     is_active=c["is_active"],
                     now=now,
                 ),

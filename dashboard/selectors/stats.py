@@ -1,34 +1,27 @@
-"""The dashboards' numbers, aggregated in the database from the typed metric columns.
+"""The dashboards' numbers, read from the read model (``collector.readmodel``).
 
-Every function takes ``client=`` (except the owner's deliberately unscoped overview) and
-runs one or a few grouped queries over the (client, timestamp, id) index range of its
-window: conditional aggregation (``Count(..., filter=Q(...))``) rather than one query per
-series, and never rows loaded into Python to be counted.
+Every function takes ``client=`` (the owner's overview is in ``overview``) and costs the
+same at ten thousand logs as at a hundred million: rollups for the whole hours (and, for
+percentiles, whole days) of a window, a bounded raw scan for its edges.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Any
 
-from django.db.models import Avg, Count, Max, Q, QuerySet
-from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
 from collector.models import Client, LogStatus, WorkflowLog
-from dashboard.selectors.percentiles import (
-    PercentilesCont,
-    percentile_cont_by_offset,
-    supports_percentile_cont,
+from collector.readmodel import reads
+from collector.readmodel.facts import (
+    CALIBRATION_BUCKETS,
+    EXECUTION_TIME_EDGES,
+    STATUS_COLUMNS,
+    percentile_from_histogram,
 )
 
 STATUSES = [s.value for s in LogStatus]
-# Upper edges (seconds) of the execution-time histogram; a last open bucket holds the rest.
-# Runs take seconds to a minute: finer at the short end where most runs fall.
-EXECUTION_TIME_EDGES = [2, 4, 6, 8, 10, 15, 20, 30, 60]
-# Confidence buckets for calibration: ten of width 0.1 (confidence is in [0, 1]).
-CALIBRATION_BUCKETS = 10
 # Windows up to this long are charted per hour, longer ones per day.
 HOURLY_UP_TO = timedelta(days=2)
 
@@ -50,8 +43,9 @@ class Window:
         """Whether series over this window are per hour (short windows) rather than per day."""
         return self.end - self.start <= HOURLY_UP_TO
 
-    def q(self, prefix: str = "") -> Q:
-        return Q(**{f"{prefix}timestamp__gte": self.start, f"{prefix}timestamp__lt": self.end})
+    @property
+    def span(self) -> reads.Span:
+        return reads.Span(self.start, self.end)
 
 
 @dataclass(frozen=True)
@@ -61,13 +55,15 @@ class DashboardFilters:
     version: str = ""
 
 
-def _scoped(*, client: Client, filters: DashboardFilters) -> QuerySet[WorkflowLog]:
-    qs = WorkflowLog.objects.filter(client=client)
-    if filters.environment:
-        qs = qs.filter(environment=filters.environment)
-    if filters.version:
-        qs = qs.filter(workflow_version=filters.version)
-    return qs
+def _scope(*, client: Client, filters: DashboardFilters) -> reads.Scope:
+    return reads.Scope(
+        client_id=client.pk, environment=filters.environment, version=filters.version
+    )
+
+
+def _mean(total: reads.Totals, prefix: str) -> float | None:
+    count = total[f"{prefix}_n"]
+    return total[f"{prefix}_sum"] / count if count else None
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -75,25 +71,17 @@ def _rate(part: int, whole: int) -> float | None:
 
 
 def client_has_logs(*, client: Client) -> bool:
-    return WorkflowLog.objects.filter(client=client).exists()
+    """Whether the client ever sent a log: one index probe, whatever its size."""
+    return WorkflowLog.objects.for_client(client).exists()
 
 
 def client_filter_options(*, client: Client, window: Window) -> dict[str, list[str]]:
-    """Environments and versions seen in the window (the filter menus), in one query."""
-    pairs = (
-        WorkflowLog.objects.filter(client=client)
-        .filter(window.q())
-        .values_list("environment", "workflow_version")
-        .order_by()
-        .distinct()
-    )
-    environments: set[str] = set()
-    versions: set[str] = set()
-    for environment, version in pairs:
-        environments.add(environment)
-        if version:
-            versions.add(version)
-    return {"environments": sorted(environments), "versions": sorted(versions)}
+    """Environments and versions with runs in the window (the filter menus)."""
+    pairs = reads.dimensions(reads.Scope(client_id=client.pk), window.span)
+    return {
+        "environments": sorted({environment for environment, _ in pairs}),
+        "versions": sorted({version for _, version in pairs if version}),
+    }
 
 
 # KPIs ------------------------------------------------------------------------------
@@ -120,53 +108,32 @@ class Kpis:
     previous: KpiValues
 
 
+def _kpi_values(total: reads.Totals, durations: dict[int, int]) -> KpiValues:
+    return KpiValues(
+        runs=int(total["runs"]),
+        successes=int(total["n_success"]),
+        avg_confidence=_mean(total, "conf"),
+        avg_hallucination_risk=_mean(total, "risk"),
+        median_execution_seconds=percentile_from_histogram(durations, 0.5),
+        p95_execution_seconds=percentile_from_histogram(durations, 0.95),
+        avg_react_iterations=_mean(total, "iter"),
+    )
+
+
 def client_kpis(*, client: Client, filters: DashboardFilters) -> Kpis:
-    """The KPI cards for the window and the previous window, in one aggregate query.
+    """The KPI cards for the window and the previous window, from the read model.
 
-    On PostgreSQL the percentiles are part of that query; elsewhere each takes one more
-    small ORDER BY/OFFSET query.
+    Counts and means are exact; the median and p95 execution time come from the duration
+    histogram, within 2 % of the exact values (``DURATION_RELATIVE_ERROR``).
     """
-    qs = _scoped(client=client, filters=filters)
-    windows = {"cur": filters.window, "prev": filters.window.previous}
-    postgres = supports_percentile_cont(qs)
-    aggregates: dict[str, Any] = {}
-    for key, window in windows.items():
-        in_window = window.q()
-        aggregates |= {
-            f"{key}_runs": Count("id", filter=in_window),
-            f"{key}_successes": Count("id", filter=in_window & Q(status=LogStatus.SUCCESS)),
-            f"{key}_conf": Avg("overall_confidence", filter=in_window),
-            f"{key}_risk": Avg("hallucination_risk", filter=in_window),
-            f"{key}_iter": Avg("react_iterations", filter=in_window),
-            f"{key}_timed": Count("execution_time_seconds", filter=in_window),
-        }
-        if postgres:
-            # One sort per window for both percentiles.
-            aggregates[f"{key}_pct"] = PercentilesCont(
-                "execution_time_seconds", [0.5, 0.95], filter=in_window
-            )
-    span = Window(filters.window.previous.start, filters.window.end)
-    row = qs.filter(span.q()).aggregate(**aggregates)
-
-    values = {}
-    for key, window in windows.items():
-        if postgres:
-            p50, p95 = row[f"{key}_pct"] or (None, None)
-        else:
-            in_window = qs.filter(window.q())
-            timed = row[f"{key}_timed"]
-            p50 = percentile_cont_by_offset(in_window, "execution_time_seconds", 0.5, timed)
-            p95 = percentile_cont_by_offset(in_window, "execution_time_seconds", 0.95, timed)
-        values[key] = KpiValues(
-            runs=row[f"{key}_runs"],
-            successes=row[f"{key}_successes"],
-            avg_confidence=row[f"{key}_conf"],
-            avg_hallucination_risk=row[f"{key}_risk"],
-            median_execution_seconds=p50,
-            p95_execution_seconds=p95,
-            avg_react_iterations=row[f"{key}_iter"],
-        )
-    return Kpis(current=values["cur"], previous=values["prev"])
+    scope = _scope(client=client, filters=filters)
+    spans = [filters.window.span, filters.window.previous.span]
+    current, previous = reads.totals(scope, spans)
+    current_durations, previous_durations = reads.duration_histograms(scope, spans)
+    return Kpis(
+        current=_kpi_values(current, current_durations),
+        previous=_kpi_values(previous, previous_durations),
+    )
 
 
 # Series ----------------------------------------------------------------------------
@@ -213,36 +180,25 @@ def client_time_series(*, client: Client, filters: DashboardFilters) -> list[Ser
     Buckets are in the current time zone; empty buckets are present with zero runs.
     """
     window = filters.window
-    hourly = window.hourly
-    tz = timezone.get_current_timezone()
-    trunc = TruncHour if hourly else TruncDay
-    rows = (
-        _scoped(client=client, filters=filters)
-        .filter(window.q())
-        .annotate(bucket=trunc("timestamp", tzinfo=tz))
-        .values("bucket")
-        .annotate(
-            total=Count("id"),
-            avg_confidence=Avg("overall_confidence"),
-            avg_risk=Avg("hallucination_risk"),
-            **{f"n_{s}": Count("id", filter=Q(status=s)) for s in STATUSES},
-        )
-        .order_by("bucket")
-    )
-    found = {
-        row["bucket"]: SeriesPoint(
-            bucket=row["bucket"],
-            total=row["total"],
-            by_status={s: row[f"n_{s}"] for s in STATUSES},
-            avg_confidence=row["avg_confidence"],
-            avg_hallucination_risk=row["avg_risk"],
-        )
-        for row in rows
-    }
-    return [
-        found.get(b, SeriesPoint(bucket=b, by_status=dict.fromkeys(STATUSES, 0)))
-        for b in _buckets(window, hourly)
+    starts = _buckets(window, window.hourly)
+    spans = [
+        reads.Span(max(start, window.start), min(end, window.end))
+        for start, end in zip(starts, [*starts[1:], window.end], strict=True)
     ]
+    points = []
+    for start, total in zip(
+        starts, reads.series(_scope(client=client, filters=filters), spans), strict=True
+    ):
+        points.append(
+            SeriesPoint(
+                bucket=start,
+                total=int(total["runs"]),
+                by_status={s: int(total[STATUS_COLUMNS[s]]) for s in STATUSES},
+                avg_confidence=_mean(total, "conf"),
+                avg_hallucination_risk=_mean(total, "risk"),
+            )
+        )
+    return points
 
 
 @dataclass(frozen=True)
@@ -288,41 +244,28 @@ def _calibration_bounds() -> list[tuple[float, float]]:
 
 
 def client_distributions(*, client: Client, filters: DashboardFilters) -> Distributions:
-    """The execution-time histogram and the calibration buckets, in one aggregate query.
+    """The execution-time histogram and the calibration buckets, from the read model.
 
     Histogram buckets are [low, high). Calibration is the success rate per confidence
     bucket [low, high), the last one closed so a confidence of exactly 1.0 counts: does the
     workflow's confidence predict success?
     """
-    aggregates: dict[str, Any] = {}
-    for i, (low, high) in enumerate(_histogram_bounds()):
-        condition = Q(execution_time_seconds__gte=low)
-        if high is not None:
-            condition &= Q(execution_time_seconds__lt=high)
-        aggregates[f"h{i}"] = Count("id", filter=condition)
-    calibration = _calibration_bounds()
-    for i, (low, high) in enumerate(calibration):
-        condition = Q(overall_confidence__gte=low)
-        if i == len(calibration) - 1:
-            condition &= Q(overall_confidence__lte=high)
-        else:
-            condition &= Q(overall_confidence__lt=high)
-        aggregates[f"r{i}"] = Count("id", filter=condition)
-        aggregates[f"s{i}"] = Count("id", filter=condition & Q(status=LogStatus.SUCCESS))
-    row = _scoped(client=client, filters=filters).filter(filters.window.q()).aggregate(**aggregates)
+    (total,) = reads.totals(_scope(client=client, filters=filters), [filters.window.span])
     return Distributions(
         execution_time=[
             HistogramBucket(
                 label=f"{low}-{high} s" if high is not None else f"≥ {low} s",
                 low=low,
                 high=high,
-                count=row[f"h{i}"],
+                count=int(total[f"exec_h{i}"]),
             )
             for i, (low, high) in enumerate(_histogram_bounds())
         ],
         calibration=[
-            CalibrationBucket(low=low, high=high, runs=row[f"r{i}"], successes=row[f"s{i}"])
-            for i, (low, high) in enumerate(calibration)
+            CalibrationBucket(
+                low=low, high=high, runs=int(total[f"cal_n{i}"]), successes=int(total[f"cal_s{i}"])
+            )
+            for i, (low, high) in enumerate(_calibration_bounds())
         ],
     )
 
@@ -350,35 +293,28 @@ class ErrorBreakdown:
     by_node: list[ErrorGroup]
 
 
-def _error_groups(rows: list[dict[str, Any]], key: str) -> list[ErrorGroup]:
-    """Groups of (type, node) rows merged on one key; sums of a handful of group rows."""
+def _error_groups(
+    groups: dict[tuple[str, str], tuple[int, datetime | None]], part: int
+) -> list[ErrorGroup]:
+    """(type, node) groups merged on one of the two (``part`` 0 or 1)."""
     merged: dict[str, ErrorGroup] = {}
-    for row in rows:
-        name = row[key]
-        if not name:
+    for key, (count, last_seen) in groups.items():
+        name = key[part]
+        if not name or last_seen is None:
             continue
         seen = merged.get(name)
         merged[name] = ErrorGroup(
             key=name,
-            count=row["count"] + (seen.count if seen else 0),
-            last_seen=max(row["last_seen"], seen.last_seen) if seen else row["last_seen"],
+            count=count + (seen.count if seen else 0),
+            last_seen=max(last_seen, seen.last_seen) if seen else last_seen,
         )
     return sorted(merged.values(), key=lambda g: (-g.count, g.key))
 
 
 def client_errors(*, client: Client, filters: DashboardFilters) -> ErrorBreakdown:
-    """Runs with an error, by error type and by workflow node, from one grouped query."""
-    rows = list(
-        _scoped(client=client, filters=filters)
-        .filter(filters.window.q())
-        .exclude(error_type="", error_node="")
-        .values("error_type", "error_node")
-        .annotate(count=Count("id"), last_seen=Max("timestamp"))
-        .order_by()
-    )
-    return ErrorBreakdown(
-        by_type=_error_groups(rows, "error_type"), by_node=_error_groups(rows, "error_node")
-    )
+    """Runs with an error, by error type and by workflow node, from the error rollups."""
+    groups = reads.error_groups(_scope(client=client, filters=filters), filters.window.span)
+    return ErrorBreakdown(by_type=_error_groups(groups, 0), by_node=_error_groups(groups, 1))
 
 
 def client_errors_by_type(*, client: Client, filters: DashboardFilters) -> list[ErrorGroup]:

@@ -38,6 +38,17 @@ def seconds(value: float | None) -> str:
 
 
 @register.filter
+def approx_seconds(value: float | None) -> str:
+    """A percentile read from the duration histogram (within 2 %): two significant digits,
+    so the page shows no precision it does not have."""
+    if value is None:
+        return DASH
+    if value >= 60:
+        return f"{value / 60:.2g} min"
+    return f"{value:.2g} s"
+
+
+@register.filter
 def kpi(value: Any, kind: str) -> str:
     if value is None:
         return DASH
@@ -49,6 +60,8 @@ def kpi(value: Any, kind: str) -> str:
         return ratio(value)
     if kind == "seconds":
         return seconds(value)
+    if kind == "approx_seconds":
+        return approx_seconds(value)
     return f"{value:.1f}"
 
 
@@ -68,6 +81,8 @@ def kpi_change(card: dict[str, Any]) -> str:
         text = f"{size:.2f}"
     elif kind == "seconds":
         text = seconds(size)
+    elif kind == "approx_seconds":
+        text = approx_seconds(size)
     else:
         text = f"{size:.1f}"
     # A change that rounds to zero shows no direction.

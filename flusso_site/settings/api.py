@@ -40,3 +40,7 @@ INGEST_MAX_BATCH_SIZE = env_int("INGEST_MAX_BATCH_SIZE", 500, minimum=1)
 INGEST_RATE_LIMIT = env_str("INGEST_RATE_LIMIT", "6000/minute")
 # last_used_at is written at most this often per key, keeping writes off the hot path.
 API_KEY_LAST_USED_RESOLUTION_SECONDS = env_int("API_KEY_LAST_USED_RESOLUTION_SECONDS", 60)
+# Each ingesting process merges the read model's pending delta rows at most this often,
+# after a response has been sent (docs/dashboard.md, "The read model"); -1 turns it off
+# (deltas are then merged by prune_logs and rebuild_rollups only).
+ROLLUP_COMPACT_INTERVAL_SECONDS = env_int("ROLLUP_COMPACT_INTERVAL_SECONDS", 2, minimum=-1)

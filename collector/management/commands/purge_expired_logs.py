@@ -2,14 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
-from collector.services import logs_purge_expired
+from collector.management.commands.prune_logs import Command as PruneLogsCommand
 
 
-class Command(BaseCommand):
-    help = "Delete logs older than their client's retention_days (run it daily, e.g. from cron)."
+class Command(PruneLogsCommand):
+    help = "The former name of prune_logs, kept for existing cron lines: " + PruneLogsCommand.help
 
     def handle(self, *args: Any, **options: Any) -> None:
-        deleted = logs_purge_expired()
-        self.stdout.write(f"Deleted {deleted} expired log(s).")
+        self.stderr.write("purge_expired_logs is now prune_logs; this name keeps working.")
+        super().handle(*args, **options)

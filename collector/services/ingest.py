@@ -1,94 +1,88 @@
-"""Writes of the collector: clients, API keys, and log ingestion."""
+"""Ingestion: documents scrubbed, validated and stored once, with their rollup deltas.
+
+Every log the service stores goes through ``logs_store``: its idempotency receipt, the row
+and the read model's delta rows are written in one transaction, so an acknowledged log is
+counted exactly once by every dashboard (docs/dashboard.md, "The read model").
+"""
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
+from django.db import connections, transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from collector.keys import key_generate
-from collector.models import ApiKey, Client, WorkflowLog
+from collector.models import Client, LogReceipt, WorkflowLog
+from collector.readmodel.facts import FACT_COLUMNS, LogFacts, Tally
+from collector.readmodel.writes import deltas_insert
 from collector.scrubbing import DocumentTooDeep, scrub_document
+from collector.selectors import log_get
 from collector.serializers import LogDocumentSerializer
 from flusso_site.errors import ApplicationError
 
 # The error message column is short: the full message stays in the document.
 ERROR_MESSAGE_COLUMN_CHARS = 500
-# A unique-constraint race with a concurrent request is retried this often before failing.
-BATCH_INSERT_ATTEMPTS = 3
 
 
-# Clients and keys -------------------------------------------------------------------
+def log_facts(log: WorkflowLog) -> LogFacts:
+    return LogFacts(*(getattr(log, name) for name in FACT_COLUMNS))
 
 
-def client_create(
-    *, slug: str, name: str, retention_days: int | None = None, is_active: bool = True
-) -> Client:
-    client = Client(slug=slug, name=name, retention_days=retention_days, is_active=is_active)
-    try:
-        client.full_clean()
-    except DjangoValidationError as exc:
-        raise ApplicationError(
-            "The client is not valid.", fields=exc.message_dict, code="invalid"
-        ) from None
-    client.save()
-    return client
+def _receipts_insert(*, client_id: int, logs: Sequence[WorkflowLog], using: str) -> set[uuid.UUID]:
+    """Insert the logs' receipts; returns the log_ids that were new.
+
+    ``ON CONFLICT DO NOTHING`` waits for a concurrent transaction holding the same
+    receipt and then skips it, so of two requests carrying one log_id exactly one stores
+    it. Receipts go in log_id order, so two batches sharing logs cannot deadlock.
+    """
+    connection = connections[using]
+    log_id_field = LogReceipt._meta.get_field("log_id")
+    time_field = LogReceipt._meta.get_field("timestamp")
+    ordered = sorted(logs, key=lambda log: log.log_id)
+    params: list[Any] = []
+    for log in ordered:
+        params += [
+            client_id,
+            log_id_field.get_db_prep_value(log.log_id, connection),
+            time_field.get_db_prep_value(log.timestamp, connection),
+        ]
+    table = connection.ops.quote_name(LogReceipt._meta.db_table)
+    values = ", ".join(["(%s, %s, %s)"] * len(ordered))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO {table} (client_id, log_id, "timestamp") VALUES {values} '  # noqa: S608 (names from model metadata, values bound)
+            "ON CONFLICT DO NOTHING RETURNING log_id",
+            params,
+        )
+        rows = cursor.fetchall()
+    return {log_id_field.to_python(row[0]) for row in rows}
 
 
-def api_key_create(
-    *, client: Client, label: str = "", expires_at: datetime | None = None
-) -> tuple[ApiKey, str]:
-    """A new key for the client, as (row, full key). The full key is never stored."""
-    while True:
-        raw_key, prefix, secret_hash = key_generate()
-        if not ApiKey.objects.filter(prefix=prefix).exists():
-            break
-    api_key = ApiKey.objects.create(
-        client=client, label=label, prefix=prefix, secret_hash=secret_hash, expires_at=expires_at
-    )
-    return api_key, raw_key
+def logs_store(
+    *, client_id: int, logs: Sequence[WorkflowLog], using: str = "default"
+) -> list[WorkflowLog]:
+    """Store the logs not stored before (by log_id); returns those, with their ids.
 
-
-def api_key_revoke(*, api_key: ApiKey, now: datetime | None = None) -> ApiKey:
-    """Revoke the key from now on; revoking twice keeps the first time."""
-    if api_key.revoked_at is None:
-        api_key.revoked_at = now or timezone.now()
-        api_key.save(update_fields=["revoked_at"])
-    return api_key
-
-
-def api_key_mark_used(*, api_key: ApiKey, now: datetime) -> None:
-    """Record use, at most once per resolution window, so requests do not all write."""
-    resolution = timedelta(seconds=settings.API_KEY_LAST_USED_RESOLUTION_SECONDS)
-    if api_key.last_used_at is not None and now - api_key.last_used_at < resolution:
-        return
-    # The conditional update keeps concurrent workers from all writing the same minute.
-    ApiKey.objects.filter(pk=api_key.pk).exclude(last_used_at__gt=now - resolution).update(
-        last_used_at=now
-    )
-    api_key.last_used_at = now
-
-
-def logs_purge_expired(*, now: datetime | None = None) -> int:
-    """Delete logs older than their client's retention_days; returns how many went."""
-    moment = now or timezone.now()
-    deleted = 0
-    for client in Client.objects.filter(retention_days__isnull=False).only("id", "retention_days"):
-        cutoff = moment - timedelta(days=client.retention_days or 0)
-        count, _ = WorkflowLog.objects.filter(client=client, timestamp__lt=cutoff).delete()
-        deleted += count
-    return deleted
-
-
-# Ingestion --------------------------------------------------------------------------
+    One transaction: receipts, rows and the rollup deltas of exactly the rows stored.
+    The logs' log_ids must be distinct.
+    """
+    if not logs:
+        return []
+    with transaction.atomic(using=using):
+        new = _receipts_insert(client_id=client_id, logs=logs, using=using)
+        created = [log for log in logs if log.log_id in new]
+        if created:
+            WorkflowLog.objects.using(using).bulk_create(created)
+            tally = Tally().add_all(log_facts(log) for log in created)
+            deltas_insert(client_id=client_id, tally=tally, using=using)
+    return created
 
 
 @dataclass(frozen=True)
@@ -175,15 +169,10 @@ def _document_prepare(*, client: Client, document: Any, received_at: datetime) -
 def log_ingest(*, client: Client, document: Any) -> LogIngestResult:
     """Store one log. The same log_id again for the client stores nothing: a duplicate."""
     log = _document_prepare(client=client, document=document, received_at=timezone.now())
-    try:
-        with transaction.atomic():
-            log.save(force_insert=True)
-    except IntegrityError:
-        existing = WorkflowLog.objects.filter(client=client, log_id=log.log_id).only("id").first()
-        if existing is None:
-            raise
-        return LogIngestResult(id=existing.id, log_id=log.log_id, status="duplicate")
-    return LogIngestResult(id=log.id, log_id=log.log_id, status="created")
+    if logs_store(client_id=client.pk, logs=[log]):
+        return LogIngestResult(id=log.pk, log_id=log.log_id, status="created")
+    existing = log_get(client=client, log_id=log.log_id)
+    return LogIngestResult(id=existing.pk if existing else 0, log_id=log.log_id, status="duplicate")
 
 
 def _document_size_check(document: Any) -> None:
@@ -228,31 +217,13 @@ def log_batch_ingest(
             continue
         pending[log.log_id] = (item, log)
 
-    existing: set[uuid.UUID] = set()
-    for attempt in range(BATCH_INSERT_ATTEMPTS if pending else 0):
-        existing = set(
-            WorkflowLog.objects.filter(client=client, log_id__in=list(pending)).values_list(
-                "log_id", flat=True
-            )
-        )
-        to_create = [log for log_id, (_, log) in pending.items() if log_id not in existing]
-        try:
-            with transaction.atomic():
-                WorkflowLog.objects.bulk_create(to_create)
-            break
-        except IntegrityError:
-            # A concurrent request stored one of these first: look again and retry.
-            if attempt == BATCH_INSERT_ATTEMPTS - 1:
-                raise
-            for log in to_create:
-                log.pk = None
-                log._state.adding = True
-
+    stored = logs_store(client_id=client.pk, logs=[log for _, log in pending.values()])
+    created = {log.log_id for log in stored}
     for log_id, (item, log) in pending.items():
-        if log_id in existing:
-            item.update(status="duplicate", log_id=str(log_id))
-        else:
+        if log_id in created:
             item.update(status="created", log_id=str(log_id), id=log.pk)
+        else:
+            item.update(status="duplicate", log_id=str(log_id))
 
     for item in items:
         setattr(result, item["status"], getattr(result, item["status"]) + 1)

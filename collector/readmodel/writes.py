@@ -1,0 +1,362 @@
+"""Writes of the read model: delta rows, compaction, and the rebuild from raw logs.
+
+Design (docs/dashboard.md, "The read model"):
+
+- Every writer *appends* delta rows, in the same transaction as the logs they count:
+  ingestion adds, retention pruning subtracts. No rollup row is ever updated in a request,
+  so concurrent requests for the same client and hour never wait on one another's row
+  lock until commit; the only shared work is one INSERT of a few rows.
+- Compaction merges a key's rows into one ``compacted`` row, in the background of the
+  ingesting processes (at most every ROLLUP_COMPACT_INTERVAL_SECONDS per process, after
+  the response is sent) and at the end of every prune and rebuild. Reads sum every row
+  of a key, so they are exact before, during and after compaction.
+- Compaction, the rebuild and dropping a partition's rollups delete rows; they take one
+  advisory lock so that no two of them work on the same rows at once. The rebuild reads
+  in REPEATABLE READ, so the rows it deletes and the logs it recounts are one snapshot: a
+  log committed after it is counted by its own delta row, which the rebuild never sees.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from django.conf import settings
+from django.db import connections, transaction
+from django.db.models import Max, Min, Q
+
+from collector.models import RollupDurationDay, RollupErrorHour, RollupHour, WorkflowLog
+from collector.readmodel.facts import (
+    FACT_COLUMNS,
+    FLOAT_MEASURES,
+    HOURLY_MEASURES,
+    LogFacts,
+    Tally,
+    day_floor,
+)
+
+# pg_advisory_lock key of the rollup maintenance (compaction, rebuild, partition drop).
+ROLLUP_LOCK_KEY = 0x466C7573  # "Flus"
+# Keys merged per compaction transaction: keeps each one short.
+COMPACT_KEYS_PER_TRANSACTION = 2000
+# Compaction passes per call: bounds the work one finishing request does.
+COMPACT_PASSES = 5
+
+HOUR_KEY = ("client_id", "hour", "environment", "workflow_version")
+ERROR_KEY = (*HOUR_KEY, "error_type", "error_node")
+DURATION_KEY = ("client_id", "day", "environment", "workflow_version", "bucket")
+
+
+def tally_rows(
+    *, client_id: int, tally: Tally, compacted: bool = False
+) -> tuple[list[RollupHour], list[RollupErrorHour], list[RollupDurationDay]]:
+    hourly = []
+    for (hour, environment, version), measures in tally.hourly.items():
+        hourly.append(
+            RollupHour(
+                client_id=client_id,
+                hour=hour,
+                environment=environment,
+                workflow_version=version,
+                compacted=compacted,
+                last_at=tally.last_at.get((hour, environment, version)),
+                **measures,
+            )
+        )
+    errors = [
+        RollupErrorHour(
+            client_id=client_id,
+            hour=hour,
+            environment=environment,
+            workflow_version=version,
+            error_type=error_type,
+            error_node=error_node,
+            compacted=compacted,
+            runs=runs,
+            last_at=last_at,
+        )
+        for (hour, environment, version, error_type, error_node), (runs, last_at) in (
+            tally.errors.items()
+        )
+    ]
+    durations = [
+        RollupDurationDay(
+            client_id=client_id,
+            day=day,
+            environment=environment,
+            workflow_version=version,
+            bucket=bucket,
+            compacted=compacted,
+            runs=runs,
+        )
+        for (day, environment, version, bucket), runs in tally.durations.items()
+    ]
+    return hourly, errors, durations
+
+
+def deltas_insert(*, client_id: int, tally: Tally, using: str = "default") -> None:
+    """Append the tally as delta rows; call inside the transaction that wrote the logs."""
+    hourly, errors, durations = tally_rows(client_id=client_id, tally=tally)
+    for model, rows in (
+        (RollupHour, hourly),
+        (RollupErrorHour, errors),
+        (RollupDurationDay, durations),
+    ):
+        if rows:
+            model.objects.using(using).bulk_create(rows)
+    compaction_mark_due()
+
+
+# The lock --------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def maintenance_lock(*, using: str = "default", wait: bool = True) -> Iterator[bool]:
+    """The rollup maintenance lock (PostgreSQL session advisory lock); yields whether held.
+
+    Taken outside the transaction it guards, so a REPEATABLE READ snapshot is taken only
+    once the lock is held. SQLite serialises writers by itself: always held there.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        if wait:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [ROLLUP_LOCK_KEY])
+            held = True
+        else:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [ROLLUP_LOCK_KEY])
+            held = bool(cursor.fetchone()[0])
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [ROLLUP_LOCK_KEY])
+
+
+@contextlib.contextmanager
+def _snapshot_transaction(using: str) -> Iterator[None]:
+    """A transaction whose statements all read one snapshot (REPEATABLE READ).
+
+    Nested in a caller's transaction (tests) it is a savepoint of that one, whose
+    isolation level is already set.
+    """
+    connection = connections[using]
+    nested = connection.in_atomic_block
+    with transaction.atomic(using=using):
+        if connection.vendor == "postgresql" and not nested:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
+
+
+# Compaction --------------------------------------------------------------------------------
+
+
+def _merge_hourly(rows: list[RollupHour]) -> dict[tuple, RollupHour]:
+    merged: dict[tuple, RollupHour] = {}
+    for row in rows:
+        key = tuple(getattr(row, name) for name in HOUR_KEY)
+        target = merged.get(key)
+        if target is None:
+            merged[key] = RollupHour(
+                **dict(zip(HOUR_KEY, key, strict=True)),
+                compacted=True,
+                last_at=row.last_at,
+                **{name: getattr(row, name) for name in HOURLY_MEASURES},
+            )
+            continue
+        for name in HOURLY_MEASURES:
+            setattr(target, name, getattr(target, name) + getattr(row, name))
+        if row.last_at is not None and (target.last_at is None or row.last_at > target.last_at):
+            target.last_at = row.last_at
+    for target in merged.values():
+        for name in FLOAT_MEASURES:
+            # A sum whose values were all subtracted again is zero, not 1e-17.
+            if getattr(target, f"{name[:-4]}_n") == 0:
+                setattr(target, name, 0.0)
+    return merged
+
+
+def _merge_simple(rows: list[Any], key_fields: tuple[str, ...], model: type) -> dict[tuple, Any]:
+    merged: dict[tuple, Any] = {}
+    has_last = hasattr(model, "last_at")
+    for row in rows:
+        key = tuple(getattr(row, name) for name in key_fields)
+        target = merged.get(key)
+        if target is None:
+            extra = {"last_at": row.last_at} if has_last else {}
+            merged[key] = model(
+                **dict(zip(key_fields, key, strict=True)), compacted=True, runs=row.runs, **extra
+            )
+            continue
+        target.runs += row.runs
+        newer = has_last and row.last_at is not None
+        if newer and (target.last_at is None or row.last_at > target.last_at):
+            target.last_at = row.last_at
+    return merged
+
+
+_TABLES: tuple[tuple[type, tuple[str, ...], str], ...] = (
+    (RollupHour, HOUR_KEY, "hour"),
+    (RollupErrorHour, ERROR_KEY, "hour"),
+    (RollupDurationDay, DURATION_KEY, "day"),
+)
+
+
+def _compact_table(model: type, key_fields: tuple[str, ...], time_field: str, using: str) -> int:
+    """Merge up to COMPACT_KEYS_PER_TRANSACTION keys with pending rows; returns how many."""
+    manager = model.objects.using(using)
+    keys = set(
+        manager.filter(compacted=False)
+        .order_by()
+        .values_list(*key_fields)
+        .distinct()[:COMPACT_KEYS_PER_TRANSACTION]
+    )
+    if not keys:
+        return 0
+    clients = {key[0] for key in keys}
+    times = {key[1] for key in keys}
+    with transaction.atomic(using=using):
+        candidates = manager.filter(client_id__in=clients, **{f"{time_field}__in": times})
+        rows = [
+            row for row in candidates if tuple(getattr(row, name) for name in key_fields) in keys
+        ]
+        if model is RollupHour:
+            merged = _merge_hourly(rows)
+        else:
+            merged = _merge_simple(rows, key_fields, model)
+        ids = [row.pk for row in rows]
+        for start in range(0, len(ids), 5000):
+            manager.filter(pk__in=ids[start : start + 5000]).delete()
+        # A key whose runs were all subtracted again (retention) leaves no row.
+        manager.bulk_create([row for row in merged.values() if row.runs != 0])
+    return len(keys)
+
+
+def rollups_compact(*, using: str = "default", passes: int = COMPACT_PASSES) -> int:
+    """Merge pending delta rows; returns the number of keys merged (0 when busy elsewhere)."""
+    merged = 0
+    with maintenance_lock(using=using, wait=False) as held:
+        if not held:
+            return 0
+        for _ in range(passes):
+            done = sum(_compact_table(*table, using) for table in _TABLES)
+            merged += done
+            if done == 0:
+                break
+    return merged
+
+
+# Compaction after requests: at most every ROLLUP_COMPACT_INTERVAL_SECONDS per process.
+_due = threading.local()
+_next_compaction = 0.0
+_next_lock = threading.Lock()
+
+
+def compaction_mark_due() -> None:
+    """Ask for a compaction once the current request has been answered."""
+    _due.value = True
+
+
+def compaction_run_if_due(**_: Any) -> None:
+    """The request_finished receiver: compacts when this request wrote deltas and the
+    process has not compacted for ROLLUP_COMPACT_INTERVAL_SECONDS."""
+    global _next_compaction
+    if not getattr(_due, "value", False):
+        return
+    _due.value = False
+    interval = settings.ROLLUP_COMPACT_INTERVAL_SECONDS
+    if interval < 0:
+        return
+    now = time.monotonic()
+    with _next_lock:
+        if now < _next_compaction:
+            return
+        _next_compaction = now + interval
+    rollups_compact()
+
+
+# Rebuild ----------------------------------------------------------------------------------
+
+
+def _chunk_rebuild(*, client_id: int, start: dt.datetime, end: dt.datetime, using: str) -> int:
+    """Replace one client's rollups of [start, end) (whole UTC days) by a recount."""
+    with _snapshot_transaction(using):
+        hours = Q(hour__gte=start, hour__lt=end)
+        days = Q(day__gte=start.date(), day__lt=end.date())
+        RollupHour.objects.using(using).for_client(client_id).filter(hours).delete()
+        RollupErrorHour.objects.using(using).for_client(client_id).filter(hours).delete()
+        RollupDurationDay.objects.using(using).for_client(client_id).filter(days).delete()
+        tally = Tally()
+        count = 0
+        rows = (
+            WorkflowLog.objects.using(using)
+            .for_client(client_id)
+            .filter(timestamp__gte=start, timestamp__lt=end)
+            .order_by()
+            .values_list(*FACT_COLUMNS)
+        )
+        for values in rows.iterator(chunk_size=5000):
+            tally.add(LogFacts(*values))
+            count += 1
+        hourly, errors, durations = tally_rows(client_id=client_id, tally=tally, compacted=True)
+        # Rows appended by requests still in flight are not in this snapshot and stay as
+        # pending deltas beside these.
+        RollupHour.objects.using(using).bulk_create(hourly)
+        RollupErrorHour.objects.using(using).bulk_create(errors)
+        RollupDurationDay.objects.using(using).bulk_create(durations)
+    return count
+
+
+def rollups_rebuild(
+    *,
+    client_ids: list[int],
+    days_per_chunk: int = 1,
+    using: str = "default",
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Rebuild the clients' rollups from their raw logs; returns the logs counted.
+
+    One transaction per client and ``days_per_chunk`` UTC days, so the work is done in
+    bounded steps and ingestion goes on meanwhile. ``progress(logs_done, logs_total)`` is
+    called after every chunk.
+    """
+    logs = WorkflowLog.objects.using(using)
+    total = logs.filter(client_id__in=client_ids).count() if progress else 0
+    done = 0
+    step = dt.timedelta(days=days_per_chunk)
+    for client_id in client_ids:
+        bounds = logs.for_client(client_id).aggregate(first=Min("timestamp"), last=Max("timestamp"))
+        with maintenance_lock(using=using):
+            # Rollups outside the logs' time range (every log deleted by hand) go first.
+            rollup_range = RollupHour.objects.using(using).for_client(client_id)
+            if bounds["first"] is None:
+                for model, _, _ in _TABLES:
+                    model.objects.using(using).for_client(client_id).delete()
+                continue
+            first, end = day_floor(bounds["first"]), day_floor(bounds["last"]) + step
+            with transaction.atomic(using=using):
+                rollup_range.filter(Q(hour__lt=first) | Q(hour__gte=end)).delete()
+                RollupErrorHour.objects.using(using).for_client(client_id).filter(
+                    Q(hour__lt=first) | Q(hour__gte=end)
+                ).delete()
+                RollupDurationDay.objects.using(using).for_client(client_id).filter(
+                    Q(day__lt=first.date()) | Q(day__gte=end.date())
+                ).delete()
+            start = first
+            while start < end:
+                done += _chunk_rebuild(
+                    client_id=client_id, start=start, end=start + step, using=using
+                )
+                start += step
+                if progress:
+                    progress(done, total)
+    rollups_compact(using=using, passes=1000)
+    return done

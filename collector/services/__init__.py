@@ -1,0 +1,36 @@
+"""Writes of the collector, by topic.
+
+- ``clients``: clients and API keys.
+- ``ingest``: documents scrubbed, validated and stored once, with their rollup deltas.
+- ``retention``: logs past their client's retention, and the rollups with them.
+"""
+
+from collector.services.clients import (
+    api_key_create,
+    api_key_mark_used,
+    api_key_revoke,
+    client_create,
+)
+from collector.services.ingest import (
+    BatchIngestResult,
+    LogIngestResult,
+    log_batch_ingest,
+    log_ingest,
+    logs_store,
+)
+from collector.services.retention import PruneReport, logs_prune, logs_purge_expired
+
+__all__ = [
+    "BatchIngestResult",
+    "LogIngestResult",
+    "PruneReport",
+    "api_key_create",
+    "api_key_mark_used",
+    "api_key_revoke",
+    "client_create",
+    "log_batch_ingest",
+    "log_ingest",
+    "logs_prune",
+    "logs_purge_expired",
+    "logs_store",
+]

@@ -1,0 +1,226 @@
+"""Retention: logs older than their client's ``retention_days`` go, and the rollups with them.
+
+On PostgreSQL a whole month's partition is dropped when every client with logs in it has
+expired all of them; everything else is deleted in small batches, each batch subtracting
+exactly the rows it deleted (``DELETE ... RETURNING``) from the rollups in its own
+transaction. Either way every dashboard number equals a recount of the logs that remain,
+after each batch, and two prunes running at once cannot subtract a log twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.db import connections, transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from collector import partitions
+from collector.models import (
+    Client,
+    LogReceipt,
+    RollupDurationDay,
+    RollupErrorHour,
+    RollupHour,
+    WorkflowLog,
+)
+from collector.readmodel.facts import FACT_COLUMNS, LogFacts, Tally, hour_floor
+from collector.readmodel.writes import deltas_insert, maintenance_lock, rollups_compact
+
+# Logs deleted per transaction: short transactions, and the rows held in memory bounded.
+PRUNE_BATCH = 5000
+
+
+@dataclass
+class PruneReport:
+    dry_run: bool
+    # Client slug -> logs deleted (or, in a dry run, that would be).
+    logs_by_client: dict[str, int] = field(default_factory=dict)
+    partitions_dropped: list[str] = field(default_factory=list)
+    partitions_created: list[str] = field(default_factory=list)
+
+    @property
+    def logs(self) -> int:
+        return sum(self.logs_by_client.values())
+
+
+def _cutoffs(now: dt.datetime) -> dict[int, tuple[str, dt.datetime]]:
+    clients = Client.objects.filter(retention_days__isnull=False).only(
+        "id", "slug", "retention_days"
+    )
+    return {c.id: (c.slug, now - dt.timedelta(days=c.retention_days or 0)) for c in clients}
+
+
+def _clients_with_logs(start: dt.datetime, end: dt.datetime) -> set[int]:
+    """Clients with logs in [start, end) (whole hours), from the rollups."""
+    return set(
+        RollupHour.objects.filter(hour__gte=start, hour__lt=end)
+        .values("client_id")
+        .annotate(runs=Sum("runs"))
+        .filter(runs__gt=0)
+        .values_list("client_id", flat=True)
+    )
+
+
+def _droppable(
+    partition: partitions.Partition, cutoffs: dict[int, tuple[str, dt.datetime]]
+) -> bool:
+    assert partition.start is not None and partition.end is not None
+    holders = _clients_with_logs(partition.start, partition.end)
+    return all(
+        client_id in cutoffs and cutoffs[client_id][1] >= partition.end for client_id in holders
+    )
+
+
+def _expired_count(client_id: int, cutoff: dt.datetime) -> int:
+    """Logs of the client before ``cutoff``: whole hours from the rollups, the rest raw."""
+    edge = hour_floor(cutoff)
+    whole = (
+        RollupHour.objects.for_client(client_id).filter(hour__lt=edge).aggregate(n=Sum("runs"))
+    )["n"] or 0
+    rest = (
+        WorkflowLog.objects.for_client(client_id)
+        .filter(timestamp__gte=edge, timestamp__lt=cutoff)
+        .count()
+    )
+    return whole + rest
+
+
+def _partition_drop(
+    partition: partitions.Partition, cutoffs: dict[int, tuple[str, dt.datetime]]
+) -> dict[int, int] | None:
+    """Drop a month whose logs have all expired; the per-client logs dropped, or None.
+
+    The partition is detached first, which holds the log table until commit, so no log can
+    arrive in it between the check and the drop (late logs for that month then go to the
+    default partition and are pruned in batches). The rollups of the month go in the same
+    transaction, under the maintenance lock so compaction cannot write them back.
+    """
+    assert partition.start is not None and partition.end is not None
+    start, end = partition.start, partition.end
+    connection = connections["default"]
+    quote = connection.ops.quote_name
+    with maintenance_lock(), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = '{partitions.LOCK_TIMEOUT}'")
+            cursor.execute(
+                f"ALTER TABLE {quote(partitions.LOG_TABLE)} DETACH PARTITION "
+                f"{quote(partition.name)}"
+            )
+        if not _droppable(partition, cutoffs):
+            transaction.set_rollback(True)
+            return None
+        counts = dict(
+            RollupHour.objects.filter(hour__gte=start, hour__lt=end)
+            .values("client_id")
+            .annotate(runs=Sum("runs"))
+            .values_list("client_id", "runs")
+        )
+        hours = Q(hour__gte=start, hour__lt=end)
+        RollupHour.objects.filter(hours).delete()
+        RollupErrorHour.objects.filter(hours).delete()
+        RollupDurationDay.objects.filter(day__gte=start.date(), day__lt=end.date()).delete()
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {quote(partition.name)}")
+    # The month's receipts, in batches after the drop (the logs they guarded are gone).
+    while True:
+        keys = list(
+            LogReceipt.objects.filter(timestamp__gte=start, timestamp__lt=end).values_list(
+                "client_id", "log_id"
+            )[:PRUNE_BATCH]
+        )
+        if not keys:
+            break
+        _receipts_delete(keys)
+    return {client_id: runs for client_id, runs in counts.items() if runs}
+
+
+def _receipts_delete(keys: list[tuple[int, object]]) -> None:
+    by_client: dict[int, list[object]] = {}
+    for client_id, log_id in keys:
+        by_client.setdefault(client_id, []).append(log_id)
+    for client_id, log_ids in by_client.items():
+        LogReceipt.objects.for_client(client_id).filter(log_id__in=log_ids).delete()
+
+
+def _delete_batch(client_id: int, cutoff: dt.datetime) -> tuple[int, int]:
+    """Delete up to PRUNE_BATCH expired logs and subtract exactly those.
+
+    Returns (logs looked at, logs deleted).
+    Only the rows this DELETE removed (RETURNING) are subtracted: a log deleted meanwhile
+    by another prune or with its client is never subtracted twice.
+    """
+    connection = connections["default"]
+    table = connection.ops.quote_name(WorkflowLog._meta.db_table)
+    time_field = WorkflowLog._meta.get_field("timestamp")
+    with transaction.atomic():
+        candidates = list(
+            WorkflowLog.objects.for_client(client_id)
+            .filter(timestamp__lt=cutoff)
+            .order_by("timestamp")
+            .values_list("id", "log_id", *FACT_COLUMNS)[:PRUNE_BATCH]
+        )
+        if not candidates:
+            return 0, 0
+        ids = [row[0] for row in candidates]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE client_id = %s AND timestamp < %s AND id IN "  # noqa: S608 (names from model metadata, values bound)
+                f"({', '.join(['%s'] * len(ids))}) RETURNING id",
+                [client_id, time_field.get_db_prep_value(cutoff, connection), *ids],
+            )
+            deleted = {row[0] for row in cursor.fetchall()}
+        gone = [row for row in candidates if row[0] in deleted]
+        if gone:
+            tally = Tally().add_all((LogFacts(*row[2:]) for row in gone), sign=-1)
+            deltas_insert(client_id=client_id, tally=tally)
+            LogReceipt.objects.for_client(client_id).filter(
+                log_id__in=[row[1] for row in gone]
+            ).delete()
+    return len(candidates), len(gone)
+
+
+def logs_prune(*, now: dt.datetime | None = None, dry_run: bool = False) -> PruneReport:
+    """Apply every client's retention; creates the coming months' partitions too."""
+    moment = now or timezone.now()
+    report = PruneReport(dry_run=dry_run)
+    cutoffs = _cutoffs(moment)
+    if dry_run:
+        for client_id, (slug, cutoff) in cutoffs.items():
+            count = _expired_count(client_id, cutoff)
+            if count:
+                report.logs_by_client[slug] = count
+        return report
+
+    slugs = {client_id: slug for client_id, (slug, _) in cutoffs.items()}
+    # Months still inside the window partitions_ensure keeps are never dropped.
+    keep_from = partitions.month_add(partitions.month_start(moment), -partitions.MONTHS_BACK)
+    for partition in partitions.partitions_list():
+        if partition.is_default or partition.end is None or partition.end > keep_from:
+            continue
+        if not _droppable(partition, cutoffs):
+            continue
+        dropped = _partition_drop(partition, cutoffs)
+        if dropped is None:
+            continue
+        report.partitions_dropped.append(partition.name)
+        for client_id, count in dropped.items():
+            slug = slugs.get(client_id, str(client_id))
+            report.logs_by_client[slug] = report.logs_by_client.get(slug, 0) + count
+
+    for client_id, (slug, cutoff) in cutoffs.items():
+        while True:
+            seen, deleted = _delete_batch(client_id, cutoff)
+            if deleted:
+                report.logs_by_client[slug] = report.logs_by_client.get(slug, 0) + deleted
+            if seen < PRUNE_BATCH:
+                break
+    rollups_compact(passes=1000)
+    report.partitions_created = partitions.partitions_ensure(now=moment)
+    return report
+
+
+def logs_purge_expired(*, now: dt.datetime | None = None) -> int:
+    """The former name of ``logs_prune``; returns how many logs went."""
+    return logs_prune(now=now).logs
