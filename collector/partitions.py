@@ -108,6 +108,8 @@ def partition_create(
     (ATTACH takes SHARE UPDATE EXCLUSIVE, which reads and inserts do not wait for); logs of
     that month waiting in the default partition are moved into it first.
     """
+    if not is_partitioned(connection):
+        return False
     start = month_start(start)
     end = month_add(start, 1)
     name = partition_name(start)

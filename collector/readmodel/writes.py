@@ -203,6 +203,12 @@ def _merge_simple(rows: list[Any], key_fields: tuple[str, ...], model: type) -> 
     return merged
 
 
+def _all_zero(row: Any, model: type) -> bool:
+    if model is RollupHour:
+        return all(getattr(row, name) == 0 for name in HOURLY_MEASURES)
+    return row.runs == 0
+
+
 _TABLES: tuple[tuple[type, tuple[str, ...], str], ...] = (
     (RollupHour, HOUR_KEY, "hour"),
     (RollupErrorHour, ERROR_KEY, "hour"),
@@ -235,8 +241,10 @@ def _compact_table(model: type, key_fields: tuple[str, ...], time_field: str, us
         ids = [row.pk for row in rows]
         for start in range(0, len(ids), 5000):
             manager.filter(pk__in=ids[start : start + 5000]).delete()
-        # A key whose runs were all subtracted again (retention) leaves no row.
-        manager.bulk_create([row for row in merged.values() if row.runs != 0])
+        # A key whose logs were all subtracted again (retention) leaves no row; a row is
+        # dropped only when every one of its numbers is zero, so compaction never hides
+        # anything a read would have summed.
+        manager.bulk_create([row for row in merged.values() if not _all_zero(row, model)])
     return len(keys)
 
 
@@ -247,9 +255,11 @@ def rollups_compact(*, using: str = "default", passes: int = COMPACT_PASSES) -> 
         if not held:
             return 0
         for _ in range(passes):
-            done = sum(_compact_table(*table, using) for table in _TABLES)
-            merged += done
-            if done == 0:
+            done = [_compact_table(*table, using) for table in _TABLES]
+            merged += sum(done)
+            # A pass that did not fill a transaction has caught up with the backlog; what
+            # requests append meanwhile is for the next call.
+            if max(done) < COMPACT_KEYS_PER_TRANSACTION:
                 break
     return merged
 

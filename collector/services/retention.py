@@ -103,6 +103,9 @@ def _partition_drop(
     quote = connection.ops.quote_name
     with maintenance_lock(), transaction.atomic():
         with connection.cursor() as cursor:
+            # Deferred foreign-key checks of rows written earlier in this transaction would
+            # make the DROP fail ("pending trigger events"); run them now.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(f"SET LOCAL lock_timeout = '{partitions.LOCK_TIMEOUT}'")
             cursor.execute(
                 f"ALTER TABLE {quote(partitions.LOG_TABLE)} DETACH PARTITION "

@@ -1,11 +1,15 @@
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db.models import Sum
+from django.utils import timezone
 
+from collector import partitions
 from collector.keys import key_parse
-from collector.models import ApiKey, Client
-from collector.tests.factories import ApiKeyFactory, ClientFactory
+from collector.models import ApiKey, Client, RollupHour, WorkflowLog
+from collector.tests.factories import ApiKeyFactory, ClientFactory, WorkflowLogFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -56,5 +60,63 @@ def test_revoke_unknown_prefix_fails():
         run("revoke_api_key", "000000000000")
 
 
-def test_purge_expired_logs_reports_the_count():
-    assert run("purge_expired_logs") == "Deleted 0 expired log(s).\n"
+def test_purge_expired_logs_still_works_as_the_old_name_of_prune_logs():
+    assert run("purge_expired_logs").startswith("Deleted 0 expired log(s).\n")
+
+
+def _old_logs() -> Client:
+    client = ClientFactory(slug="old", retention_days=30)
+    now = timezone.now()
+    for days in (1, 40, 50):
+        WorkflowLogFactory(client=client, timestamp=now - timedelta(days=days))
+    return client
+
+
+def test_prune_logs_deletes_expired_logs_and_says_how_many_per_client():
+    client = _old_logs()
+    output = run("prune_logs")
+    assert output.startswith("Deleted 2 expired log(s).\n  old: 2\n")
+    assert WorkflowLog.objects.for_client(client).count() == 1
+    assert RollupHour.objects.for_client(client).aggregate(n=Sum("runs"))["n"] == 1
+
+
+def test_prune_logs_dry_run_changes_nothing():
+    client = _old_logs()
+    assert run("prune_logs", "--dry-run") == "Would delete 2 expired log(s).\n  old: 2\n"
+    assert WorkflowLog.objects.for_client(client).count() == 3
+
+
+def test_rebuild_rollups_recounts_one_client_or_all():
+    client = _old_logs()
+    other = ClientFactory(slug="other")
+    WorkflowLogFactory(client=other)
+    RollupHour.objects.all().delete()
+    err = StringIO()
+    out = run_with_err("rebuild_rollups", "--client", "old", err=err)
+    assert out == "Rebuilt the rollups of 1 client(s) from 3 log(s).\n"
+    assert "3/3" in err.getvalue()  # the progress bar
+    assert RollupHour.objects.for_client(client).aggregate(n=Sum("runs"))["n"] == 3
+    assert not RollupHour.objects.for_client(other).exists()
+    assert "from 4 log(s)" in run("rebuild_rollups")
+    assert RollupHour.objects.for_client(other).exists()
+
+
+def test_rebuild_rollups_of_an_unknown_client_fails():
+    with pytest.raises(CommandError, match="nobody"):
+        run("rebuild_rollups", "--client", "nobody")
+
+
+def test_create_partitions_reports_what_it_did():
+    output = run("create_partitions", "--months-ahead", "2")
+    if partitions.is_partitioned():
+        assert output == "Every partition in that range exists.\n"
+        output = run("create_partitions", "--months-ahead", "9")
+        assert output.count("Created partition") == 9 - partitions.MONTHS_AHEAD
+    else:
+        assert "not partitioned" in output
+
+
+def run_with_err(*args: str, err: StringIO) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out, stderr=err)
+    return out.getvalue()

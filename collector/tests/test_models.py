@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from django.db import connection, transaction
 
@@ -44,7 +46,7 @@ def test_the_log_table_is_partitioned_by_month_with_a_default_partition():
     assert found[-1].is_default and found[-1].name == partitions.DEFAULT_PARTITION
     months = [p for p in found if not p.is_default]
     assert months, "the coming months are created by migrate"
-    for earlier, later in zip(months, months[1:], strict=False):
+    for earlier, later in itertools.pairwise(months):
         assert earlier.end <= later.start
     for p in months:
         assert p.start.day == 1 and p.start.hour == 0
@@ -59,7 +61,7 @@ def test_a_log_outside_every_month_lands_in_the_default_partition():
     log = WorkflowLogFactory(timestamp=dt.datetime(1999, 5, 1, tzinfo=dt.UTC))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT tableoid::regclass::text FROM {WorkflowLog._meta.db_table} WHERE id = %s",
+            "SELECT tableoid::regclass::text FROM collector_workflowlog WHERE id = %s",
             [log.pk],
         )
         assert cursor.fetchone()[0] == partitions.DEFAULT_PARTITION
@@ -76,7 +78,7 @@ def test_creating_a_month_moves_its_logs_out_of_the_default_partition():
     assert partitions.partition_create(moment) is False  # exists now
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT tableoid::regclass::text FROM {WorkflowLog._meta.db_table} WHERE id = %s",
+            "SELECT tableoid::regclass::text FROM collector_workflowlog WHERE id = %s",
             [log.pk],
         )
         assert cursor.fetchone()[0] == partitions.partition_name(partitions.month_start(moment))
