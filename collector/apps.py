@@ -13,12 +13,12 @@ def _read_model_after_migrate(using: str = "default", verbosity: int = 1, **_: A
     from django.utils import timezone
 
     from collector import partitions
-    from collector.models import RollupHour, WorkflowLog
+    from collector.models import Rollup, WorkflowLog
     from collector.readmodel.writes import rollups_rebuild
 
     partitions.partitions_ensure(now=timezone.now())
     logs = WorkflowLog.objects.using(using)
-    if not logs.exists() or RollupHour.objects.using(using).exists():
+    if not logs.exists() or Rollup.objects.using(using).exists():
         return
     client_ids = list(logs.order_by().values_list("client_id", flat=True).distinct())
     if verbosity:

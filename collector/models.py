@@ -189,12 +189,24 @@ class LogReceipt(models.Model):
         return f"{self.log_id} ({self.timestamp:%Y-%m-%d})"
 
 
+class Grain(models.TextChoices):
+    HOUR = "h", "hour"
+    DAY = "d", "UTC day"
+
+
 class _Rollup(models.Model):
-    """Fields every rollup row has. Rows are appended by writers (deltas, never updated,
-    so concurrent requests never wait on one another's row) and merged by compaction into
-    one ``compacted`` row per key; every read sums all rows of a key."""
+    """Fields every rollup row has.
+
+    Each log is counted twice, once in its UTC hour and once in its UTC day (``grain``),
+    so a long window reads days and only its partial days read hours. Rows are appended by
+    writers (deltas, never updated, so concurrent requests never wait on one another's
+    row) and merged by compaction into one ``compacted`` row per key; every read sums all
+    rows of a key.
+    """
 
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+", db_index=False)
+    grain = models.CharField(max_length=1, choices=Grain.choices)
+    start = models.DateTimeField(help_text="Start of the UTC hour or day.")
     environment = models.CharField(max_length=64)
     workflow_version = models.CharField(max_length=64)
     compacted = models.BooleanField(default=False)
@@ -206,13 +218,37 @@ class _Rollup(models.Model):
 
     def __str__(self) -> str:
         state = "compacted" if self.compacted else "delta"
-        return f"{type(self).__name__} {self.environment}/{self.workflow_version} ({state})"
+        return (
+            f"{type(self).__name__} {self.grain} {self.start:%Y-%m-%d %H:%M} "
+            f"{self.environment}/{self.workflow_version} ({state})"
+        )
 
 
-class RollupHour(_Rollup):
-    """Per client, UTC hour, environment and version: what every chart and KPI adds up."""
+def _rollup_meta(
+    name: str, key: list[str], include: list[str] | None = None
+) -> tuple[list[models.Index], list[models.UniqueConstraint]]:
+    """The indexes every rollup table has: reads by (client, grain, start), compaction's
+    pending rows, and one compacted row per key."""
+    indexes = [
+        models.Index(
+            fields=["client", "grain", "start"], include=include or [], name=f"{name}_read"
+        ),
+        models.Index(fields=key, condition=Q(compacted=False), name=f"{name}_pending"),
+    ]
+    constraints = [
+        models.UniqueConstraint(
+            fields=key, condition=Q(compacted=True), name=f"{name}_one_compacted"
+        )
+    ]
+    return indexes, constraints
 
-    hour = models.DateTimeField()
+
+_KEY = ["client", "grain", "start", "environment", "workflow_version"]
+
+
+class Rollup(_Rollup):
+    """Per client, UTC hour or day, environment and version: what every chart and KPI adds."""
+
     runs = models.IntegerField(default=0)
     n_success = models.IntegerField(default=0)
     n_failed = models.IntegerField(default=0)
@@ -263,84 +299,33 @@ class RollupHour(_Rollup):
     last_at = models.DateTimeField(null=True)
 
     class Meta:
-        indexes = [
-            models.Index(fields=["client", "hour"], name="rollup_hour_client_hour"),
-            models.Index(
-                fields=["client", "hour", "environment", "workflow_version"],
-                condition=Q(compacted=False),
-                name="rollup_hour_pending",
-            ),
-        ]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["client", "hour", "environment", "workflow_version"],
-                condition=Q(compacted=True),
-                name="rollup_hour_one_compacted",
-            )
-        ]
+        indexes, constraints = _rollup_meta("rollup", _KEY)
 
 
-class RollupErrorHour(_Rollup):
-    """Per client, hour, environment, version, error type and node: the error breakdowns."""
+class ErrorRollup(_Rollup):
+    """Per client, hour or day, environment, version, error type and node: error breakdowns."""
 
-    hour = models.DateTimeField()
     error_type = models.CharField(max_length=128)
     error_node = models.CharField(max_length=128)
     runs = models.IntegerField(default=0)
     last_at = models.DateTimeField(null=True)
 
     class Meta:
-        indexes = [
-            models.Index(fields=["client", "hour"], name="rollup_error_client_hour"),
-            models.Index(
-                fields=["client", "hour", "environment", "workflow_version"],
-                condition=Q(compacted=False),
-                name="rollup_error_pending",
-            ),
-        ]
-        constraints = [
-            models.UniqueConstraint(
-                fields=[
-                    "client",
-                    "hour",
-                    "environment",
-                    "workflow_version",
-                    "error_type",
-                    "error_node",
-                ],
-                condition=Q(compacted=True),
-                name="rollup_error_one_compacted",
-            )
-        ]
+        indexes, constraints = _rollup_meta("rollup_error", [*_KEY, "error_type", "error_node"])
 
 
-class RollupDurationDay(_Rollup):
-    """Per client, UTC day, environment, version and duration bucket: runs in the bucket.
+class DurationRollup(_Rollup):
+    """Per client, hour or day, environment, version and duration bucket: runs in it.
 
-    The log-spaced histogram (readmodel.facts.duration_bucket) that p50/p95 are read from.
+    The log-spaced histogram (readmodel.facts.duration_bucket) p50/p95 are read from.
     """
 
-    day = models.DateField()
     bucket = models.SmallIntegerField()
     runs = models.IntegerField(default=0)
 
     class Meta:
-        indexes = [
-            models.Index(
-                fields=["client", "day"],
-                include=["environment", "workflow_version", "bucket", "runs"],
-                name="rollup_duration_client_day",
-            ),
-            models.Index(
-                fields=["client", "day", "environment", "workflow_version"],
-                condition=Q(compacted=False),
-                name="rollup_duration_pending",
-            ),
-        ]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["client", "day", "environment", "workflow_version", "bucket"],
-                condition=Q(compacted=True),
-                name="rollup_duration_one_compacted",
-            )
-        ]
+        indexes, constraints = _rollup_meta(
+            "rollup_duration",
+            [*_KEY, "bucket"],
+            include=["environment", "workflow_version", "bucket", "runs"],
+        )

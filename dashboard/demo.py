@@ -94,7 +94,8 @@ STAGING_SHARE = 0.08
 
 
 def _version(rng: random.Random, days_before_end: float) -> str:
-    live = [v for start, v in VERSIONS if days_before_end <= start]
+    # The first day starts at midnight, up to a day before the first version's start.
+    live = [v for start, v in VERSIONS if days_before_end <= start] or [VERSIONS[0][1]]
     if len(live) > 1 and rng.random() < 0.25:
         return live[-2]  # a gradual rollout: some traffic stays on the previous version
     return live[-1]

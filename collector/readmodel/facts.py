@@ -6,13 +6,16 @@ raw logs cannot disagree on a definition.
 
 Three kinds of rows (see ``collector.models``):
 
-- hourly rows per (client, UTC hour, environment, workflow version): run counts by status,
+- rows per (client, UTC hour or day, environment, workflow version): run counts by status,
   sums and counts of the metrics (for means), the execution-time chart's buckets and the
   calibration buckets, the newest timestamp;
-- hourly error rows per (client, hour, environment, version, error type, error node);
-- daily duration rows per (client, UTC day, environment, version, duration bucket): a
+- error rows per (client, hour or day, environment, version, error type, error node);
+- duration rows per (client, hour or day, environment, version, duration bucket): a
   log-spaced histogram of execution times from which p50/p95 are read within
   ``DURATION_RELATIVE_ERROR``.
+
+Each log counts once at each grain: a window reads whole days, then whole hours, then
+its sub-hour edges from the raw logs.
 """
 
 from __future__ import annotations
@@ -177,68 +180,84 @@ def _zero() -> dict[str, float]:
     return dict.fromkeys(HOURLY_MEASURES, 0)
 
 
-class Tally:
-    """Rollup numbers being added up: the three kinds of rows, keyed as the tables are.
+GRAINS = ("h", "d")
 
-    ``sign`` -1 subtracts (logs deleted by retention). A Tally is what ingestion writes as
-    delta rows, and what a read adds rollup rows and raw edge logs into.
+
+class Tally:
+    """Rollup numbers being added up, keyed as the three tables are.
+
+    Every log counts in its UTC hour (grain "h") and its UTC day (grain "d"). ``sign`` -1
+    subtracts (logs deleted by retention). A Tally is what ingestion writes as delta rows,
+    and what a read adds raw edge logs into.
     """
 
     def __init__(self) -> None:
-        # (hour, environment, version) -> measures
-        self.hourly: dict[tuple[dt.datetime, str, str], dict[str, float]] = {}
-        self.last_at: dict[tuple[dt.datetime, str, str], dt.datetime] = {}
-        # (hour, environment, version, error type, error node) -> [runs, last timestamp]
-        self.errors: dict[tuple[dt.datetime, str, str, str, str], list] = {}
-        # (day, environment, version, bucket) -> runs
-        self.durations: dict[tuple[dt.date, str, str, int], int] = {}
+        # (grain, start, environment, version) -> measures
+        self.rows: dict[tuple[str, dt.datetime, str, str], dict[str, float]] = {}
+        self.last_at: dict[tuple[str, dt.datetime, str, str], dt.datetime] = {}
+        # (grain, start, environment, version, error type, error node) -> [runs, newest]
+        self.errors: dict[tuple[str, dt.datetime, str, str, str, str], list] = {}
+        # (grain, start, environment, version, bucket) -> runs
+        self.durations: dict[tuple[str, dt.datetime, str, str, int], int] = {}
 
     def __bool__(self) -> bool:
-        return bool(self.hourly or self.errors or self.durations)
+        return bool(self.rows or self.errors or self.durations)
 
     def add(self, facts: LogFacts, *, sign: int = 1) -> None:
         hour = hour_floor(facts.timestamp)
-        key = (hour, facts.environment, facts.workflow_version)
-        row = self.hourly.get(key)
-        if row is None:
-            row = self.hourly[key] = _zero()
-        row["runs"] += sign
-        status_column = STATUS_COLUMNS.get(facts.status)
-        if status_column:
-            row[status_column] += sign
-        if facts.error_type:
-            row["n_with_error"] += sign
-        for column, prefix in MEAN_METRICS:
-            value = getattr(facts, column)
-            if value is not None:
-                row[f"{prefix}_n"] += sign
-                row[f"{prefix}_sum"] += sign * value
+        starts = (hour, hour.replace(hour=0))
+        contributions = _contributions(facts)
         seconds = facts.execution_time_seconds
-        if seconds is not None:
-            row[f"exec_h{execution_bucket(seconds)}"] += sign
-            day_key = (hour.date(), facts.environment, facts.workflow_version)
-            bucket_key = (*day_key, duration_bucket(seconds))
-            self.durations[bucket_key] = self.durations.get(bucket_key, 0) + sign
-        confidence = facts.overall_confidence
-        if confidence is not None:
-            bucket = calibration_bucket(confidence)
-            row[f"cal_n{bucket}"] += sign
-            if facts.status == "SUCCESS":
-                row[f"cal_s{bucket}"] += sign
-        if sign > 0:
-            newest = self.last_at.get(key)
-            if newest is None or facts.timestamp > newest:
-                self.last_at[key] = facts.timestamp
-        if facts.error_type or facts.error_node:
-            error_key = (*key, facts.error_type, facts.error_node)
-            entry = self.errors.get(error_key)
-            if entry is None:
-                entry = self.errors[error_key] = [0, None]
-            entry[0] += sign
-            if sign > 0 and (entry[1] is None or facts.timestamp > entry[1]):
-                entry[1] = facts.timestamp
+        bucket = duration_bucket(seconds) if seconds is not None else None
+        has_error = bool(facts.error_type or facts.error_node)
+        for grain, start in zip(GRAINS, starts, strict=True):
+            key = (grain, start, facts.environment, facts.workflow_version)
+            row = self.rows.get(key)
+            if row is None:
+                row = self.rows[key] = _zero()
+            for name, value in contributions:
+                row[name] += sign * value
+            if sign > 0:
+                newest = self.last_at.get(key)
+                if newest is None or facts.timestamp > newest:
+                    self.last_at[key] = facts.timestamp
+            if bucket is not None:
+                bucket_key = (*key, bucket)
+                self.durations[bucket_key] = self.durations.get(bucket_key, 0) + sign
+            if has_error:
+                error_key = (*key, facts.error_type, facts.error_node)
+                entry = self.errors.get(error_key)
+                if entry is None:
+                    entry = self.errors[error_key] = [0, None]
+                entry[0] += sign
+                if sign > 0 and (entry[1] is None or facts.timestamp > entry[1]):
+                    entry[1] = facts.timestamp
 
     def add_all(self, logs: Iterable[LogFacts], *, sign: int = 1) -> Tally:
         for facts in logs:
             self.add(facts, sign=sign)
         return self
+
+
+def _contributions(facts: LogFacts) -> list[tuple[str, float]]:
+    """What one log adds to each measure of its rows."""
+    found: list[tuple[str, float]] = [("runs", 1)]
+    status_column = STATUS_COLUMNS.get(facts.status)
+    if status_column:
+        found.append((status_column, 1))
+    if facts.error_type:
+        found.append(("n_with_error", 1))
+    for column, prefix in MEAN_METRICS:
+        value = getattr(facts, column)
+        if value is not None:
+            found += [(f"{prefix}_n", 1), (f"{prefix}_sum", value)]
+    seconds = facts.execution_time_seconds
+    if seconds is not None:
+        found.append((f"exec_h{execution_bucket(seconds)}", 1))
+    confidence = facts.overall_confidence
+    if confidence is not None:
+        bucket = calibration_bucket(confidence)
+        found.append((f"cal_n{bucket}", 1))
+        if facts.status == "SUCCESS":
+            found.append((f"cal_s{bucket}", 1))
+    return found

@@ -1,12 +1,12 @@
 """Reads of the read model: exact figures over any window, at a cost flat in data size.
 
-A window [start, end) is answered from the rollups for the whole UTC hours (or, for the
-duration histogram, whole UTC days) inside it, and from the raw logs for what is left at
-its edges: less than an hour (a day) at each end, read through the log table's
-(client, timestamp) index and counted by the same ``Tally`` as ingestion. A chart bucket
-that does not fall on hour boundaries (a day in a time zone with a half-hour offset) is
-one more edge of the same kind. So a page reads a number of rows bounded by its window's
-length and the client's hourly rate, never by the number of logs stored.
+A window [start, end) is answered from the day rows of the whole UTC days inside it, the
+hour rows of the other whole hours, and from the raw logs for what is left at its edges:
+less than an hour at each end, read through the log table's (client, timestamp) index and
+counted by the same ``Tally`` as ingestion. A chart bucket that does not fall on hour
+boundaries (a day in a time zone with a half-hour offset) has edges of the same kind. So
+a page reads a number of rows bounded by its window's length and the client's hourly
+rate, never by the number of logs stored.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Max, Q, QuerySet, Sum
 
-from collector.models import RollupDurationDay, RollupErrorHour, RollupHour, WorkflowLog
+from collector.models import DurationRollup, ErrorRollup, Rollup, WorkflowLog
 from collector.readmodel.facts import (
     FACT_COLUMNS,
     HOURLY_MEASURES,
@@ -75,31 +75,66 @@ class Totals:
         if last_at is not None and (self.last_at is None or last_at > self.last_at):
             self.last_at = last_at
 
-    def add_tally(self, tally: Tally) -> None:
-        for key, measures in tally.hourly.items():
-            self.add(measures, tally.last_at.get(key))
+
+@dataclass(frozen=True)
+class Cover:
+    """How a span is read: whole UTC days (day rows), whole hours beside them (hour rows),
+    and the sub-hour edges (raw logs)."""
+
+    days: Span | None
+    hours: tuple[Span, ...]
+    edges: tuple[Span, ...]
+
+    def condition(self) -> Q:
+        condition = Q(pk__in=[])
+        if self.days is not None:
+            condition |= Q(grain="d", start__gte=self.days.start, start__lt=self.days.end)
+        for hours in self.hours:
+            condition |= Q(grain="h", start__gte=hours.start, start__lt=hours.end)
+        return condition
+
+    @property
+    def empty(self) -> bool:
+        return self.days is None and not self.hours
 
 
-def split(span: Span, *, unit: str = "hour") -> tuple[Span | None, list[Span]]:
-    """(the whole hours or UTC days inside ``span``, the edges left over)."""
-    ceil, floor = (hour_ceil, hour_floor) if unit == "hour" else (day_ceil, day_floor)
-    whole_start, whole_end = ceil(span.start), floor(span.end)
-    if whole_start >= whole_end:
-        return None, [span] if span.start < span.end else []
+def cover(span: Span) -> Cover:
+    hour_start, hour_end = hour_ceil(span.start), hour_floor(span.end)
+    if hour_start >= hour_end:
+        return Cover(None, (), (span,) if span.start < span.end else ())
     edges = []
-    if span.start < whole_start:
-        edges.append(Span(span.start, whole_start))
-    if whole_end < span.end:
-        edges.append(Span(whole_end, span.end))
-    return Span(whole_start, whole_end), edges
+    if span.start < hour_start:
+        edges.append(Span(span.start, hour_start))
+    if hour_end < span.end:
+        edges.append(Span(hour_end, span.end))
+    day_start, day_end = day_ceil(span.start), day_floor(span.end)
+    if day_start >= day_end:
+        return Cover(None, (Span(hour_start, hour_end),), tuple(edges))
+    hours = []
+    if hour_start < day_start:
+        hours.append(Span(hour_start, day_start))
+    if day_end < hour_end:
+        hours.append(Span(day_end, hour_end))
+    return Cover(Span(day_start, day_end), tuple(hours), tuple(edges))
+
+
+def _merged(spans: Iterable[Span]) -> list[Span]:
+    """Adjacent or overlapping spans joined: fewer ranges in a query."""
+    result: list[Span] = []
+    for span in sorted(spans, key=lambda s: s.start):
+        if result and span.start <= result[-1].end:
+            result[-1] = Span(result[-1].start, max(result[-1].end, span.end))
+        else:
+            result.append(span)
+    return result
 
 
 def _raw_facts(scope: Scope, edges: Sequence[Span], *, with_client: bool = False) -> list[tuple]:
-    """The typed columns of the raw logs in the edges (each shorter than an hour or day)."""
+    """The typed columns of the raw logs in the edges (each shorter than an hour)."""
     if not edges:
         return []
     condition = Q()
-    for edge in edges:
+    for edge in _merged(edges):
         condition |= Q(timestamp__gte=edge.start, timestamp__lt=edge.end)
     columns = ("client_id", *FACT_COLUMNS) if with_client else FACT_COLUMNS
     return list(
@@ -107,132 +142,172 @@ def _raw_facts(scope: Scope, edges: Sequence[Span], *, with_client: bool = False
     )
 
 
-def _sums(prefix: str, condition: Q) -> dict:
-    return {f"{prefix}{name}": Sum(name, filter=condition) for name in HOURLY_MEASURES} | {
+def _sums(prefix: str, condition: Q, measures: Sequence[str]) -> dict:
+    return {f"{prefix}{name}": Sum(name, filter=condition) for name in measures} | {
         f"{prefix}last_at": Max("last_at", filter=condition)
     }
 
 
-def _unpack(row: dict, prefix: str) -> tuple[dict[str, float | None], dt.datetime | None]:
-    return {name: row[f"{prefix}{name}"] for name in HOURLY_MEASURES}, row[f"{prefix}last_at"]
+def _unpack(
+    row: dict, prefix: str, measures: Sequence[str]
+) -> tuple[dict[str, float | None], dt.datetime | None]:
+    return {name: row[f"{prefix}{name}"] for name in measures}, row[f"{prefix}last_at"]
+
+
+def _edge_tally(facts: list[tuple], edges: Sequence[Span], offset: int = 0) -> Tally:
+    tally = Tally()
+    for values in facts:
+        moment = values[offset]
+        if any(edge.start <= moment < edge.end for edge in edges):
+            tally.add(LogFacts(*values[offset:]))
+    return tally
+
+
+def _add_day_rows(totals: Totals, tally: Tally) -> None:
+    """A tally's numbers, once: from its day rows (each log is in one day row)."""
+    for key, measures in tally.rows.items():
+        if key[0] == "d":
+            totals.add(measures, tally.last_at.get(key))
 
 
 def totals(scope: Scope, spans: Sequence[Span]) -> list[Totals]:
     """The summed measures of each span, exactly: one rollup query and one edge scan."""
     results = [Totals() for _ in spans]
-    parts = [split(span) for span in spans]
+    covers = [cover(span) for span in spans]
     aggregates: dict = {}
     covered = Q(pk__in=[])
-    for index, (whole, _) in enumerate(parts):
-        if whole is not None:
-            condition = Q(hour__gte=whole.start, hour__lt=whole.end)
-            covered |= condition
-            aggregates |= _sums(f"w{index}_", condition)
+    for index, part in enumerate(covers):
+        if not part.empty:
+            covered |= part.condition()
+            aggregates |= _sums(f"w{index}_", part.condition(), HOURLY_MEASURES)
     if aggregates:
-        row = scope.filter(RollupHour.objects.filter(covered)).aggregate(**aggregates)
-        for index, (whole, _) in enumerate(parts):
-            if whole is not None:
-                results[index].add(*_unpack(row, f"w{index}_"))
-    edges = [(index, edge) for index, (_, edge_list) in enumerate(parts) for edge in edge_list]
-    facts = _raw_facts(scope, [edge for _, edge in edges])
-    for index, edge in edges:
-        tally = Tally().add_all(
-            LogFacts(*values) for values in facts if edge.start <= values[0] < edge.end
-        )
-        results[index].add_tally(tally)
+        row = scope.filter(Rollup.objects.filter(covered)).aggregate(**aggregates)
+        for index, part in enumerate(covers):
+            if not part.empty:
+                results[index].add(*_unpack(row, f"w{index}_", HOURLY_MEASURES))
+    facts = _raw_facts(scope, [edge for part in covers for edge in part.edges])
+    for index, part in enumerate(covers):
+        if part.edges:
+            _add_day_rows(results[index], _edge_tally(facts, part.edges))
     return results
 
 
-def totals_by_client(spans: dict[str, Span]) -> dict[int, dict[str, Totals]]:
+def totals_by_client(
+    spans: dict[str, Span], measures: Sequence[str] = HOURLY_MEASURES
+) -> dict[int, dict[str, Totals]]:
     """Every client's summed measures per named span (the owner's overview, unscoped)."""
-    parts = {name: split(span) for name, span in spans.items()}
+    covers = {name: cover(span) for name, span in spans.items()}
     aggregates: dict = {}
     covered = Q(pk__in=[])
-    for name, (whole, _) in parts.items():
-        if whole is not None:
-            condition = Q(hour__gte=whole.start, hour__lt=whole.end)
-            covered |= condition
-            aggregates |= _sums(f"{name}_", condition)
+    for name, part in covers.items():
+        if not part.empty:
+            covered |= part.condition()
+            aggregates |= _sums(f"{name}_", part.condition(), measures)
     results: dict[int, dict[str, Totals]] = {}
 
     def slot(client_id: int, name: str) -> Totals:
         return results.setdefault(client_id, {n: Totals() for n in spans})[name]
 
     if aggregates:
-        rows = RollupHour.objects.filter(covered).values("client_id").annotate(**aggregates)
+        rows = Rollup.objects.filter(covered).values("client_id").annotate(**aggregates)
         for row in rows.order_by():
-            for name, (whole, _) in parts.items():
-                if whole is not None:
-                    slot(row["client_id"], name).add(*_unpack(row, f"{name}_"))
-    edge_list = [(name, edge) for name, (_, edges) in parts.items() for edge in edges]
-    facts = _raw_facts(Scope(client_id=None), [e for _, e in edge_list], with_client=True)
-    for name, edge in edge_list:
-        per_client: dict[int, Tally] = {}
-        for values in facts:
-            if edge.start <= values[1] < edge.end:
-                per_client.setdefault(values[0], Tally()).add(LogFacts(*values[1:]))
-        for client_id, tally in per_client.items():
-            slot(client_id, name).add_tally(tally)
+            for name, part in covers.items():
+                if not part.empty:
+                    slot(row["client_id"], name).add(*_unpack(row, f"{name}_", measures))
+    edges = [edge for part in covers.values() for edge in part.edges]
+    by_client: dict[int, list[tuple]] = {}
+    for values in _raw_facts(Scope(client_id=None), edges, with_client=True):
+        by_client.setdefault(values[0], []).append(values)
+    for name, part in covers.items():
+        if not part.edges:
+            continue
+        for client_id, client_facts in by_client.items():
+            tally = _edge_tally(client_facts, part.edges, offset=1)
+            if tally:
+                _add_day_rows(slot(client_id, name), tally)
     return results
 
 
 def series(scope: Scope, buckets: Sequence[Span]) -> list[Totals]:
     """The summed measures of each chart bucket (consecutive spans, e.g. local days).
 
-    Whole UTC hours inside a bucket come from one rollup query grouped by hour; whatever
-    a bucket holds of an hour it shares with a neighbour (or of the window's partial
-    first and last hours) is read raw.
+    A bucket reads the UTC days wholly inside it from day rows, the other whole hours from
+    hour rows, and whatever it holds of an hour it shares with a neighbour (a day in a
+    time zone with a half-hour offset) or of the window's partial hours raw.
     """
     results = [Totals() for _ in buckets]
     if not buckets:
         return results
-    hour_to_bucket: dict[dt.datetime, int] = {}
+    slots: dict[tuple[str, dt.datetime], int] = {}
+    day_spans: list[Span] = []
+    hour_spans: list[Span] = []
     edges: list[Span] = []
     for index, bucket in enumerate(buckets):
-        whole, bucket_edges = split(bucket)
-        edges += bucket_edges
-        if whole is not None:
-            hour = whole.start
-            while hour < whole.end:
-                hour_to_bucket[hour] = index
-                hour += HOUR
-    if hour_to_bucket:
-        first, last = min(hour_to_bucket), max(hour_to_bucket)
+        part = cover(bucket)
+        if part.days is not None:
+            day_spans.append(part.days)
+            _slot_range(slots, "d", part.days, dt.timedelta(days=1), index)
+        for hours in part.hours:
+            hour_spans.append(hours)
+            _slot_range(slots, "h", hours, HOUR, index)
+        edges += part.edges
+    condition = Q(pk__in=[])
+    for days in _merged(day_spans):
+        condition |= Q(grain="d", start__gte=days.start, start__lt=days.end)
+    for hours in _merged(hour_spans):
+        condition |= Q(grain="h", start__gte=hours.start, start__lt=hours.end)
+    if slots:
         rows = (
-            scope.filter(RollupHour.objects.filter(hour__gte=first, hour__lte=last))
-            .values("hour")
+            scope.filter(Rollup.objects.filter(condition))
+            .values("grain", "start")
             .annotate(**{name: Sum(name) for name in HOURLY_MEASURES}, newest=Max("last_at"))
             .order_by()
         )
         for row in rows:
-            index = hour_to_bucket.get(row["hour"])
+            index = slots.get((row["grain"], row["start"]))
             if index is not None:
                 results[index].add(row, row["newest"])
     starts = [bucket.start for bucket in buckets]
+    per_bucket: dict[int, Tally] = {}
     for values in _raw_facts(scope, edges):
         index = bisect.bisect_right(starts, values[0]) - 1
         if index >= 0 and values[0] < buckets[index].end:
-            tally = Tally()
-            tally.add(LogFacts(*values))
-            results[index].add_tally(tally)
+            per_bucket.setdefault(index, Tally()).add(LogFacts(*values))
+    for index, tally in per_bucket.items():
+        _add_day_rows(results[index], tally)
     return results
+
+
+def _slot_range(
+    slots: dict[tuple[str, dt.datetime], int],
+    grain: str,
+    span: Span,
+    step: dt.timedelta,
+    index: int,
+) -> None:
+    start = span.start
+    while start < span.end:
+        slots[(grain, start)] = index
+        start += step
 
 
 def error_groups(scope: Scope, span: Span) -> dict[tuple[str, str], tuple[int, dt.datetime | None]]:
     """Runs and newest time per (error type, error node) in the span."""
-    whole, edges = split(span)
+    part = cover(span)
     groups: dict[tuple[str, str], list] = {}
-    if whole is not None:
+    if not part.empty:
         rows = (
-            scope.filter(RollupErrorHour.objects.filter(hour__gte=whole.start, hour__lt=whole.end))
+            scope.filter(ErrorRollup.objects.filter(part.condition()))
             .values("error_type", "error_node")
             .annotate(runs=Sum("runs"), last_at=Max("last_at"))
             .order_by()
         )
         for row in rows:
             groups[(row["error_type"], row["error_node"])] = [row["runs"], row["last_at"]]
-    tally = Tally().add_all(LogFacts(*values) for values in _raw_facts(scope, edges))
-    for (_, _, _, error_type, error_node), (runs, last_at) in tally.errors.items():
+    tally = Tally().add_all(LogFacts(*values) for values in _raw_facts(scope, part.edges))
+    for (grain, _, _, _, error_type, error_node), (runs, last_at) in tally.errors.items():
+        if grain != "d":
+            continue
         entry = groups.setdefault((error_type, error_node), [0, None])
         entry[0] += runs
         if last_at is not None and (entry[1] is None or last_at > entry[1]):
@@ -241,20 +316,19 @@ def error_groups(scope: Scope, span: Span) -> dict[tuple[str, str], tuple[int, d
 
 
 def duration_histograms(scope: Scope, spans: Sequence[Span]) -> list[dict[int, int]]:
-    """Runs per duration bucket in each span: whole UTC days from the daily rollup, the
-    partial days at the edges raw."""
+    """Runs per duration bucket in each span: days and hours from the rollups, the
+    sub-hour edges raw."""
     results: list[dict[int, int]] = [{} for _ in spans]
-    parts = [split(span, unit="day") for span in spans]
+    covers = [cover(span) for span in spans]
     aggregates: dict = {}
     covered = Q(pk__in=[])
-    for index, (whole, _) in enumerate(parts):
-        if whole is not None:
-            condition = Q(day__gte=whole.start.date(), day__lt=whole.end.date())
-            covered |= condition
-            aggregates[f"w{index}"] = Sum("runs", filter=condition)
+    for index, part in enumerate(covers):
+        if not part.empty:
+            covered |= part.condition()
+            aggregates[f"w{index}"] = Sum("runs", filter=part.condition())
     if aggregates:
         rows = (
-            scope.filter(RollupDurationDay.objects.filter(covered))
+            scope.filter(DurationRollup.objects.filter(covered))
             .values("bucket")
             .annotate(**aggregates)
             .order_by()
@@ -264,39 +338,23 @@ def duration_histograms(scope: Scope, spans: Sequence[Span]) -> list[dict[int, i
                 count = row.get(f"w{index}") or 0
                 if count:
                     results[index][row["bucket"]] = results[index].get(row["bucket"], 0) + count
-    edges = [(index, edge) for index, (_, edge_list) in enumerate(parts) for edge in edge_list]
-    if edges:
-        condition = Q()
-        for _, edge in edges:
-            condition |= Q(timestamp__gte=edge.start, timestamp__lt=edge.end)
-        times = list(
-            scope.filter(
-                WorkflowLog.objects.filter(condition, execution_time_seconds__isnull=False)
-            )
-            .order_by()
-            .values_list("timestamp", "environment", "workflow_version", "execution_time_seconds")
-        )
-        for index, edge in edges:
-            tally = Tally()
-            for moment, environment, version, seconds in times:
-                if edge.start <= moment < edge.end:
-                    tally.add(
-                        LogFacts(
-                            moment, environment, version, "", seconds, None, None, None, "", ""
-                        )
-                    )
-            for (_, _, _, bucket), count in tally.durations.items():
+    facts = _raw_facts(scope, [edge for part in covers for edge in part.edges])
+    for index, part in enumerate(covers):
+        if not part.edges:
+            continue
+        for (grain, _, _, _, bucket), count in _edge_tally(facts, part.edges).durations.items():
+            if grain == "d":
                 results[index][bucket] = results[index].get(bucket, 0) + count
     return results
 
 
 def dimensions(scope: Scope, span: Span) -> set[tuple[str, str]]:
     """The (environment, version) pairs with runs in the span (the filter menus)."""
-    whole, edges = split(span)
+    part = cover(span)
     pairs: set[tuple[str, str]] = set()
-    if whole is not None:
+    if not part.empty:
         rows = (
-            scope.filter(RollupHour.objects.filter(hour__gte=whole.start, hour__lt=whole.end))
+            scope.filter(Rollup.objects.filter(part.condition()))
             .values("environment", "workflow_version")
             .annotate(runs=Sum("runs"))
             .filter(runs__gt=0)
@@ -304,7 +362,7 @@ def dimensions(scope: Scope, span: Span) -> set[tuple[str, str]]:
             .order_by()
         )
         pairs.update(rows)
-    for values in _raw_facts(scope, edges):
+    for values in _raw_facts(scope, part.edges):
         facts = LogFacts(*values)
         pairs.add((facts.environment, facts.workflow_version))
     return pairs
@@ -316,16 +374,12 @@ def newest_hours(
     """The client's newest ``count`` hours with runs before ``before`` (a whole hour), as
     (runs, newest timestamp), newest first: a few index entries however old they are."""
     rows = (
-        RollupHour.objects.for_client(client_id)
-        .filter(hour__lt=before)
-        .values("hour")
+        Rollup.objects.for_client(client_id)
+        .filter(grain="h", start__lt=before)
+        .values("start")
         .annotate(n=Sum("runs"), newest=Max("last_at"))
         .filter(n__gt=0)
-        .order_by("-hour")
+        .order_by("-start")
         .values_list("n", "newest")[:count]
     )
     return list(rows)
-
-
-def facts_of(values: Iterable[tuple]) -> list[LogFacts]:
-    return [LogFacts(*row) for row in values]

@@ -29,7 +29,7 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import Max, Min, Q
 
-from collector.models import RollupDurationDay, RollupErrorHour, RollupHour, WorkflowLog
+from collector.models import DurationRollup, ErrorRollup, Rollup, WorkflowLog
 from collector.readmodel.facts import (
     FACT_COLUMNS,
     FLOAT_MEASURES,
@@ -46,66 +46,42 @@ COMPACT_KEYS_PER_TRANSACTION = 2000
 # Compaction passes per call: bounds the work one finishing request does.
 COMPACT_PASSES = 5
 
-HOUR_KEY = ("client_id", "hour", "environment", "workflow_version")
-ERROR_KEY = (*HOUR_KEY, "error_type", "error_node")
-DURATION_KEY = ("client_id", "day", "environment", "workflow_version", "bucket")
+ROLLUP_KEY = ("client_id", "grain", "start", "environment", "workflow_version")
+ERROR_KEY = (*ROLLUP_KEY, "error_type", "error_node")
+DURATION_KEY = (*ROLLUP_KEY, "bucket")
 
 
 def tally_rows(
     *, client_id: int, tally: Tally, compacted: bool = False
-) -> tuple[list[RollupHour], list[RollupErrorHour], list[RollupDurationDay]]:
-    hourly = []
-    for (hour, environment, version), measures in tally.hourly.items():
-        hourly.append(
-            RollupHour(
-                client_id=client_id,
-                hour=hour,
-                environment=environment,
-                workflow_version=version,
-                compacted=compacted,
-                last_at=tally.last_at.get((hour, environment, version)),
-                **measures,
-            )
-        )
+) -> tuple[list[Rollup], list[ErrorRollup], list[DurationRollup]]:
+    def key(values: tuple) -> dict:
+        grain, start, environment, version = values[:4]
+        return {
+            "client_id": client_id,
+            "grain": grain,
+            "start": start,
+            "environment": environment,
+            "workflow_version": version,
+            "compacted": compacted,
+        }
+
+    rows = [
+        Rollup(**key(k), last_at=tally.last_at.get(k), **measures)
+        for k, measures in tally.rows.items()
+    ]
     errors = [
-        RollupErrorHour(
-            client_id=client_id,
-            hour=hour,
-            environment=environment,
-            workflow_version=version,
-            error_type=error_type,
-            error_node=error_node,
-            compacted=compacted,
-            runs=runs,
-            last_at=last_at,
-        )
-        for (hour, environment, version, error_type, error_node), (runs, last_at) in (
-            tally.errors.items()
-        )
+        ErrorRollup(**key(k), error_type=k[4], error_node=k[5], runs=runs, last_at=last_at)
+        for k, (runs, last_at) in tally.errors.items()
     ]
     durations = [
-        RollupDurationDay(
-            client_id=client_id,
-            day=day,
-            environment=environment,
-            workflow_version=version,
-            bucket=bucket,
-            compacted=compacted,
-            runs=runs,
-        )
-        for (day, environment, version, bucket), runs in tally.durations.items()
+        DurationRollup(**key(k), bucket=k[4], runs=runs) for k, runs in tally.durations.items()
     ]
-    return hourly, errors, durations
+    return rows, errors, durations
 
 
 def deltas_insert(*, client_id: int, tally: Tally, using: str = "default") -> None:
     """Append the tally as delta rows; call inside the transaction that wrote the logs."""
-    hourly, errors, durations = tally_rows(client_id=client_id, tally=tally)
-    for model, rows in (
-        (RollupHour, hourly),
-        (RollupErrorHour, errors),
-        (RollupDurationDay, durations),
-    ):
+    for model, rows in zip(_MODELS, tally_rows(client_id=client_id, tally=tally), strict=True):
         if rows:
             model.objects.using(using).bulk_create(rows)
     compaction_mark_due()
@@ -159,14 +135,14 @@ def _snapshot_transaction(using: str) -> Iterator[None]:
 # Compaction --------------------------------------------------------------------------------
 
 
-def _merge_hourly(rows: list[RollupHour]) -> dict[tuple, RollupHour]:
-    merged: dict[tuple, RollupHour] = {}
+def _merge_rollups(rows: list[Rollup]) -> dict[tuple, Rollup]:
+    merged: dict[tuple, Rollup] = {}
     for row in rows:
-        key = tuple(getattr(row, name) for name in HOUR_KEY)
+        key = tuple(getattr(row, name) for name in ROLLUP_KEY)
         target = merged.get(key)
         if target is None:
-            merged[key] = RollupHour(
-                **dict(zip(HOUR_KEY, key, strict=True)),
+            merged[key] = Rollup(
+                **dict(zip(ROLLUP_KEY, key, strict=True)),
                 compacted=True,
                 last_at=row.last_at,
                 **{name: getattr(row, name) for name in HOURLY_MEASURES},
@@ -204,19 +180,20 @@ def _merge_simple(rows: list[Any], key_fields: tuple[str, ...], model: type) -> 
 
 
 def _all_zero(row: Any, model: type) -> bool:
-    if model is RollupHour:
+    if model is Rollup:
         return all(getattr(row, name) == 0 for name in HOURLY_MEASURES)
     return row.runs == 0
 
 
-_TABLES: tuple[tuple[type, tuple[str, ...], str], ...] = (
-    (RollupHour, HOUR_KEY, "hour"),
-    (RollupErrorHour, ERROR_KEY, "hour"),
-    (RollupDurationDay, DURATION_KEY, "day"),
+_MODELS = (Rollup, ErrorRollup, DurationRollup)
+_TABLES: tuple[tuple[type, tuple[str, ...]], ...] = (
+    (Rollup, ROLLUP_KEY),
+    (ErrorRollup, ERROR_KEY),
+    (DurationRollup, DURATION_KEY),
 )
 
 
-def _compact_table(model: type, key_fields: tuple[str, ...], time_field: str, using: str) -> int:
+def _compact_table(model: type, key_fields: tuple[str, ...], using: str) -> int:
     """Merge up to COMPACT_KEYS_PER_TRANSACTION keys with pending rows; returns how many."""
     manager = model.objects.using(using)
     keys = set(
@@ -228,16 +205,13 @@ def _compact_table(model: type, key_fields: tuple[str, ...], time_field: str, us
     if not keys:
         return 0
     clients = {key[0] for key in keys}
-    times = {key[1] for key in keys}
+    starts = {key[2] for key in keys}
     with transaction.atomic(using=using):
-        candidates = manager.filter(client_id__in=clients, **{f"{time_field}__in": times})
+        candidates = manager.filter(client_id__in=clients, start__in=starts)
         rows = [
             row for row in candidates if tuple(getattr(row, name) for name in key_fields) in keys
         ]
-        if model is RollupHour:
-            merged = _merge_hourly(rows)
-        else:
-            merged = _merge_simple(rows, key_fields, model)
+        merged = _merge_rollups(rows) if model is Rollup else _merge_simple(rows, key_fields, model)
         ids = [row.pk for row in rows]
         for start in range(0, len(ids), 5000):
             manager.filter(pk__in=ids[start : start + 5000]).delete()
@@ -299,11 +273,10 @@ def compaction_run_if_due(**_: Any) -> None:
 def _chunk_rebuild(*, client_id: int, start: dt.datetime, end: dt.datetime, using: str) -> int:
     """Replace one client's rollups of [start, end) (whole UTC days) by a recount."""
     with _snapshot_transaction(using):
-        hours = Q(hour__gte=start, hour__lt=end)
-        days = Q(day__gte=start.date(), day__lt=end.date())
-        RollupHour.objects.using(using).for_client(client_id).filter(hours).delete()
-        RollupErrorHour.objects.using(using).for_client(client_id).filter(hours).delete()
-        RollupDurationDay.objects.using(using).for_client(client_id).filter(days).delete()
+        for model in _MODELS:
+            model.objects.using(using).for_client(client_id).filter(
+                start__gte=start, start__lt=end
+            ).delete()
         tally = Tally()
         count = 0
         rows = (
@@ -316,12 +289,12 @@ def _chunk_rebuild(*, client_id: int, start: dt.datetime, end: dt.datetime, usin
         for values in rows.iterator(chunk_size=5000):
             tally.add(LogFacts(*values))
             count += 1
-        hourly, errors, durations = tally_rows(client_id=client_id, tally=tally, compacted=True)
         # Rows appended by requests still in flight are not in this snapshot and stay as
         # pending deltas beside these.
-        RollupHour.objects.using(using).bulk_create(hourly)
-        RollupErrorHour.objects.using(using).bulk_create(errors)
-        RollupDurationDay.objects.using(using).bulk_create(durations)
+        for model, new_rows in zip(
+            _MODELS, tally_rows(client_id=client_id, tally=tally, compacted=True), strict=True
+        ):
+            model.objects.using(using).bulk_create(new_rows)
     return count
 
 
@@ -346,20 +319,16 @@ def rollups_rebuild(
         bounds = logs.for_client(client_id).aggregate(first=Min("timestamp"), last=Max("timestamp"))
         with maintenance_lock(using=using):
             # Rollups outside the logs' time range (every log deleted by hand) go first.
-            rollup_range = RollupHour.objects.using(using).for_client(client_id)
             if bounds["first"] is None:
-                for model, _, _ in _TABLES:
+                for model in _MODELS:
                     model.objects.using(using).for_client(client_id).delete()
                 continue
             first, end = day_floor(bounds["first"]), day_floor(bounds["last"]) + step
             with transaction.atomic(using=using):
-                rollup_range.filter(Q(hour__lt=first) | Q(hour__gte=end)).delete()
-                RollupErrorHour.objects.using(using).for_client(client_id).filter(
-                    Q(hour__lt=first) | Q(hour__gte=end)
-                ).delete()
-                RollupDurationDay.objects.using(using).for_client(client_id).filter(
-                    Q(day__lt=first.date()) | Q(day__gte=end.date())
-                ).delete()
+                for model in _MODELS:
+                    model.objects.using(using).for_client(client_id).filter(
+                        Q(start__lt=first) | Q(start__gte=end)
+                    ).delete()
             start = first
             while start < end:
                 done += _chunk_rebuild(

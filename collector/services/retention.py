@@ -13,19 +13,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.db import connections, transaction
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
 from collector import partitions
-from collector.models import (
-    Client,
-    LogReceipt,
-    RollupDurationDay,
-    RollupErrorHour,
-    RollupHour,
-    WorkflowLog,
-)
-from collector.readmodel.facts import FACT_COLUMNS, LogFacts, Tally, hour_floor
+from collector.models import Client, DurationRollup, ErrorRollup, LogReceipt, Rollup, WorkflowLog
+from collector.readmodel import reads
+from collector.readmodel.facts import FACT_COLUMNS, LogFacts, Tally
 from collector.readmodel.writes import deltas_insert, maintenance_lock, rollups_compact
 
 # Logs deleted per transaction: short transactions, and the rows held in memory bounded.
@@ -53,9 +47,9 @@ def _cutoffs(now: dt.datetime) -> dict[int, tuple[str, dt.datetime]]:
 
 
 def _clients_with_logs(start: dt.datetime, end: dt.datetime) -> set[int]:
-    """Clients with logs in [start, end) (whole hours), from the rollups."""
+    """Clients with logs in [start, end) (whole UTC days), from the day rollups."""
     return set(
-        RollupHour.objects.filter(hour__gte=start, hour__lt=end)
+        Rollup.objects.filter(grain="d", start__gte=start, start__lt=end)
         .values("client_id")
         .annotate(runs=Sum("runs"))
         .filter(runs__gt=0)
@@ -74,17 +68,12 @@ def _droppable(
 
 
 def _expired_count(client_id: int, cutoff: dt.datetime) -> int:
-    """Logs of the client before ``cutoff``: whole hours from the rollups, the rest raw."""
-    edge = hour_floor(cutoff)
-    whole = (
-        RollupHour.objects.for_client(client_id).filter(hour__lt=edge).aggregate(n=Sum("runs"))
-    )["n"] or 0
-    rest = (
-        WorkflowLog.objects.for_client(client_id)
-        .filter(timestamp__gte=edge, timestamp__lt=cutoff)
-        .count()
+    """Logs of the client before ``cutoff``, from the read model."""
+    (totals,) = reads.totals(
+        reads.Scope(client_id=client_id),
+        [reads.Span(dt.datetime(1, 1, 2, tzinfo=dt.UTC), cutoff)],
     )
-    return whole + rest
+    return int(totals["runs"])
 
 
 def _partition_drop(
@@ -115,15 +104,13 @@ def _partition_drop(
             transaction.set_rollback(True)
             return None
         counts = dict(
-            RollupHour.objects.filter(hour__gte=start, hour__lt=end)
+            Rollup.objects.filter(grain="d", start__gte=start, start__lt=end)
             .values("client_id")
             .annotate(runs=Sum("runs"))
             .values_list("client_id", "runs")
         )
-        hours = Q(hour__gte=start, hour__lt=end)
-        RollupHour.objects.filter(hours).delete()
-        RollupErrorHour.objects.filter(hours).delete()
-        RollupDurationDay.objects.filter(day__gte=start.date(), day__lt=end.date()).delete()
+        for model in (Rollup, ErrorRollup, DurationRollup):
+            model.objects.filter(start__gte=start, start__lt=end).delete()
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE {quote(partition.name)}")
     # The month's receipts, in batches after the drop (the logs they guarded are gone).

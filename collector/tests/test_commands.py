@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from collector import partitions
 from collector.keys import key_parse
-from collector.models import ApiKey, Client, RollupHour, WorkflowLog
+from collector.models import ApiKey, Client, Rollup, WorkflowLog
 from collector.tests.factories import ApiKeyFactory, ClientFactory, WorkflowLogFactory
 
 pytestmark = pytest.mark.django_db
@@ -77,7 +77,7 @@ def test_prune_logs_deletes_expired_logs_and_says_how_many_per_client():
     output = run("prune_logs")
     assert output.startswith("Deleted 2 expired log(s).\n  old: 2\n")
     assert WorkflowLog.objects.for_client(client).count() == 1
-    assert RollupHour.objects.for_client(client).aggregate(n=Sum("runs"))["n"] == 1
+    assert Rollup.objects.for_client(client).filter(grain="d").aggregate(n=Sum("runs"))["n"] == 1
 
 
 def test_prune_logs_dry_run_changes_nothing():
@@ -90,15 +90,15 @@ def test_rebuild_rollups_recounts_one_client_or_all():
     client = _old_logs()
     other = ClientFactory(slug="other")
     WorkflowLogFactory(client=other)
-    RollupHour.objects.all().delete()
+    Rollup.objects.all().delete()
     err = StringIO()
     out = run_with_err("rebuild_rollups", "--client", "old", err=err)
     assert out == "Rebuilt the rollups of 1 client(s) from 3 log(s).\n"
     assert "3/3" in err.getvalue()  # the progress bar
-    assert RollupHour.objects.for_client(client).aggregate(n=Sum("runs"))["n"] == 3
-    assert not RollupHour.objects.for_client(other).exists()
+    assert Rollup.objects.for_client(client).filter(grain="d").aggregate(n=Sum("runs"))["n"] == 3
+    assert not Rollup.objects.for_client(other).exists()
     assert "from 4 log(s)" in run("rebuild_rollups")
-    assert RollupHour.objects.for_client(other).exists()
+    assert Rollup.objects.for_client(other).exists()
 
 
 def test_rebuild_rollups_of_an_unknown_client_fails():

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from collector import partitions
-from collector.models import Client, LogReceipt, RollupDurationDay, RollupHour, WorkflowLog
+from collector.models import Client, DurationRollup, LogReceipt, Rollup, WorkflowLog
 from collector.readmodel import reads
 from collector.readmodel.facts import (
     DURATION_LAST_BUCKET,
@@ -247,10 +247,10 @@ def test_client_deletion_takes_its_rollups_and_receipts(client_a, client_b):
     for client in (client_a, client_b):
         log_ingest(client=client, document=document(_spec()))
     client_a.delete()
-    assert not RollupHour.objects.filter(client_id=client_a.pk).exists()
-    assert not RollupDurationDay.objects.filter(client_id=client_a.pk).exists()
+    assert not Rollup.objects.filter(client_id=client_a.pk).exists()
+    assert not DurationRollup.objects.filter(client_id=client_a.pk).exists()
     assert not LogReceipt.objects.filter(client_id=client_a.pk).exists()
-    assert RollupHour.objects.filter(client_id=client_b.pk).exists()
+    assert Rollup.objects.filter(client_id=client_b.pk).exists()
 
 
 def test_compaction_leaves_one_row_per_key_and_the_same_numbers(client_a):
@@ -259,10 +259,11 @@ def test_compaction_leaves_one_row_per_key_and_the_same_numbers(client_a):
     span = reads.Span(NOW - dt.timedelta(days=1), NOW)
     scope = reads.Scope(client_id=client_a.pk)
     before = reads.totals(scope, [span])[0].measures
-    assert RollupHour.objects.for_client(client_a).count() == 5
+    rows = Rollup.objects.for_client(client_a)
+    assert rows.count() == 10  # an hour row and a day row per log
     assert rollups_compact() > 0
-    assert RollupHour.objects.for_client(client_a).count() == 1
-    assert RollupHour.objects.for_client(client_a).get().compacted
+    assert rows.count() == 2
+    assert all(rows.values_list("compacted", flat=True))
     assert reads.totals(scope, [span])[0].measures == before
 
 
@@ -275,8 +276,8 @@ def test_pruning_everything_leaves_no_rollup_rows(client_a):
     report = logs_prune(now=NOW)
     assert report.logs == 3
     assert not WorkflowLog.objects.for_client(client_a).exists()
-    assert not RollupHour.objects.for_client(client_a).exists()
-    assert not RollupDurationDay.objects.for_client(client_a).exists()
+    assert not Rollup.objects.for_client(client_a).exists()
+    assert not DurationRollup.objects.for_client(client_a).exists()
 
 
 def test_a_dry_run_counts_what_would_go_and_deletes_nothing(client_a):
@@ -325,8 +326,10 @@ def test_the_rebuild_repairs_rollups_that_drifted(client_a):
         log_ingest(
             client=client_a, document=document(_spec(timestamp=NOW - dt.timedelta(hours=hours)))
         )
-    RollupHour.objects.for_client(client_a).filter(hour__lt=NOW - dt.timedelta(hours=20)).delete()
-    RollupHour.objects.create(client=client_a, hour=NOW - dt.timedelta(days=300), runs=7)
+    Rollup.objects.for_client(client_a).filter(start__lt=NOW - dt.timedelta(hours=20)).delete()
+    Rollup.objects.create(
+        client=client_a, grain="d", start=NOW - dt.timedelta(days=300), runs=7, environment="x"
+    )
     whole = reads.Span(NOW - dt.timedelta(days=400), NOW)
     scope = reads.Scope(client_id=client_a.pk)
     assert reads.totals(scope, [whole])[0]["runs"] != 3
@@ -391,4 +394,33 @@ def test_facts_ignore_timestamps_in_the_current_time_zone(client_a, settings):
         log_ingest(client=client_a, document=document(_spec(timestamp=NOW.replace(minute=40))))
     finally:
         timezone.deactivate()
-    assert RollupHour.objects.for_client(client_a).get().hour == NOW.replace(minute=0)
+    rows = Rollup.objects.for_client(client_a)
+    assert rows.get(grain="h").start == NOW.replace(minute=0)
+    assert rows.get(grain="d").start == NOW.replace(hour=0, minute=0)
+
+
+def test_a_finished_ingestion_request_compacts_at_most_once_per_interval(api_key, settings):
+    """After an ingestion response is sent, the process merges pending deltas; another
+    request within ROLLUP_COMPACT_INTERVAL_SECONDS leaves them for later."""
+    from django.test import Client as HttpClient
+    from django.urls import reverse
+
+    from collector.readmodel import writes
+
+    settings.ROLLUP_COMPACT_INTERVAL_SECONDS = 3600
+    writes._next_compaction = 0.0  # as in a fresh process
+    http = HttpClient(headers={"Authorization": f"Bearer {api_key.raw_key}"})
+    rows = Rollup.objects.for_client(api_key.client)
+
+    def post() -> None:
+        response = http.post(
+            reverse("collector:log-ingest"),
+            data=document(_spec()),
+            content_type="application/json",
+        )
+        assert response.status_code == 201
+
+    post()
+    assert rows.filter(compacted=False).count() == 0  # merged after the response
+    post()
+    assert rows.filter(compacted=False).count() == 2  # the hour and day deltas wait

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Max, OuterRef, Subquery, Sum
 from django.utils import timezone
 
-from collector.models import Client, RollupHour, WorkflowLog
+from collector.models import Client, Rollup, WorkflowLog
 from collector.readmodel import reads
 from collector.readmodel.facts import hour_floor
 from dashboard.selectors.stats import _rate
@@ -24,6 +24,8 @@ SILENCE_MAX = timedelta(days=1)
 # A client with fewer logs than this, ever, does not "normally send logs" (a trial run);
 # the same number in 30 days is enough to measure its usual interval.
 SILENCE_MIN_RUNS = 5
+# What the overview shows of each client's rollups (fewer sums: a cheaper query).
+OVERVIEW_MEASURES = ("runs", "n_success", "n_with_error", "conf_n", "conf_sum")
 
 
 @dataclass(frozen=True)
@@ -96,16 +98,16 @@ def _last_logs(*, now: datetime) -> dict[int, tuple[datetime | None, bool]]:
         .order_by()
     }
     hours = (
-        RollupHour.objects.filter(client=OuterRef("pk"), hour__lt=current_hour)
-        .values("hour")
+        Rollup.objects.filter(client=OuterRef("pk"), grain="h", start__lt=current_hour)
+        .values("start")
         .annotate(n=Sum("runs"), newest=Max("last_at"))
         .filter(n__gt=0)
-        .order_by("-hour")
+        .order_by("-start")
     )
     clients = Client.objects.annotate(
         last_before=Subquery(hours.values("newest")[:1]),
         # A client with SILENCE_MIN_RUNS hours of logs has at least as many logs.
-        steady_hour=Subquery(hours.values("hour")[SILENCE_MIN_RUNS - 1 : SILENCE_MIN_RUNS]),
+        steady_hour=Subquery(hours.values("start")[SILENCE_MIN_RUNS - 1 : SILENCE_MIN_RUNS]),
     ).values_list("id", "last_before", "steady_hour")
     result: dict[int, tuple[datetime | None, bool]] = {}
     few_hours = []
@@ -118,7 +120,7 @@ def _last_logs(*, now: datetime) -> dict[int, tuple[datetime | None, bool]]:
     if few_hours:
         # Clients with fewer than SILENCE_MIN_RUNS hours of logs: a handful of rows each.
         counts = (
-            RollupHour.objects.filter(client_id__in=few_hours, hour__lt=current_hour)
+            Rollup.objects.filter(client_id__in=few_hours, grain="h", start__lt=current_hour)
             .values("client_id")
             .annotate(n=Sum("runs"))
             .values_list("client_id", "n")
@@ -143,7 +145,7 @@ def client_overview_all_unscoped(*, now: datetime | None = None) -> list[ClientO
         "7d": reads.Span(now - timedelta(days=7), now),
         "30d": reads.Span(now - timedelta(days=30), now),
     }
-    by_client = reads.totals_by_client(spans)
+    by_client = reads.totals_by_client(spans, OVERVIEW_MEASURES)
     last_logs = _last_logs(now=now)
     rows = []
     for c in Client.objects.values("id", "slug", "name", "is_active"):

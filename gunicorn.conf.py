@@ -1,0 +1,46 @@
+"""Production server configuration: ``gunicorn flusso_site.wsgi`` (gunicorn reads this file).
+
+Chosen from the ingestion and dashboard benchmarks (docs/performance.md); every value can be
+changed from the environment without editing this file.
+
+- ``gthread`` workers: each worker process serves GUNICORN_THREADS requests at once, so a
+  slow client or a request waiting on the database holds one thread, not a whole process,
+  and keep-alive connections from shippers and browsers are reused instead of reopened.
+- Two workers per core by default (Python holds one core per process at a time; the
+  database round trips leave room for a second).
+- Bounded request line, header count and header size, and a worker timeout, so no request
+  can hold a worker for long; a front proxy must still buffer request bodies (README).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
+workers = _int("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count())
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = _int("GUNICORN_THREADS", 4)
+# Seconds a worker may spend silent on one request before it is replaced.
+timeout = _int("GUNICORN_TIMEOUT", 30)
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+# Seconds an idle keep-alive connection is kept: shippers send a batch a second.
+keepalive = _int("GUNICORN_KEEPALIVE", 5)
+# Request line and headers, bounded (gunicorn's defaults, stated).
+limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
+# A worker is replaced after this many requests (with jitter), bounding any slow leak.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 20000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 2000)
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
+# Request bodies never reach the access log: only method, path (no query string), status,
+# size and time.
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
