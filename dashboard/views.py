@@ -34,14 +34,10 @@ from dashboard.scoping import client_view
 from dashboard.selectors import (
     DashboardFilters,
     Kpis,
-    client_distributions,
-    client_errors,
-    client_filter_options,
+    client_dashboard_numbers,
     client_has_logs,
-    client_kpis,
     client_list_for_user,
     client_overview_all_unscoped,
-    client_time_series,
     log_export_queryset,
     log_page,
     log_runs_for_ticket,
@@ -218,17 +214,16 @@ def client_dashboard(request: HttpRequest, *, client: Client) -> HttpResponse:
         )
     form = DashboardFilterForm(request.GET)
     filters = form.filters(now=timezone.now())
-    series = client_time_series(client=client, filters=filters)
-    distributions = client_distributions(client=client, filters=filters)
-    errors = client_errors(client=client, filters=filters)
-    by_type, by_node = errors.by_type, errors.by_node
+    numbers = client_dashboard_numbers(client=client, filters=filters)
+    series, distributions = numbers.series, numbers.distributions
+    by_type, by_node = numbers.errors.by_type, numbers.errors.by_node
     context = {
         "form": form,
         "period": form.cleaned_data["period"] if form.is_valid() else "30d",
         "periods": list(PERIODS),
         "filters": filters,
-        "options": client_filter_options(client=client, window=filters.window),
-        "cards": _kpi_cards(client_kpis(client=client, filters=filters)),
+        "options": numbers.options,
+        "cards": _kpi_cards(numbers.kpis),
         "charts": {
             "volume": charts.volume_chart(series),
             "success": charts.success_rate_chart(series),

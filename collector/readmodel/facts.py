@@ -206,7 +206,7 @@ class Tally:
     def add(self, facts: LogFacts, *, sign: int = 1) -> None:
         hour = hour_floor(facts.timestamp)
         starts = (hour, hour.replace(hour=0))
-        contributions = _contributions(facts)
+        found = contributions(facts)
         seconds = facts.execution_time_seconds
         bucket = duration_bucket(seconds) if seconds is not None else None
         has_error = bool(facts.error_type or facts.error_node)
@@ -215,7 +215,7 @@ class Tally:
             row = self.rows.get(key)
             if row is None:
                 row = self.rows[key] = _zero()
-            for name, value in contributions:
+            for name, value in found:
                 row[name] += sign * value
             if sign > 0:
                 newest = self.last_at.get(key)
@@ -239,7 +239,7 @@ class Tally:
         return self
 
 
-def _contributions(facts: LogFacts) -> list[tuple[str, float]]:
+def contributions(facts: LogFacts) -> list[tuple[str, float]]:
     """What one log adds to each measure of its rows."""
     found: list[tuple[str, float]] = [("runs", 1)]
     status_column = STATUS_COLUMNS.get(facts.status)

@@ -23,9 +23,10 @@ from collector.readmodel.facts import (
     FACT_COLUMNS,
     HOURLY_MEASURES,
     LogFacts,
-    Tally,
+    contributions,
     day_ceil,
     day_floor,
+    duration_bucket,
     hour_ceil,
     hour_floor,
 )
@@ -43,15 +44,19 @@ class Span:
 
 @dataclass(frozen=True)
 class Scope:
-    """Whose logs: one client (or every client, for the owner) and optional filters."""
+    """Whose logs: one client, or several (the owner's overview), and optional filters."""
 
     client_id: int | None
     environment: str = ""
     version: str = ""
+    # For several clients: naming them lets every (client, ...) index serve the query.
+    client_ids: tuple[int, ...] = ()
 
     def filter(self, queryset: QuerySet) -> QuerySet:
         if self.client_id is not None:
             queryset = queryset.for_client(self.client_id)
+        elif self.client_ids:
+            queryset = queryset.filter(client_id__in=self.client_ids)
         if self.environment:
             queryset = queryset.filter(environment=self.environment)
         if self.version:
@@ -68,6 +73,14 @@ class Totals:
 
     def __getitem__(self, name: str) -> float:
         return self.measures[name]
+
+    def add_log(self, facts: LogFacts) -> None:
+        """One raw log (an edge), counted as ingestion counts it."""
+        measures = self.measures
+        for name, value in contributions(facts):
+            measures[name] += value
+        if self.last_at is None or facts.timestamp > self.last_at:
+            self.last_at = facts.timestamp
 
     def add(self, measures: dict[str, float | None], last_at: dt.datetime | None) -> None:
         for name in HOURLY_MEASURES:
@@ -142,89 +155,72 @@ def _raw_facts(scope: Scope, edges: Sequence[Span], *, with_client: bool = False
     )
 
 
-def _sums(prefix: str, condition: Q, measures: Sequence[str]) -> dict:
-    return {f"{prefix}{name}": Sum(name, filter=condition) for name in measures} | {
-        f"{prefix}last_at": Max("last_at", filter=condition)
-    }
+def _plain_sums(measures: Sequence[str]) -> dict:
+    # One query per span with plain sums: conditional aggregates (SUM ... FILTER) for
+    # several spans in one query cost ten times more, in SQL compilation and execution.
+    return {name: Sum(name) for name in measures} | {"newest": Max("last_at")}
 
 
-def _unpack(
-    row: dict, prefix: str, measures: Sequence[str]
-) -> tuple[dict[str, float | None], dt.datetime | None]:
-    return {name: row[f"{prefix}{name}"] for name in measures}, row[f"{prefix}last_at"]
-
-
-def _edge_tally(facts: list[tuple], edges: Sequence[Span], offset: int = 0) -> Tally:
-    tally = Tally()
-    for values in facts:
-        moment = values[offset]
-        if any(edge.start <= moment < edge.end for edge in edges):
-            tally.add(LogFacts(*values[offset:]))
-    return tally
-
-
-def _add_day_rows(totals: Totals, tally: Tally) -> None:
-    """A tally's numbers, once: from its day rows (each log is in one day row)."""
-    for key, measures in tally.rows.items():
-        if key[0] == "d":
-            totals.add(measures, tally.last_at.get(key))
+def _in_edges(moment: dt.datetime, edges: Sequence[Span]) -> bool:
+    return any(edge.start <= moment < edge.end for edge in edges)
 
 
 def totals(scope: Scope, spans: Sequence[Span]) -> list[Totals]:
-    """The summed measures of each span, exactly: one rollup query and one edge scan."""
+    """The summed measures of each span, exactly: a rollup query per span, one edge scan."""
     results = [Totals() for _ in spans]
     covers = [cover(span) for span in spans]
-    aggregates: dict = {}
-    covered = Q(pk__in=[])
     for index, part in enumerate(covers):
         if not part.empty:
-            covered |= part.condition()
-            aggregates |= _sums(f"w{index}_", part.condition(), HOURLY_MEASURES)
-    if aggregates:
-        row = scope.filter(Rollup.objects.filter(covered)).aggregate(**aggregates)
-        for index, part in enumerate(covers):
-            if not part.empty:
-                results[index].add(*_unpack(row, f"w{index}_", HOURLY_MEASURES))
+            row = scope.filter(Rollup.objects.filter(part.condition())).aggregate(
+                **_plain_sums(HOURLY_MEASURES)
+            )
+            results[index].add(row, row["newest"])
     facts = _raw_facts(scope, [edge for part in covers for edge in part.edges])
     for index, part in enumerate(covers):
-        if part.edges:
-            _add_day_rows(results[index], _edge_tally(facts, part.edges))
+        for values in facts if part.edges else ():
+            if _in_edges(values[0], part.edges):
+                results[index].add_log(LogFacts(*values))
     return results
 
 
 def totals_by_client(
-    spans: dict[str, Span], measures: Sequence[str] = HOURLY_MEASURES
+    client_ids: Sequence[int],
+    spans: dict[str, Span],
+    measures: Sequence[str] = HOURLY_MEASURES,
 ) -> dict[int, dict[str, Totals]]:
-    """Every client's summed measures per named span (the owner's overview, unscoped)."""
+    """The clients' summed measures per named span (the owner's overview, unscoped)."""
+    scope = Scope(client_id=None, client_ids=tuple(client_ids))
     covers = {name: cover(span) for name, span in spans.items()}
-    aggregates: dict = {}
-    covered = Q(pk__in=[])
-    for name, part in covers.items():
-        if not part.empty:
-            covered |= part.condition()
-            aggregates |= _sums(f"{name}_", part.condition(), measures)
     results: dict[int, dict[str, Totals]] = {}
 
     def slot(client_id: int, name: str) -> Totals:
-        return results.setdefault(client_id, {n: Totals() for n in spans})[name]
+        found = results.get(client_id)
+        if found is None:
+            found = results[client_id] = {n: Totals() for n in spans}
+        return found[name]
 
-    if aggregates:
-        rows = Rollup.objects.filter(covered).values("client_id").annotate(**aggregates)
-        for row in rows.order_by():
-            for name, part in covers.items():
-                if not part.empty:
-                    slot(row["client_id"], name).add(*_unpack(row, f"{name}_", measures))
+    for name, part in covers.items():
+        if part.empty:
+            continue
+        rows = (
+            scope.filter(Rollup.objects.filter(part.condition()))
+            .values("client_id")
+            .annotate(**_plain_sums(measures))
+            .order_by()
+        )
+        for row in rows:
+            slot(row["client_id"], name).add(row, row["newest"])
     edges = [edge for part in covers.values() for edge in part.edges]
     by_client: dict[int, list[tuple]] = {}
-    for values in _raw_facts(Scope(client_id=None), edges, with_client=True):
+    for values in _raw_facts(scope, edges, with_client=True):
         by_client.setdefault(values[0], []).append(values)
     for name, part in covers.items():
         if not part.edges:
             continue
         for client_id, client_facts in by_client.items():
-            tally = _edge_tally(client_facts, part.edges, offset=1)
-            if tally:
-                _add_day_rows(slot(client_id, name), tally)
+            for values in client_facts:
+                if _in_edges(values[1], part.edges):
+                    slot(client_id, name).add_log(LogFacts(*values[1:]))
     return results
 
 
@@ -268,13 +264,10 @@ def series(scope: Scope, buckets: Sequence[Span]) -> list[Totals]:
             if index is not None:
                 results[index].add(row, row["newest"])
     starts = [bucket.start for bucket in buckets]
-    per_bucket: dict[int, Tally] = {}
     for values in _raw_facts(scope, edges):
         index = bisect.bisect_right(starts, values[0]) - 1
         if index >= 0 and values[0] < buckets[index].end:
-            per_bucket.setdefault(index, Tally()).add(LogFacts(*values))
-    for index, tally in per_bucket.items():
-        _add_day_rows(results[index], tally)
+            results[index].add_log(LogFacts(*values))
     return results
 
 
@@ -304,14 +297,14 @@ def error_groups(scope: Scope, span: Span) -> dict[tuple[str, str], tuple[int, d
         )
         for row in rows:
             groups[(row["error_type"], row["error_node"])] = [row["runs"], row["last_at"]]
-    tally = Tally().add_all(LogFacts(*values) for values in _raw_facts(scope, part.edges))
-    for (grain, _, _, _, error_type, error_node), (runs, last_at) in tally.errors.items():
-        if grain != "d":
+    for values in _raw_facts(scope, part.edges):
+        facts = LogFacts(*values)
+        if not (facts.error_type or facts.error_node):
             continue
-        entry = groups.setdefault((error_type, error_node), [0, None])
-        entry[0] += runs
-        if last_at is not None and (entry[1] is None or last_at > entry[1]):
-            entry[1] = last_at
+        entry = groups.setdefault((facts.error_type, facts.error_node), [0, None])
+        entry[0] += 1
+        if entry[1] is None or facts.timestamp > entry[1]:
+            entry[1] = facts.timestamp
     return {key: (runs, last) for key, (runs, last) in groups.items() if runs > 0}
 
 
@@ -320,31 +313,24 @@ def duration_histograms(scope: Scope, spans: Sequence[Span]) -> list[dict[int, i
     sub-hour edges raw."""
     results: list[dict[int, int]] = [{} for _ in spans]
     covers = [cover(span) for span in spans]
-    aggregates: dict = {}
-    covered = Q(pk__in=[])
     for index, part in enumerate(covers):
-        if not part.empty:
-            covered |= part.condition()
-            aggregates[f"w{index}"] = Sum("runs", filter=part.condition())
-    if aggregates:
+        if part.empty:
+            continue
         rows = (
-            scope.filter(DurationRollup.objects.filter(covered))
-            .values("bucket")
-            .annotate(**aggregates)
+            scope.filter(DurationRollup.objects.filter(part.condition()))
+            .values_list("bucket")
+            .annotate(runs=Sum("runs"))
             .order_by()
         )
-        for row in rows:
-            for index in range(len(spans)):
-                count = row.get(f"w{index}") or 0
-                if count:
-                    results[index][row["bucket"]] = results[index].get(row["bucket"], 0) + count
+        results[index] = {bucket: runs for bucket, runs in rows if runs}
     facts = _raw_facts(scope, [edge for part in covers for edge in part.edges])
+    seconds_at = FACT_COLUMNS.index("execution_time_seconds")
     for index, part in enumerate(covers):
-        if not part.edges:
-            continue
-        for (grain, _, _, _, bucket), count in _edge_tally(facts, part.edges).durations.items():
-            if grain == "d":
-                results[index][bucket] = results[index].get(bucket, 0) + count
+        for values in facts if part.edges else ():
+            seconds = values[seconds_at]
+            if seconds is not None and _in_edges(values[0], part.edges):
+                bucket = duration_bucket(seconds)
+                results[index][bucket] = results[index].get(bucket, 0) + 1
     return results
 
 

@@ -145,10 +145,11 @@ def client_overview_all_unscoped(*, now: datetime | None = None) -> list[ClientO
         "7d": reads.Span(now - timedelta(days=7), now),
         "30d": reads.Span(now - timedelta(days=30), now),
     }
-    by_client = reads.totals_by_client(spans, OVERVIEW_MEASURES)
+    clients = list(Client.objects.values("id", "slug", "name", "is_active"))
+    by_client = reads.totals_by_client([c["id"] for c in clients], spans, OVERVIEW_MEASURES)
     last_logs = _last_logs(now=now)
     rows = []
-    for c in Client.objects.values("id", "slug", "name", "is_active"):
+    for c in clients:
         totals = by_client.get(c["id"])
         numbers: dict = {}
         if totals:

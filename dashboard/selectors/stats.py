@@ -120,6 +120,17 @@ def _kpi_values(total: reads.Totals, durations: dict[int, int]) -> KpiValues:
     )
 
 
+def _kpis(
+    scope: reads.Scope, current: reads.Totals, previous: reads.Totals, filters: DashboardFilters
+) -> Kpis:
+    spans = [filters.window.span, filters.window.previous.span]
+    current_durations, previous_durations = reads.duration_histograms(scope, spans)
+    return Kpis(
+        current=_kpi_values(current, current_durations),
+        previous=_kpi_values(previous, previous_durations),
+    )
+
+
 def client_kpis(*, client: Client, filters: DashboardFilters) -> Kpis:
     """The KPI cards for the window and the previous window, from the read model.
 
@@ -127,13 +138,8 @@ def client_kpis(*, client: Client, filters: DashboardFilters) -> Kpis:
     histogram, within 2 % of the exact values (``DURATION_RELATIVE_ERROR``).
     """
     scope = _scope(client=client, filters=filters)
-    spans = [filters.window.span, filters.window.previous.span]
-    current, previous = reads.totals(scope, spans)
-    current_durations, previous_durations = reads.duration_histograms(scope, spans)
-    return Kpis(
-        current=_kpi_values(current, current_durations),
-        previous=_kpi_values(previous, previous_durations),
-    )
+    current, previous = reads.totals(scope, [filters.window.span, filters.window.previous.span])
+    return _kpis(scope, current, previous, filters)
 
 
 # Series ----------------------------------------------------------------------------
@@ -251,6 +257,10 @@ def client_distributions(*, client: Client, filters: DashboardFilters) -> Distri
     workflow's confidence predict success?
     """
     (total,) = reads.totals(_scope(client=client, filters=filters), [filters.window.span])
+    return _distributions(total)
+
+
+def _distributions(total: reads.Totals) -> Distributions:
     return Distributions(
         execution_time=[
             HistogramBucket(
@@ -323,3 +333,28 @@ def client_errors_by_type(*, client: Client, filters: DashboardFilters) -> list[
 
 def client_errors_by_node(*, client: Client, filters: DashboardFilters) -> list[ErrorGroup]:
     return client_errors(client=client, filters=filters).by_node
+
+
+@dataclass(frozen=True)
+class DashboardNumbers:
+    """Everything a client dashboard shows, read once."""
+
+    kpis: Kpis
+    series: list[SeriesPoint]
+    distributions: Distributions
+    errors: ErrorBreakdown
+    options: dict[str, list[str]]
+
+
+def client_dashboard_numbers(*, client: Client, filters: DashboardFilters) -> DashboardNumbers:
+    """The client dashboard's figures: the window's totals are read once for the KPI cards
+    and the distributions."""
+    scope = _scope(client=client, filters=filters)
+    current, previous = reads.totals(scope, [filters.window.span, filters.window.previous.span])
+    return DashboardNumbers(
+        kpis=_kpis(scope, current, previous, filters),
+        series=client_time_series(client=client, filters=filters),
+        distributions=_distributions(current),
+        errors=client_errors(client=client, filters=filters),
+        options=client_filter_options(client=client, window=filters.window),
+    )
