@@ -192,14 +192,19 @@ class LogReceipt(models.Model):
 class Grain(models.TextChoices):
     HOUR = "h", "hour"
     DAY = "d", "UTC day"
+    # The same, over all of a client's environments and versions (those left empty): an
+    # unfiltered page reads one row per hour or day instead of one per combination.
+    HOUR_ALL = "H", "hour, all environments and versions"
+    DAY_ALL = "D", "UTC day, all environments and versions"
 
 
 class _Rollup(models.Model):
     """Fields every rollup row has.
 
-    Each log is counted twice, once in its UTC hour and once in its UTC day (``grain``),
-    so a long window reads days and only its partial days read hours. Rows are appended by
-    writers (deltas, never updated, so concurrent requests never wait on one another's
+    Each log is counted in its UTC hour and in its UTC day (``grain``), so a long window
+    reads days and only its partial days read hours; and again in both over all the
+    client's environments and versions (upper-case grains), which unfiltered pages read.
+    Rows are appended by writers (deltas, never updated, so concurrent requests never wait on one another's
     row) and merged by compaction into one ``compacted`` row per key; every read sums all
     rows of a key.
     """

@@ -14,8 +14,8 @@ Three kinds of rows (see ``collector.models``):
   log-spaced histogram of execution times from which p50/p95 are read within
   ``DURATION_RELATIVE_ERROR``.
 
-Each log counts once at each grain: a window reads whole days, then whole hours, then
-its sub-hour edges from the raw logs.
+Each log counts once at each grain (hour, day, and both over all environments and
+versions): a window reads whole days, then whole hours, then its sub-hour edges raw.
 """
 
 from __future__ import annotations
@@ -180,13 +180,16 @@ def _zero() -> dict[str, float]:
     return dict.fromkeys(HOURLY_MEASURES, 0)
 
 
-GRAINS = ("h", "d")
+# (grain, day or hour, per environment and version or over all of them). Upper case:
+# every environment and version together, stored with both left empty.
+GRAINS = (("h", False, True), ("d", True, True), ("H", False, False), ("D", True, False))
 
 
 class Tally:
     """Rollup numbers being added up, keyed as the three tables are.
 
-    Every log counts in its UTC hour (grain "h") and its UTC day (grain "d"). ``sign`` -1
+    Every log counts in its UTC hour (grain "h") and its UTC day (grain "d"), and in both
+    again over all environments and versions ("H", "D"). ``sign`` -1
     subtracts (logs deleted by retention). A Tally is what ingestion writes as delta rows,
     and what a read adds raw edge logs into.
     """
@@ -205,13 +208,17 @@ class Tally:
 
     def add(self, facts: LogFacts, *, sign: int = 1) -> None:
         hour = hour_floor(facts.timestamp)
-        starts = (hour, hour.replace(hour=0))
+        day = hour.replace(hour=0)
         found = contributions(facts)
         seconds = facts.execution_time_seconds
         bucket = duration_bucket(seconds) if seconds is not None else None
         has_error = bool(facts.error_type or facts.error_node)
-        for grain, start in zip(GRAINS, starts, strict=True):
-            key = (grain, start, facts.environment, facts.workflow_version)
+        for grain, daily, per_dimension in GRAINS:
+            start = day if daily else hour
+            if per_dimension:
+                key = (grain, start, facts.environment, facts.workflow_version)
+            else:
+                key = (grain, start, "", "")
             row = self.rows.get(key)
             if row is None:
                 row = self.rows[key] = _zero()

@@ -52,6 +52,12 @@ class Scope:
     # For several clients: naming them lets every (client, ...) index serve the query.
     client_ids: tuple[int, ...] = ()
 
+    @property
+    def grains(self) -> tuple[str, str]:
+        """(hour grain, day grain) of the rows this scope reads: the rows over all
+        environments and versions unless it filters by one."""
+        return ("h", "d") if self.environment or self.version else ("H", "D")
+
     def filter(self, queryset: QuerySet) -> QuerySet:
         if self.client_id is not None:
             queryset = queryset.for_client(self.client_id)
@@ -98,12 +104,13 @@ class Cover:
     hours: tuple[Span, ...]
     edges: tuple[Span, ...]
 
-    def condition(self) -> Q:
+    def condition(self, grains: tuple[str, str] = ("h", "d")) -> Q:
+        hour_grain, day_grain = grains
         condition = Q(pk__in=[])
         if self.days is not None:
-            condition |= Q(grain="d", start__gte=self.days.start, start__lt=self.days.end)
+            condition |= Q(grain=day_grain, start__gte=self.days.start, start__lt=self.days.end)
         for hours in self.hours:
-            condition |= Q(grain="h", start__gte=hours.start, start__lt=hours.end)
+            condition |= Q(grain=hour_grain, start__gte=hours.start, start__lt=hours.end)
         return condition
 
     @property
@@ -171,7 +178,7 @@ def totals(scope: Scope, spans: Sequence[Span]) -> list[Totals]:
     covers = [cover(span) for span in spans]
     for index, part in enumerate(covers):
         if not part.empty:
-            row = scope.filter(Rollup.objects.filter(part.condition())).aggregate(
+            row = scope.filter(Rollup.objects.filter(part.condition(scope.grains))).aggregate(
                 **_plain_sums(HOURLY_MEASURES)
             )
             results[index].add(row, row["newest"])
@@ -203,7 +210,7 @@ def totals_by_client(
         if part.empty:
             continue
         rows = (
-            scope.filter(Rollup.objects.filter(part.condition()))
+            scope.filter(Rollup.objects.filter(part.condition(scope.grains)))
             .values("client_id")
             .annotate(**_plain_sums(measures))
             .order_by()
@@ -247,11 +254,12 @@ def series(scope: Scope, buckets: Sequence[Span]) -> list[Totals]:
             hour_spans.append(hours)
             _slot_range(slots, "h", hours, HOUR, index)
         edges += part.edges
+    hour_grain, day_grain = scope.grains
     condition = Q(pk__in=[])
     for days in _merged(day_spans):
-        condition |= Q(grain="d", start__gte=days.start, start__lt=days.end)
+        condition |= Q(grain=day_grain, start__gte=days.start, start__lt=days.end)
     for hours in _merged(hour_spans):
-        condition |= Q(grain="h", start__gte=hours.start, start__lt=hours.end)
+        condition |= Q(grain=hour_grain, start__gte=hours.start, start__lt=hours.end)
     if slots:
         rows = (
             scope.filter(Rollup.objects.filter(condition))
@@ -260,7 +268,7 @@ def series(scope: Scope, buckets: Sequence[Span]) -> list[Totals]:
             .order_by()
         )
         for row in rows:
-            index = slots.get((row["grain"], row["start"]))
+            index = slots.get((row["grain"].lower(), row["start"]))
             if index is not None:
                 results[index].add(row, row["newest"])
     starts = [bucket.start for bucket in buckets]
@@ -290,7 +298,7 @@ def error_groups(scope: Scope, span: Span) -> dict[tuple[str, str], tuple[int, d
     groups: dict[tuple[str, str], list] = {}
     if not part.empty:
         rows = (
-            scope.filter(ErrorRollup.objects.filter(part.condition()))
+            scope.filter(ErrorRollup.objects.filter(part.condition(scope.grains)))
             .values("error_type", "error_node")
             .annotate(runs=Sum("runs"), last_at=Max("last_at"))
             .order_by()
@@ -317,7 +325,7 @@ def duration_histograms(scope: Scope, spans: Sequence[Span]) -> list[dict[int, i
         if part.empty:
             continue
         rows = (
-            scope.filter(DurationRollup.objects.filter(part.condition()))
+            scope.filter(DurationRollup.objects.filter(part.condition(scope.grains)))
             .values_list("bucket")
             .annotate(runs=Sum("runs"))
             .order_by()
@@ -361,7 +369,7 @@ def newest_hours(
     (runs, newest timestamp), newest first: a few index entries however old they are."""
     rows = (
         Rollup.objects.for_client(client_id)
-        .filter(grain="h", start__lt=before)
+        .filter(grain="H", start__lt=before)
         .values("start")
         .annotate(n=Sum("runs"), newest=Max("last_at"))
         .filter(n__gt=0)

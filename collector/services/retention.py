@@ -49,7 +49,7 @@ def _cutoffs(now: dt.datetime) -> dict[int, tuple[str, dt.datetime]]:
 def _clients_with_logs(start: dt.datetime, end: dt.datetime) -> set[int]:
     """Clients with logs in [start, end) (whole UTC days), from the day rollups."""
     return set(
-        Rollup.objects.filter(grain="d", start__gte=start, start__lt=end)
+        Rollup.objects.filter(grain="D", start__gte=start, start__lt=end)
         .values("client_id")
         .annotate(runs=Sum("runs"))
         .filter(runs__gt=0)
@@ -104,7 +104,7 @@ def _partition_drop(
             transaction.set_rollback(True)
             return None
         counts = dict(
-            Rollup.objects.filter(grain="d", start__gte=start, start__lt=end)
+            Rollup.objects.filter(grain="D", start__gte=start, start__lt=end)
             .values("client_id")
             .annotate(runs=Sum("runs"))
             .values_list("client_id", "runs")

@@ -260,9 +260,9 @@ def test_compaction_leaves_one_row_per_key_and_the_same_numbers(client_a):
     scope = reads.Scope(client_id=client_a.pk)
     before = reads.totals(scope, [span])[0].measures
     rows = Rollup.objects.for_client(client_a)
-    assert rows.count() == 10  # an hour row and a day row per log
+    assert rows.count() == 20  # hour and day rows, per environment and over all, per log
     assert rollups_compact() > 0
-    assert rows.count() == 2
+    assert rows.count() == 4
     assert all(rows.values_list("compacted", flat=True))
     assert reads.totals(scope, [span])[0].measures == before
 
@@ -328,7 +328,7 @@ def test_the_rebuild_repairs_rollups_that_drifted(client_a):
         )
     Rollup.objects.for_client(client_a).filter(start__lt=NOW - dt.timedelta(hours=20)).delete()
     Rollup.objects.create(
-        client=client_a, grain="d", start=NOW - dt.timedelta(days=300), runs=7, environment="x"
+        client=client_a, grain="D", start=NOW - dt.timedelta(days=300), runs=7, environment=""
     )
     whole = reads.Span(NOW - dt.timedelta(days=400), NOW)
     scope = reads.Scope(client_id=client_a.pk)
@@ -423,4 +423,4 @@ def test_a_finished_ingestion_request_compacts_at_most_once_per_interval(api_key
     post()
     assert rows.filter(compacted=False).count() == 0  # merged after the response
     post()
-    assert rows.filter(compacted=False).count() == 2  # the hour and day deltas wait
+    assert rows.filter(compacted=False).count() == 4  # the hour and day deltas wait

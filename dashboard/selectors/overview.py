@@ -98,7 +98,7 @@ def _last_logs(*, now: datetime) -> dict[int, tuple[datetime | None, bool]]:
         .order_by()
     }
     hours = (
-        Rollup.objects.filter(client=OuterRef("pk"), grain="h", start__lt=current_hour)
+        Rollup.objects.filter(client=OuterRef("pk"), grain="H", start__lt=current_hour)
         .values("start")
         .annotate(n=Sum("runs"), newest=Max("last_at"))
         .filter(n__gt=0)
@@ -120,7 +120,7 @@ def _last_logs(*, now: datetime) -> dict[int, tuple[datetime | None, bool]]:
     if few_hours:
         # Clients with fewer than SILENCE_MIN_RUNS hours of logs: a handful of rows each.
         counts = (
-            Rollup.objects.filter(client_id__in=few_hours, grain="h", start__lt=current_hour)
+            Rollup.objects.filter(client_id__in=few_hours, grain="H", start__lt=current_hour)
             .values("client_id")
             .annotate(n=Sum("runs"))
             .values_list("client_id", "n")
