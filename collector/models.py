@@ -204,9 +204,9 @@ class _Rollup(models.Model):
     Each log is counted in its UTC hour and in its UTC day (``grain``), so a long window
     reads days and only its partial days read hours; and again in both over all the
     client's environments and versions (upper-case grains), which unfiltered pages read.
-    Rows are appended by writers (deltas, never updated, so concurrent requests never wait on one another's
-    row) and merged by compaction into one ``compacted`` row per key; every read sums all
-    rows of a key.
+    Rows are appended by writers (deltas, never updated, so concurrent requests never
+    wait on one another's row) and merged by compaction into one ``compacted`` row per
+    key; every read sums all rows of a key.
     """
 
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+", db_index=False)

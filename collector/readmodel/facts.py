@@ -174,6 +174,24 @@ class LogFacts:
 
 # The log columns LogFacts is made of, in its field order: what reads select.
 FACT_COLUMNS = tuple(LogFacts.__dataclass_fields__)
+# What each measure is counted from (timestamp and the key columns always are).
+_MEASURE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "runs": (),
+    **{column: ("status",) for column in STATUS_COLUMNS.values()},
+    "n_with_error": ("error_type",),
+    **{f"{prefix}_{part}": (column,) for column, prefix in MEAN_METRICS for part in ("n", "sum")},
+    **{f"exec_h{i}": ("execution_time_seconds",) for i in range(EXECUTION_BUCKETS)},
+    **{f"cal_n{i}": ("overall_confidence",) for i in range(CALIBRATION_BUCKETS)},
+    **{f"cal_s{i}": ("overall_confidence", "status") for i in range(CALIBRATION_BUCKETS)},
+}
+
+
+def fact_columns_for(measures: Iterable[str]) -> frozenset[str]:
+    """The log columns the given measures need (a read of a few measures selects less)."""
+    needed = {"timestamp", "environment", "workflow_version"}
+    for name in measures:
+        needed.update(_MEASURE_COLUMNS[name])
+    return frozenset(needed)
 
 
 def _zero() -> dict[str, float]:

@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from django.db.models import Max, Q, QuerySet, Sum
+from django.db.models import Max, Q, QuerySet, Sum, Value
 
 from collector.models import DurationRollup, ErrorRollup, Rollup, WorkflowLog
 from collector.readmodel.facts import (
@@ -27,6 +27,7 @@ from collector.readmodel.facts import (
     day_ceil,
     day_floor,
     duration_bucket,
+    fact_columns_for,
     hour_ceil,
     hour_floor,
 )
@@ -149,17 +150,37 @@ def _merged(spans: Iterable[Span]) -> list[Span]:
     return result
 
 
-def _raw_facts(scope: Scope, edges: Sequence[Span], *, with_client: bool = False) -> list[tuple]:
-    """The typed columns of the raw logs in the edges (each shorter than an hour)."""
+# What a column not selected reads as in LogFacts: counted as absent.
+_BLANK = {"status": "", "error_type": "", "error_node": ""}
+
+
+def _raw_facts(
+    scope: Scope,
+    edges: Sequence[Span],
+    *,
+    with_client: bool = False,
+    columns: frozenset[str] | None = None,
+) -> list[tuple]:
+    """LogFacts values of the raw logs in the edges (each shorter than an hour).
+
+    ``columns``: only these are read; the others come back blank, which no measure counts.
+    """
     if not edges:
         return []
     condition = Q()
     for edge in _merged(edges):
         condition |= Q(timestamp__gte=edge.start, timestamp__lt=edge.end)
-    columns = ("client_id", *FACT_COLUMNS) if with_client else FACT_COLUMNS
-    return list(
-        scope.filter(WorkflowLog.objects.filter(condition)).order_by().values_list(*columns)
-    )
+    logs = scope.filter(WorkflowLog.objects.filter(condition)).order_by()
+    names = []
+    for column in FACT_COLUMNS:
+        if columns is None or column in columns:
+            names.append(column)
+        else:
+            blank = f"blank_{column}"
+            field = WorkflowLog._meta.get_field(column)
+            logs = logs.annotate(**{blank: Value(_BLANK.get(column), output_field=field)})
+            names.append(blank)
+    return list(logs.values_list(*(("client_id", *names) if with_client else names)))
 
 
 def _plain_sums(measures: Sequence[str]) -> dict:
@@ -172,6 +193,23 @@ def _in_edges(moment: dt.datetime, edges: Sequence[Span]) -> bool:
     return any(edge.start <= moment < edge.end for edge in edges)
 
 
+def _edge_pieces(facts: list[tuple], edges: set[Span], *, offset: int = 0) -> dict:
+    """Totals per (client or None, edge): each distinct edge counted once, however many
+    spans share it (the current partial hour ends every rolling window)."""
+    ordered = sorted(edges, key=lambda edge: edge.start)
+    pieces: dict[tuple[int | None, Span], Totals] = {}
+    for values in facts:
+        moment = values[offset]
+        key_client = values[0] if offset else None
+        for edge in ordered:
+            if edge.start <= moment < edge.end:
+                piece = pieces.get((key_client, edge))
+                if piece is None:
+                    piece = pieces[(key_client, edge)] = Totals()
+                piece.add_log(LogFacts(*values[offset:]))
+    return pieces
+
+
 def totals(scope: Scope, spans: Sequence[Span]) -> list[Totals]:
     """The summed measures of each span, exactly: a rollup query per span, one edge scan."""
     results = [Totals() for _ in spans]
@@ -182,11 +220,13 @@ def totals(scope: Scope, spans: Sequence[Span]) -> list[Totals]:
                 **_plain_sums(HOURLY_MEASURES)
             )
             results[index].add(row, row["newest"])
-    facts = _raw_facts(scope, [edge for part in covers for edge in part.edges])
+    edges = {edge for part in covers for edge in part.edges}
+    pieces = _edge_pieces(_raw_facts(scope, list(edges)), edges)
     for index, part in enumerate(covers):
-        for values in facts if part.edges else ():
-            if _in_edges(values[0], part.edges):
-                results[index].add_log(LogFacts(*values))
+        for edge in part.edges:
+            piece = pieces.get((None, edge))
+            if piece is not None:
+                results[index].add(piece.measures, piece.last_at)
     return results
 
 
@@ -217,17 +257,13 @@ def totals_by_client(
         )
         for row in rows:
             slot(row["client_id"], name).add(row, row["newest"])
-    edges = [edge for part in covers.values() for edge in part.edges]
-    by_client: dict[int, list[tuple]] = {}
-    for values in _raw_facts(scope, edges, with_client=True):
-        by_client.setdefault(values[0], []).append(values)
-    for name, part in covers.items():
-        if not part.edges:
-            continue
-        for client_id, client_facts in by_client.items():
-            for values in client_facts:
-                if _in_edges(values[1], part.edges):
-                    slot(client_id, name).add_log(LogFacts(*values[1:]))
+    edges = {edge for part in covers.values() for edge in part.edges}
+    facts = _raw_facts(scope, list(edges), with_client=True, columns=fact_columns_for(measures))
+    pieces = _edge_pieces(facts, edges, offset=1)
+    for (client_id, edge), piece in pieces.items():
+        for name, part in covers.items():
+            if edge in part.edges:
+                slot(client_id, name).add(piece.measures, piece.last_at)
     return results
 
 

@@ -424,3 +424,34 @@ def test_a_finished_ingestion_request_compacts_at_most_once_per_interval(api_key
     assert rows.filter(compacted=False).count() == 0  # merged after the response
     post()
     assert rows.filter(compacted=False).count() == 4  # the hour and day deltas wait
+
+
+def test_the_overview_totals_of_every_client_equal_a_recount(client_a, client_b):
+    """Rolling windows whose starts cut through busy hours, a few measures read (the
+    overview's), and an edge shared by all windows (the current partial hour)."""
+    rng = random.Random(3)
+    now = NOW + dt.timedelta(minutes=23, seconds=17)
+    for client in (client_a, client_b):
+        for _ in range(80):
+            back = rng.choice([0, 24, 7 * 24, 30 * 24]) * 60 + rng.randrange(-50, 50)
+            spec = _spec(
+                timestamp=now - dt.timedelta(minutes=back, seconds=rng.randrange(60)),
+                status=rng.choice(["SUCCESS", "FAILED"]),
+                confidence=rng.choice([None, rng.random()]),
+                error=rng.choice(ERRORS),
+                environment=rng.choice(ENVIRONMENTS),
+            )
+            log_ingest(client=client, document=document(spec))
+    spans = {
+        "24h": reads.Span(now - dt.timedelta(hours=24), now),
+        "7d": reads.Span(now - dt.timedelta(days=7), now),
+        "30d": reads.Span(now - dt.timedelta(days=30), now),
+    }
+    measures = ("runs", "n_success", "n_with_error", "conf_n", "conf_sum")
+    got = reads.totals_by_client([client_a.pk, client_b.pk], spans, measures)
+    for client in (client_a, client_b):
+        for name, span in spans.items():
+            expected = recount(client.pk, span.start, span.end)
+            for measure in measures:
+                value = got[client.pk][name][measure]
+                assert abs(value - expected[measure]) <= 1e-9, (client, name, measure)
