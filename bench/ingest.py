@@ -1,150 +1,273 @@
-"""Ingestion cost beside its references, in one run (a script, not a test).
+"""Ingestion throughput beside its references, in one run (a script, not a test).
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/flusso_bench .venv/bin/python bench/ingest.py
+    .venv/bin/python bench/ingest.py [--seconds 15] [--rounds 3] [--workers 2] [--threads 4]
 
-Measures, on the configured database (PostgreSQL for numbers that mean anything):
-- one log through the real API view (auth, throttle, parse, scrub, validate, insert,
-  commit) beside a bare DRF endpoint that parses the same body and answers, no database;
-- a batch of 500 through the real API view beside raw psycopg inserts of the same 500 rows
-  (executemany in one transaction), the floor the database sets.
-Views are called through DRF's request factory, so middleware is left out of both sides.
+Serves the real service under gunicorn (the repository's gunicorn.conf.py, PostgreSQL over
+TCP) with two more endpoints beside it (bench/reference: a bare DRF endpoint that finds the
+key by its prefix, validates with the plain serializer and inserts one row, and a bare
+``bulk_create`` batch endpoint), and drives both with wrk (bench/wrk/ingest.lua: the same
+~4 KB documents, a fresh log_id in every one), interleaving Flusso and the reference run
+by run. Then the database's own ceilings, from Python threads with psycopg into a copy of
+the log table with its indexes: one INSERT per row (autocommit) and ``executemany`` of
+100-row batches. Prints requests and documents per second, p50/p99, errors and the ratios
+the read-model issue sets (single >= 1.0x bare at 8 and 32; batch >= 0.5x executemany).
 Numbers are recorded in docs/performance.md.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flusso_site.settings.service")
-os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 40)
-os.environ.setdefault("ALLOWED_HOSTS", "*")
+import psycopg
+from psycopg.types.json import Jsonb
 
-import django
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-django.setup()
+from common import (  # noqa: E402
+    ROOT,
+    database_create,
+    database_url,
+    gunicorn,
+    machine,
+    manage,
+)
 
-from django.core.management import call_command  # noqa: E402
-from django.db import connection, transaction  # noqa: E402
-from rest_framework.permissions import AllowAny  # noqa: E402
-from rest_framework.response import Response  # noqa: E402
-from rest_framework.test import APIRequestFactory  # noqa: E402
-from rest_framework.views import APIView  # noqa: E402
-
-from collector.apis import LogBatchIngestApi, LogIngestApi  # noqa: E402
-from collector.models import WorkflowLog  # noqa: E402
-from collector.services import api_key_create, client_create  # noqa: E402
-from collector.tests.factories import log_document  # noqa: E402
-
-SINGLE_RUNS = 400
-BATCH_RUNS = 15
-BATCH_SIZE = 500
+DATABASE = "flusso_bench_ingest"
+BATCH = 100
+SETTINGS = {"DJANGO_SETTINGS_MODULE": "bench.settings"}
 
 
-class BareApi(APIView):
-    """The reference: DRF parsing the same JSON body and answering, nothing else."""
+def template() -> dict:
+    """A log as the shipper sends it, padded to about 4 KB with a realistic trace."""
+    document = {
+        "log_id": "__LOG_ID__",
+        "schema_version": "1.0",
+        "client_id": "bench",
+        "environment": "production",
+        "workflow_version": "v1.0",
+        "ticket_id": "12345",
+        "status": "SUCCESS",
+        "timestamp": "2026-11-20T09:14:09.940000+00:00",
+        "execution_time_seconds": 4.82,
+        "metrics": {
+            "react_iterations": 5,
+            "overall_confidence": 0.82,
+            "hallucination_risk": 0.12,
+            "product_confidence": 0.91,
+            "vision_matches": 4,
+            "text_matches": 10,
+        },
+        "error": None,
+        "trace": {"ticket": {"id": "12345", "requester_email": "sha256:0a9b8c7d6e5f4a3b"}},
+    }
+    steps = [
+        {
+            "iteration": i,
+            "thought": f"Step {i}: compare the part number with the manual's exploded view.",
+            "action": "search_manual",
+            "action_input": {"query": f"cartridge 46{i} replacement", "top_k": 5},
+            "observation": "Found 3 pages: installation, parts list, warranty. " * 3,
+        }
+        for i in range(1, 6)
+    ]
+    document["trace"]["react"] = {"iterations": steps}
+    document["trace"]["final_output"] = {"answer": "The replacement cartridge is 46-2 " * 10}
+    return document
 
-    authentication_classes: list[type] = []
-    permission_classes = [AllowAny]
-    throttle_classes: list[type] = []
 
-    def post(self, request: Any) -> Response:
-        return Response({"ok": bool(request.data)}, status=201)
+def setup() -> str:
+    database_create(DATABASE, fresh=True)
+    manage(DATABASE, "migrate", "--no-input", "-v", "0")
+    # The reference table (an app without migrations) once the service's tables exist.
+    manage(DATABASE, "migrate", "--run-syncdb", "--no-input", "-v", "0", **SETTINGS)
+    script = (
+        "from collector.services import client_create, api_key_create;"
+        "c = client_create(slug='bench', name='Bench');"
+        "print(api_key_create(client=c, label='bench')[1])"
+    )
+    from common import service_env
+
+    output = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=ROOT,
+        env=service_env(DATABASE, **SETTINGS),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    with psycopg.connect(database_url(DATABASE), autocommit=True) as conn:
+        conn.execute("CREATE TABLE raw_copy (LIKE collector_workflowlog INCLUDING ALL)")
+    return output.stdout.strip().splitlines()[-1]
 
 
-def median_ms(fn: Any, runs: int) -> float:
-    fn()  # warm-up
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1000
+def wrk(url: str, *, path: str, body_file: str, batch: int, key: str, connections: int,
+        seconds: int) -> dict:
+    command = [
+        "wrk", f"-t{min(connections, 4)}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+        "-s", str(ROOT / "bench" / "wrk" / "ingest.lua"), url + path,
+        "--", body_file, str(batch), key,
+    ]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    result = json.loads(output.strip().splitlines()[-1])
+    seconds_run = result["duration_us"] / 1e6
+    result["rps"] = result["requests"] / seconds_run
+    result["docs_per_s"] = result["rps"] * max(batch, 1)
+    return result
+
+
+def raw_ceiling(document: dict, *, rows_per_statement: int, threads: int, seconds: int) -> float:
+    """Rows per second psycopg gets into the copy table from ``threads`` connections."""
+    columns = (
+        "client_id, log_id, ticket_id, environment, status, workflow_version, timestamp, "
+        "received_at, execution_time_seconds, react_iterations, overall_confidence, "
+        "hallucination_risk, product_confidence, vision_matches, text_matches, error_type, "
+        "error_node, error_message, document"
+    )
+    sql = f"INSERT INTO raw_copy ({columns}) VALUES ({', '.join(['%s'] * 19)})"
+    with psycopg.connect(database_url(DATABASE)) as conn:
+        client_id = conn.execute("SELECT id FROM collector_client WHERE slug = 'bench'").fetchone()
+    lock = threading.Lock()
+    done = [0]
+    deadline = time.monotonic() + seconds
+
+    def row() -> tuple:
+        body = dict(document, log_id=str(uuid.uuid4()))
+        metrics = body["metrics"]
+        return (
+            client_id[0], body["log_id"], body["ticket_id"], "production", "SUCCESS", "v1.0",
+            body["timestamp"], body["timestamp"], 4.8, metrics["react_iterations"],
+            metrics["overall_confidence"], metrics["hallucination_risk"],
+            metrics["product_confidence"], 4, 10, "", "", "", Jsonb(body),
+        )
+
+    def work() -> None:
+        count = 0
+        with psycopg.connect(database_url(DATABASE), autocommit=rows_per_statement == 1) as conn:
+            while time.monotonic() < deadline:
+                if rows_per_statement == 1:
+                    conn.execute(sql, row())
+                else:
+                    with conn.cursor() as cursor:
+                        cursor.executemany(sql, [row() for _ in range(rows_per_statement)])
+                    conn.commit()
+                count += rows_per_statement
+        with lock:
+            done[0] += count
+
+    started = time.monotonic()
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return done[0] / (time.monotonic() - started)
 
 
 def main() -> None:
-    call_command("migrate", verbosity=0)
-    slug = f"bench-{uuid.uuid4().hex[:8]}"
-    client = client_create(slug=slug, name="Bench")
-    _, raw_key = api_key_create(client=client, label="bench")
-    factory = APIRequestFactory()
-    auth = {"HTTP_AUTHORIZATION": f"Bearer {raw_key}"}
-    bare, single, batch = BareApi.as_view(), LogIngestApi.as_view(), LogBatchIngestApi.as_view()
-
-    def post(view: Any, payload: Any, **extra: str) -> None:
-        body = json.dumps(payload)
-        response = view(factory.post("/", body, content_type="application/json", **extra))
-        assert response.status_code in (200, 201), response.data
-
-    bare_ms = median_ms(lambda: post(bare, log_document()), SINGLE_RUNS)
-    single_ms = median_ms(lambda: post(single, log_document(), **auth), SINGLE_RUNS)
-
-    batch_ms = median_ms(
-        lambda: post(batch, {"logs": [log_document() for _ in range(BATCH_SIZE)]}, **auth),
-        BATCH_RUNS,
-    )
-
-    columns = [f.column for f in WorkflowLog._meta.concrete_fields if f.column != "id"]
-    sql = (
-        f"INSERT INTO {WorkflowLog._meta.db_table} ({', '.join(columns)}) "
-        f"VALUES ({', '.join(['%s'] * len(columns))})"
-    )
-
-    def raw_rows() -> list[tuple[Any, ...]]:
-        rows = []
-        for _ in range(BATCH_SIZE):
-            doc = log_document()
-            metrics = doc["metrics"]
-            values = {
-                "client_id": client.pk,
-                "log_id": doc["log_id"],
-                "ticket_id": doc["ticket_id"],
-                "environment": "production",
-                "status": "SUCCESS",
-                "workflow_version": "v1.0",
-                "timestamp": doc["timestamp"],
-                "received_at": doc["timestamp"],
-                "execution_time_seconds": doc["execution_time_seconds"],
-                "error_type": "",
-                "error_node": "",
-                "error_message": "",
-                "document": json.dumps(doc),
-                **metrics,
-            }
-            rows.append(tuple(values[c] for c in columns))
-        return rows
-
-    def raw_insert() -> None:
-        rows = raw_rows()
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.executemany(sql, rows)
-
-    raw_ms = median_ms(raw_insert, BATCH_RUNS)
-
-    vendor = connection.vendor
-    print(f"database: {vendor}; medians over {SINGLE_RUNS} single and {BATCH_RUNS} batch runs")
-    print(f"bare DRF endpoint (parse + answer)   {bare_ms:8.2f} ms")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--worker-class", default="gthread")
+    parser.add_argument("--concurrency", default="8,32")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is missing: apt-get install wrk")
+    key = setup()
+    document = template()
+    body_file = Path(tempfile.mkdtemp()) / "log.json"
+    body_file.write_text(json.dumps(document))
+    print(machine())
     print(
-        f"POST /api/v1/logs (all the work)     {single_ms:8.2f} ms  "
-        f"({single_ms / bare_ms:.1f}x the bare endpoint)"
+        f"gunicorn {args.worker_class}, {args.workers} workers x {args.threads} threads; "
+        f"{len(json.dumps(document))}-byte documents; {args.rounds} rounds of {args.seconds} s"
     )
-    print(
-        f"raw inserts of {BATCH_SIZE} rows             {raw_ms:8.2f} ms  "
-        f"({BATCH_SIZE / raw_ms * 1000:,.0f} logs/s)"
-    )
-    print(
-        f"POST /api/v1/logs/batch of {BATCH_SIZE}      {batch_ms:8.2f} ms  "
-        f"({BATCH_SIZE / batch_ms * 1000:,.0f} logs/s, {raw_ms / batch_ms:.0%} of raw inserts)"
-    )
-    WorkflowLog.objects.filter(client=client).delete()
-    client.delete()
+    targets = {
+        "flusso single": ("/api/v1/logs", 0),
+        "bare single": ("/bench/bare/logs", 0),
+        "flusso batch": ("/api/v1/logs/batch", BATCH),
+        "bare batch": ("/bench/bare/logs/batch", BATCH),
+    }
+    results: dict[tuple[str, int], list[dict]] = {}
+    with gunicorn(
+        DATABASE,
+        workers=args.workers,
+        threads=args.threads,
+        worker_class=args.worker_class,
+        **SETTINGS,
+    ) as server:
+        for connections in [int(c) for c in args.concurrency.split(",")]:
+            for round_number in range(args.rounds):
+                for kind in ("single", "batch"):
+                    pair = [f"flusso {kind}", f"bare {kind}"]
+                    if round_number % 2:
+                        pair.reverse()  # neither side always runs first
+                    for name in pair:
+                        path, batch = targets[name]
+                        result = wrk(
+                            server.url,
+                            path=path,
+                            body_file=str(body_file),
+                            batch=batch,
+                            key=key,
+                            connections=connections,
+                            seconds=args.seconds,
+                        )
+                        results.setdefault((name, connections), []).append(result)
+                        print(
+                            f"  c={connections:<3} {name:14s} {result['rps']:8.0f} req/s "
+                            f"{result['docs_per_s']:8.0f} docs/s  p50 {result['p50_us'] / 1000:6.1f} "
+                            f"ms  p99 {result['p99_us'] / 1000:6.1f} ms  errors "
+                            f"{result['status_errors'] + result['socket_errors']}",
+                            flush=True,
+                        )
+    ceilings = {
+        "one INSERT per row": raw_ceiling(document, rows_per_statement=1, threads=8,
+                                          seconds=args.seconds),
+        f"executemany of {BATCH}": raw_ceiling(document, rows_per_statement=BATCH, threads=8,
+                                               seconds=args.seconds),
+    }
+
+    def median(name: str, connections: int, field: str) -> float:
+        return statistics.median(r[field] for r in results[(name, connections)])
+
+    print("\nmedians over the rounds")
+    for (name, connections) in results:
+        print(
+            f"  c={connections:<3} {name:14s} {median(name, connections, 'rps'):8.0f} req/s "
+            f"{median(name, connections, 'docs_per_s'):8.0f} docs/s  "
+            f"p99 {median(name, connections, 'p99_us') / 1000:6.1f} ms"
+        )
+    for name, rate in ceilings.items():
+        print(f"  raw psycopg, 8 threads, {name:22s} {rate:8.0f} rows/s")
+    print("\nratios")
+    for connections in [int(c) for c in args.concurrency.split(",")]:
+        single = median("flusso single", connections, "rps") / median(
+            "bare single", connections, "rps"
+        )
+        p99 = median("flusso single", connections, "p99_us") / median(
+            "bare single", connections, "p99_us"
+        )
+        batch = median("flusso batch", connections, "docs_per_s")
+        print(
+            f"  c={connections}: single {single:.2f}x bare (target >= 1.0), p99 {p99:.2f}x bare "
+            f"(target <= 1.0); batch {batch / median('bare batch', connections, 'docs_per_s'):.2f}x "
+            f"bare bulk_create, {batch / ceilings[f'executemany of {BATCH}']:.2f}x raw executemany "
+            "(target >= 0.5)"
+        )
+    os.remove(body_file)
 
 
 if __name__ == "__main__":

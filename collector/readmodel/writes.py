@@ -23,6 +23,7 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import cache
 from typing import Any
 
 from django.conf import settings
@@ -193,8 +194,48 @@ _TABLES: tuple[tuple[type, tuple[str, ...]], ...] = (
 )
 
 
+@cache
+def _compact_sql(model: type, key_fields: tuple[str, ...]) -> str:
+    """One statement (PostgreSQL): the keys with pending rows, their rows deleted and
+    summed back in as one compacted row each; answers the number of keys merged."""
+    table = model._meta.db_table
+    keys = ", ".join(key_fields)
+    join = " AND ".join(f"t.{name} = keys.{name}" for name in key_fields)
+    if model is Rollup:
+        sums = []
+        for name in HOURLY_MEASURES:
+            if name in FLOAT_MEASURES:
+                count = f"{name[:-4]}_n"
+                # A sum whose values were all subtracted again is zero, not 1e-17.
+                sums.append(f"CASE WHEN SUM({count}) = 0 THEN 0 ELSE SUM({name}) END")
+            else:
+                sums.append(f"SUM({name})")
+        measures = ", ".join(HOURLY_MEASURES) + ", last_at"
+        values = ", ".join(sums) + ", MAX(last_at)"
+        keep = " OR ".join(
+            f"SUM({name}) <> 0" for name in HOURLY_MEASURES if name not in FLOAT_MEASURES
+        )
+    else:
+        has_last = any(field.name == "last_at" for field in model._meta.fields)
+        measures = "runs, last_at" if has_last else "runs"
+        values = "SUM(runs), MAX(last_at)" if has_last else "SUM(runs)"
+        keep = "SUM(runs) <> 0"
+    return (
+        f"WITH keys AS (SELECT DISTINCT {keys} FROM {table} WHERE NOT compacted LIMIT %s), "  # noqa: S608 (names from model metadata)
+        f"gone AS (DELETE FROM {table} t USING keys WHERE {join} RETURNING t.*), "
+        f"merged AS (INSERT INTO {table} ({keys}, compacted, {measures}) "
+        f"SELECT {keys}, true, {values} FROM gone GROUP BY {keys} HAVING {keep}) "
+        "SELECT count(*) FROM keys"
+    )
+
+
 def _compact_table(model: type, key_fields: tuple[str, ...], using: str) -> int:
     """Merge up to COMPACT_KEYS_PER_TRANSACTION keys with pending rows; returns how many."""
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_compact_sql(model, key_fields), [COMPACT_KEYS_PER_TRANSACTION])
+            return cursor.fetchone()[0]
     manager = model.objects.using(using)
     keys = set(
         manager.filter(compacted=False)

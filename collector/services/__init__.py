@@ -16,9 +16,9 @@ from collector.services.ingest import (
     LogIngestResult,
     log_batch_ingest,
     log_ingest,
-    logs_store,
 )
 from collector.services.retention import PruneReport, logs_prune, logs_purge_expired
+from collector.services.store import logs_store
 
 __all__ = [
     "BatchIngestResult",

@@ -1,7 +1,7 @@
 """Ingestion: documents scrubbed, validated and stored once, with their rollup deltas.
 
-Every log the service stores goes through ``logs_store``: its idempotency receipt, the row
-and the read model's delta rows are written in one transaction, so an acknowledged log is
+Every log the service stores goes through ``store.logs_store``: its idempotency receipt,
+the row and the read model's delta rows are written atomically, so an acknowledged log is
 counted exactly once by every dashboard (docs/dashboard.md, "The read model").
 """
 
@@ -9,80 +9,23 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from django.conf import settings
-from django.db import connections, transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from collector.models import Client, LogReceipt, WorkflowLog
-from collector.readmodel.facts import FACT_COLUMNS, LogFacts, Tally
-from collector.readmodel.writes import deltas_insert
+from collector.models import Client, WorkflowLog
 from collector.scrubbing import DocumentTooDeep, scrub_document
 from collector.selectors import log_get
 from collector.serializers import LogDocumentSerializer
+from collector.services.store import logs_store
 from flusso_site.errors import ApplicationError
 
 # The error message column is short: the full message stays in the document.
 ERROR_MESSAGE_COLUMN_CHARS = 500
-
-
-def log_facts(log: WorkflowLog) -> LogFacts:
-    return LogFacts(*(getattr(log, name) for name in FACT_COLUMNS))
-
-
-def _receipts_insert(*, client_id: int, logs: Sequence[WorkflowLog], using: str) -> set[uuid.UUID]:
-    """Insert the logs' receipts; returns the log_ids that were new.
-
-    ``ON CONFLICT DO NOTHING`` waits for a concurrent transaction holding the same
-    receipt and then skips it, so of two requests carrying one log_id exactly one stores
-    it. Receipts go in log_id order, so two batches sharing logs cannot deadlock.
-    """
-    connection = connections[using]
-    log_id_field = LogReceipt._meta.get_field("log_id")
-    time_field = LogReceipt._meta.get_field("timestamp")
-    ordered = sorted(logs, key=lambda log: log.log_id)
-    params: list[Any] = []
-    for log in ordered:
-        params += [
-            client_id,
-            log_id_field.get_db_prep_value(log.log_id, connection),
-            time_field.get_db_prep_value(log.timestamp, connection),
-        ]
-    table = connection.ops.quote_name(LogReceipt._meta.db_table)
-    values = ", ".join(["(%s, %s, %s)"] * len(ordered))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f'INSERT INTO {table} (client_id, log_id, "timestamp") VALUES {values} '  # noqa: S608 (names from model metadata, values bound)
-            "ON CONFLICT DO NOTHING RETURNING log_id",
-            params,
-        )
-        rows = cursor.fetchall()
-    return {log_id_field.to_python(row[0]) for row in rows}
-
-
-def logs_store(
-    *, client_id: int, logs: Sequence[WorkflowLog], using: str = "default"
-) -> list[WorkflowLog]:
-    """Store the logs not stored before (by log_id); returns those, with their ids.
-
-    One transaction: receipts, rows and the rollup deltas of exactly the rows stored.
-    The logs' log_ids must be distinct.
-    """
-    if not logs:
-        return []
-    with transaction.atomic(using=using):
-        new = _receipts_insert(client_id=client_id, logs=logs, using=using)
-        created = [log for log in logs if log.log_id in new]
-        if created:
-            WorkflowLog.objects.using(using).bulk_create(created)
-            tally = Tally().add_all(log_facts(log) for log in created)
-            deltas_insert(client_id=client_id, tally=tally, using=using)
-    return created
 
 
 @dataclass(frozen=True)
