@@ -36,6 +36,11 @@ keepalive = _int("GUNICORN_KEEPALIVE", 5)
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
+# The application is loaded once, before the workers fork: every worker is ready to take
+# connections the moment it starts (with lazy loading, the first worker up took every
+# keep-alive connection of a burst while the others were still importing Django, and kept
+# them), and the workers share the loaded code's memory.
+preload_app = True
 # A worker is replaced after this many requests (with jitter), bounding any slow leak.
 max_requests = _int("GUNICORN_MAX_REQUESTS", 20000)
 max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 2000)

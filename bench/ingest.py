@@ -182,6 +182,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--worker-class", default="gthread")
     parser.add_argument("--concurrency", default="8,32")
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install wrk")
@@ -207,7 +208,11 @@ def main() -> None:
         threads=args.threads,
         worker_class=args.worker_class,
         **SETTINGS,
+        **dict(item.split("=", 1) for item in args.env),
     ) as server:
+        for path, batch in targets.values():  # warm-up: connections, caches, prepared plans
+            wrk(server.url, path=path, body_file=str(body_file), batch=batch, key=key,
+                connections=8, seconds=2)
         for connections in [int(c) for c in args.concurrency.split(",")]:
             for round_number in range(args.rounds):
                 for kind in ("single", "batch"):

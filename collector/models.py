@@ -176,7 +176,13 @@ class LogReceipt(models.Model):
     """
 
     pk = models.CompositePrimaryKey("client_id", "log_id")
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # No database constraint (Django still cascades deletes): each foreign-key check locks
+    # the client's row (FOR KEY SHARE), and with every request of a client checking the
+    # same row, PostgreSQL builds a new multixact per request. The log row keeps its
+    # constraint; receipts and rollups are written beside it in the same statement.
+    client = models.ForeignKey(
+        Client, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     log_id = models.UUIDField()
     timestamp = models.DateTimeField()
 
@@ -209,7 +215,10 @@ class _Rollup(models.Model):
     key; every read sums all rows of a key.
     """
 
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # No database constraint, as for LogReceipt: Django cascades the deletes.
+    client = models.ForeignKey(
+        Client, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     grain = models.CharField(max_length=1, choices=Grain.choices)
     start = models.DateTimeField(help_text="Start of the UTC hour or day.")
     environment = models.CharField(max_length=64)

@@ -13,6 +13,7 @@ import re
 import zlib
 from typing import Any
 
+import orjson
 from django.conf import settings
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.parsers import BaseParser
@@ -23,6 +24,13 @@ from flusso_site.errors import ApplicationError
 # Escapes that decode to text PostgreSQL refuses: NUL, and UTF-16 surrogate halves.
 _UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 _READ_CHUNK = 64 * 1024
+# A run of 19 digits may be an integer orjson would not read as one (past 64 bits): such
+# bodies are read by the standard library. Digits inside strings count too; that only
+# costs speed. Found by mapping digits to "1" and the rest to "0" (bytes.translate and a
+# substring search run in C, where a regex took 2 ms on a 270 KB batch).
+_DIGITS = bytes(0x31 if 0x30 <= byte <= 0x39 else 0x30 for byte in range(256))
+_LONG_DIGIT_RUN = b"1" * 19
+_UTF8_BOM = b"\xef\xbb\xbf"
 # Compressed bytes fed to zlib at a time; bounds the copy made at each member's end.
 _GZIP_CHUNK = 64 * 1024
 # A gzip body may be several concatenated members (RFC 1952); a client compresses one
@@ -125,14 +133,35 @@ def _repair_text(value: Any, depth: int = 0) -> Any:
     return value
 
 
-def json_body_parse(raw: bytes) -> Any:
-    """Strict JSON: no NaN or Infinity; unstorable text repaired. Raises ParseError."""
+def _stdlib_parse(raw: bytes) -> Any:
     try:
-        data = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+        # UTF-8 only: json.loads on bytes would also take UTF-16 and UTF-32.
+        text = raw.decode("utf-8")
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
         raise ParseError("The JSON body is nested too deeply.") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ParseError(f"The body is not valid JSON: {exc}") from None
+
+
+def json_body_parse(raw: bytes) -> Any:
+    """Strict JSON: no NaN or Infinity; unstorable text repaired. Raises ParseError.
+
+    orjson parses the usual body several times faster than the standard library; whatever
+    it refuses (an error, a lone surrogate to repair, nesting past its limit) and every
+    body with an integer past 64 bits (which orjson would read as a float) goes to the
+    standard library, so the result and the errors are the standard library's.
+    """
+    if raw.startswith(_UTF8_BOM):
+        raw = raw[len(_UTF8_BOM) :]
+    data: Any
+    if _LONG_DIGIT_RUN in raw.translate(_DIGITS):
+        data = _stdlib_parse(raw)
+    else:
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            data = _stdlib_parse(raw)
     if _UNSTORABLE_ESCAPE.search(raw):
         data = _repair_text(data)
     return data

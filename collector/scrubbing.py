@@ -68,6 +68,21 @@ _SECRET_IN_TEXT = re.compile(
 )
 # The shortest credential the pattern above can match ("Token abcd").
 _SHORTEST_SECRET = 10
+# Every match of _SECRET_IN_TEXT starts with one of these, case-insensitively: a text
+# holding none of them (after the folding below) needs no regex pass. Keep in step with
+# the pattern; a property test checks that no match gets past this filter.
+_SECRET_PREFIXES = ("bearer", "basic", "token", "flk_", "sk-", "xox", "akia")
+# "gh" alone is in every other English word; GitHub tokens are gh[pousr]_.
+_GITHUB_PREFIX = re.compile(r"gh[pousr]_")
+# IGNORECASE also matches these four letters to ASCII ones (Python's re documentation).
+_FOLD_TO_ASCII = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+
+
+def _may_hold_secret(text: str) -> bool:
+    folded = text.translate(_FOLD_TO_ASCII).lower()
+    return any(prefix in folded for prefix in _SECRET_PREFIXES) or bool(
+        _GITHUB_PREFIX.search(folded)
+    )
 
 
 def _mask_secret(match: re.Match[str]) -> str:
@@ -92,28 +107,79 @@ def scrub_text(text: str) -> str:
     """Mask e-mail addresses, credentials and key-shaped values inside free text."""
     if "@" in text:
         text = _EMAIL.sub(EMAIL_MASK, text)
-    if len(text) >= _SHORTEST_SECRET:
+    if len(text) >= _SHORTEST_SECRET and _may_hold_secret(text):
         text = _SECRET_IN_TEXT.sub(_mask_secret, text)
     return text
 
 
-def scrub_document(value: Any, _depth: int = 0) -> Any:
-    """A scrubbed copy of a parsed JSON value; raises DocumentTooDeep past MAX_DEPTH."""
+def _scan(value: Any, strings: list[str], depth: int) -> bool:
+    """Collect every string of the value; True when a key asks for redaction.
+
+    Raises DocumentTooDeep past MAX_DEPTH, as the copy below does.
+    """
+    if isinstance(value, str):
+        strings.append(value)
+        return False
+    if isinstance(value, dict):
+        if depth >= MAX_DEPTH:
+            raise DocumentTooDeep
+        found = False
+        for key, item in value.items():
+            strings.append(key)
+            if (item is not None and is_secret_key(key)) or _scan(item, strings, depth + 1):
+                found = True
+        return found
+    if isinstance(value, list):
+        if depth >= MAX_DEPTH:
+            raise DocumentTooDeep
+        found = False
+        for item in value:
+            if _scan(item, strings, depth + 1):
+                found = True
+        return found
+    return False
+
+
+# Joins the strings of a document for one search. No pattern matches a NUL, and no stored
+# string holds one (the parser replaces them), so no match can span two strings.
+_JOIN = "\x00"
+
+
+def _needs_scrubbing(value: Any) -> bool:
+    strings: list[str] = []
+    if _scan(value, strings, 0):
+        return True
+    text = _JOIN.join(strings)
+    if "@" in text and _EMAIL.search(text):
+        return True
+    return _may_hold_secret(text) and _SECRET_IN_TEXT.search(text) is not None
+
+
+def _scrub(value: Any, _depth: int = 0) -> Any:
     if isinstance(value, str):
         return scrub_text(value)
     if isinstance(value, dict):
         if _depth >= MAX_DEPTH:
             raise DocumentTooDeep
         return {
-            key: (
-                REDACTED
-                if is_secret_key(key) and item is not None
-                else scrub_document(item, _depth + 1)
-            )
+            key: (REDACTED if is_secret_key(key) and item is not None else _scrub(item, _depth + 1))
             for key, item in value.items()
         }
     if isinstance(value, list):
         if _depth >= MAX_DEPTH:
             raise DocumentTooDeep
-        return [scrub_document(item, _depth + 1) for item in value]
+        return [_scrub(item, _depth + 1) for item in value]
     return value
+
+
+def scrub_document(value: Any) -> Any:
+    """A scrubbed copy of a parsed JSON value; raises DocumentTooDeep past MAX_DEPTH.
+
+    Most documents (the shipper hashes and masks before sending) hold nothing to scrub:
+    one walk collecting their strings and one search over them finds that out, and the
+    value comes back as it is. Only a document with something to mask is copied string
+    by string.
+    """
+    if not _needs_scrubbing(value):
+        return value
+    return _scrub(value)

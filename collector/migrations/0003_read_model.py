@@ -44,7 +44,7 @@ class Migration(migrations.Migration):
             name='LogReceipt',
             fields=[
                 ('pk', models.CompositePrimaryKey('client_id', 'log_id', blank=True, editable=False, primary_key=True, serialize=False)),
-                ('client', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='collector.client')),
+                ('client', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='collector.client')),
                 ('log_id', models.UUIDField()),
                 ('timestamp', models.DateTimeField()),
             ],
@@ -145,17 +145,17 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='durationrollup',
             name='client',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='collector.client'),
+            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='collector.client'),
         ),
         migrations.AddField(
             model_name='errorrollup',
             name='client',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='collector.client'),
+            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='collector.client'),
         ),
         migrations.AddField(
             model_name='rollup',
             name='client',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='collector.client'),
+            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='collector.client'),
         ),
         migrations.AddIndex(
             model_name='durationrollup',

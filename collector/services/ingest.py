@@ -20,8 +20,8 @@ from rest_framework.exceptions import ValidationError
 from collector.models import Client, WorkflowLog
 from collector.scrubbing import DocumentTooDeep, scrub_document
 from collector.selectors import log_get
-from collector.serializers import LogDocumentSerializer
 from collector.services.store import logs_store
+from collector.validation import log_document_validate
 from flusso_site.errors import ApplicationError
 
 # The error message column is short: the full message stays in the document.
@@ -43,9 +43,6 @@ class BatchIngestResult:
     results: list[dict[str, Any]] = field(default_factory=list)
 
 
-_document_serializer = LogDocumentSerializer()
-
-
 def _document_prepare(*, client: Client, document: Any, received_at: datetime) -> WorkflowLog:
     """An unsaved row from one document: scrubbed, validated and typed.
 
@@ -64,7 +61,7 @@ def _document_prepare(*, client: Client, document: Any, received_at: datetime) -
             fields={"non_field_errors": ["The document is nested too deeply."]},
         ) from None
     try:
-        data = _document_serializer.run_validation(scrubbed)
+        data = log_document_validate(scrubbed)
     except ValidationError as exc:
         raise ApplicationError("The log document has invalid fields.", fields=exc.detail) from None
 
@@ -81,7 +78,9 @@ def _document_prepare(*, client: Client, document: Any, received_at: datetime) -
     timestamp = data.get("timestamp") or received_at
     metrics = data.get("metrics") or {}
     error = data.get("error") or {}
-    # The stored document says what the typed columns say.
+    # The stored document says what the typed columns say (a copy of the top level: the
+    # scrubbed document may be the caller's own when there was nothing to scrub).
+    scrubbed = dict(scrubbed)
     scrubbed["log_id"] = str(log_id)
     scrubbed["client_id"] = client.slug
     scrubbed.setdefault("environment", data["environment"])

@@ -8,9 +8,10 @@ On PostgreSQL one log is one statement, run in autocommit: data-modifying CTEs i
 receipt (``ON CONFLICT DO NOTHING``), the log row if the receipt went in, and its delta
 rows if the receipt went in, so the request makes two round trips in all (the key lookup
 and this) and "201" means committed. A batch is the same statement with the batch's
-deltas summed in Python, inside a transaction that is retried when a concurrent request
-stored one of its logs first. Elsewhere (SQLite) the same three writes run through the ORM
-in one transaction.
+deltas summed in Python, which count only if every receipt went in; when some did not (a
+resent batch, or a concurrent request storing one of its logs first) the transaction is
+rolled back and tried again without the logs stored already. Elsewhere (SQLite) the same
+three writes run through the ORM in one transaction.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from functools import cache
 from typing import Any
 
 import orjson
+import psycopg
 from django.db import connections, transaction
 
 from collector.models import DurationRollup, ErrorRollup, LogReceipt, Rollup, WorkflowLog
@@ -31,7 +33,7 @@ from collector.readmodel.writes import compaction_mark_due, deltas_insert
 # A batch raced by a concurrent request storing one of its logs is retried this often.
 BATCH_ATTEMPTS = 5
 
-# Log columns written (all but the id, which the sequence gives), and their array types.
+# Log columns written (all but the id, which the sequence gives), and their SQL types.
 _LOG_COLUMNS: tuple[tuple[str, str], ...] = (
     ("log_id", "uuid"),
     ("ticket_id", "text"),
@@ -50,7 +52,7 @@ _LOG_COLUMNS: tuple[tuple[str, str], ...] = (
     ("error_type", "text"),
     ("error_node", "text"),
     ("error_message", "text"),
-    ("document", "text"),
+    ("document", "jsonb"),
 )
 _KEY_COLUMNS = (
     ("grain", "text"),
@@ -77,50 +79,53 @@ def log_facts(log: WorkflowLog) -> LogFacts:
     return LogFacts(*(getattr(log, name) for name in FACT_COLUMNS))
 
 
-def _json(document: Any) -> str:
-    try:
-        return orjson.dumps(document).decode()
-    except TypeError:  # an integer past 64 bits, which orjson does not write
-        return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+# The statement stays under psycopg's 4 KB limit for caching its parsed form (every
+# request would parse it again otherwise): names are quoted only where SQL needs it.
+_QUOTED = {"timestamp"}
 
 
-def _unnest(columns: Sequence[tuple[str, str]]) -> tuple[str, str]:
-    """(``unnest(%s::t[], ...) AS v(a, ...)``, the column list)."""
-    arrays = ", ".join(f"%s::{kind}[]" for _, kind in columns)
-    names = ", ".join(f'"{name}"' for name, _ in columns)
-    return f"unnest({arrays}) AS v({names})", names
+def _name(name: str) -> str:
+    return f'"{name}"' if name in _QUOTED else name
 
 
-def _cast(name: str, kind: str) -> str:
-    return f'v."{name}"::jsonb' if name == "document" else f'v."{name}"'
+def _record_type(columns: Sequence[tuple[str, str]]) -> str:
+    return ",".join(f"{_name(name)} {kind}" for name, kind in columns)
+
+
+def _names(columns: Sequence[tuple[str, str]]) -> str:
+    return ",".join(_name(name) for name, _ in columns)
 
 
 def _delta_cte(alias: str, table: str, columns: Sequence[tuple[str, str]], condition: str) -> str:
-    source, names = _unnest(columns)
+    names = _names(columns)
     return (
         f"{alias} AS (INSERT INTO {table} (client_id, compacted, {names}) "  # noqa: S608 (names from model metadata, values bound)
-        f"SELECT %s, false, {names} FROM {source} WHERE {condition})"
+        f"SELECT %s, false, {names} FROM jsonb_to_recordset(%s::jsonb) "
+        f"AS d({_record_type(columns)}) WHERE {condition})"
     )
 
 
 @cache
 def _statement(*, batch: bool, errors: bool, durations: bool) -> str:
-    """The one statement that stores logs and their deltas (PostgreSQL)."""
+    """The one statement that stores logs and their deltas (PostgreSQL).
+
+    Rows travel as one JSON array per table (``jsonb_to_recordset``): a handful of
+    parameters however many rows, written by orjson and read by PostgreSQL in C.
+    """
     receipts = LogReceipt._meta.db_table
     logs = WorkflowLog._meta.db_table
-    log_source, log_names = _unnest(_LOG_COLUMNS)
-    values = ", ".join(_cast(name, kind) for name, kind in _LOG_COLUMNS)
     # A single log's deltas go in if its receipt did; a batch's if all of its receipts
     # did (else the caller rolls back and tries again without the ones stored meanwhile).
     condition = "(SELECT count(*) FROM receipt) = %s" if batch else "EXISTS (SELECT 1 FROM receipt)"
     ctes = [
+        f"v AS (SELECT * FROM jsonb_to_recordset(%s::jsonb) AS v({_record_type(_LOG_COLUMNS)}))",  # noqa: S608
         f'receipt AS (INSERT INTO {receipts} (client_id, log_id, "timestamp") '  # noqa: S608
-        "SELECT %s, r.log_id, r.ts FROM unnest(%s::uuid[], %s::timestamptz[]) AS r(log_id, ts) "
         # Receipts in log_id order: two batches sharing logs lock them in the same order.
-        "ORDER BY r.log_id ON CONFLICT DO NOTHING RETURNING log_id)",
-        f"stored AS (INSERT INTO {logs} (client_id, {log_names}) "  # noqa: S608
-        f"SELECT %s, {values} FROM {log_source} "
-        "WHERE v.log_id IN (SELECT log_id FROM receipt) RETURNING id, log_id)",
+        'SELECT %s, log_id, "timestamp" FROM v ORDER BY log_id '
+        "ON CONFLICT DO NOTHING RETURNING log_id)",
+        f"stored AS (INSERT INTO {logs} (client_id, {_names(_LOG_COLUMNS)}) "  # noqa: S608
+        f"SELECT %s, {_names(_LOG_COLUMNS)} FROM v "
+        "WHERE log_id IN (SELECT log_id FROM receipt) RETURNING id, log_id)",
         _delta_cte("rollup", Rollup._meta.db_table, _ROLLUP_COLUMNS, condition),
     ]
     if errors:
@@ -132,42 +137,25 @@ def _statement(*, batch: bool, errors: bool, durations: bool) -> str:
     return "WITH " + ",\n".join(ctes) + "\nSELECT id, log_id FROM stored"
 
 
-_COERCE = {"float8": float, "int8": int}
-
-
-def _columns_of(rows: Sequence[tuple], columns: Sequence[tuple[str, str]]) -> list[list[Any]]:
-    """Row tuples as one list per column, each of one type (an array parameter)."""
-    arrays = []
-    for index, (_, kind) in enumerate(columns):
-        coerce = _COERCE.get(kind)
-        if coerce is None:
-            arrays.append([row[index] for row in rows])
-        else:
-            arrays.append([None if row[index] is None else coerce(row[index]) for row in rows])
-    return arrays
+def _records(rows: Sequence[tuple], columns: Sequence[tuple[str, str]]) -> str:
+    """Rows as the JSON array jsonb_to_recordset reads (documents stay nested JSON)."""
+    names = [name for name, _ in columns]
+    records = [dict(zip(names, row, strict=True)) for row in rows]
+    try:
+        return orjson.dumps(records).decode()
+    except TypeError:  # an integer past 64 bits in a document, which orjson does not write
+        return json.dumps(records, default=str, ensure_ascii=False, separators=(",", ":"))
 
 
 def _params(*, client_id: int, logs: Sequence[WorkflowLog], tally: Tally, batch: bool) -> tuple:
-    log_rows = [
-        tuple(
-            _json(log.document) if name == "document" else getattr(log, name)
-            for name, _ in _LOG_COLUMNS
-        )
-        for log in logs
-    ]
+    log_rows = [tuple(getattr(log, name) for name, _ in _LOG_COLUMNS) for log in logs]
     rollups = [
         (*key, *(measures[name] for name in HOURLY_MEASURES), tally.last_at.get(key))
         for key, measures in tally.rows.items()
     ]
     errors = [(*key, runs, last_at) for key, (runs, last_at) in tally.errors.items()]
     durations = [(*key[:4], key[4], runs) for key, runs in tally.durations.items()]
-    params: list[Any] = [
-        client_id,
-        [log.log_id for log in logs],
-        [log.timestamp for log in logs],
-        client_id,
-        *_columns_of(log_rows, _LOG_COLUMNS),
-    ]
+    params: list[Any] = [_records(log_rows, _LOG_COLUMNS), client_id, client_id]
     condition = [len(logs)] if batch else []
     for rows, columns in (
         (rollups, _ROLLUP_COLUMNS),
@@ -175,8 +163,32 @@ def _params(*, client_id: int, logs: Sequence[WorkflowLog], tally: Tally, batch:
         (durations, _DURATION_COLUMNS),
     ):
         if rows:
-            params += [client_id, *_columns_of(rows, columns), *condition]
+            params += [client_id, _records(rows, columns), *condition]
     return tuple(params), bool(errors), bool(durations)
+
+
+def _execute(connection: Any, sql: str, params: tuple) -> list[tuple]:
+    """Run the statement with parameters bound by the server, not quoted into the text.
+
+    Django's psycopg cursors quote every parameter into the SQL; the dozens of arrays of
+    this statement cost more to quote than to insert. A server-bound cursor on the same
+    connection (so the same transaction) sends them apart, and psycopg prepares the
+    statement after a few runs, so PostgreSQL no longer parses and plans it per request.
+    """
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _stored_log_ids(connection: Any, client_id: int, logs: Sequence[WorkflowLog]) -> set:
+    """The log_ids of these logs that have a receipt: one index probe each (a join, which
+    the planner cannot turn into a scan of every receipt of the client)."""
+    sql = (
+        f"SELECT r.log_id FROM unnest(%s::uuid[]) AS u(log_id) "  # noqa: S608 (name from model metadata)
+        f"JOIN {LogReceipt._meta.db_table} r ON r.client_id = %s AND r.log_id = u.log_id"
+    )
+    return {row[0] for row in _execute(connection, sql, ([log.log_id for log in logs], client_id))}
 
 
 class _Raced(Exception):
@@ -190,13 +202,9 @@ def _store_postgresql(client_id: int, logs: Sequence[WorkflowLog], using: str) -
         try:
             with transaction.atomic(using=using) if batch else _no_transaction():
                 pending = logs
-                if batch:
-                    existing = set(
-                        LogReceipt.objects.using(using)
-                        .for_client(client_id)
-                        .filter(log_id__in=[log.log_id for log in logs])
-                        .values_list("log_id", flat=True)
-                    )
+                if attempt:
+                    # Raced (or a resent batch): leave out what is stored already.
+                    existing = _stored_log_ids(connection, client_id, logs)
                     pending = [log for log in logs if log.log_id not in existing]
                     if not pending:
                         return []
@@ -205,9 +213,7 @@ def _store_postgresql(client_id: int, logs: Sequence[WorkflowLog], using: str) -
                     client_id=client_id, logs=pending, tally=tally, batch=batch
                 )
                 sql = _statement(batch=batch, errors=errors, durations=durations)
-                with connection.cursor() as cursor:
-                    cursor.execute(sql, params)
-                    ids = dict((log_id, pk) for pk, log_id in cursor.fetchall())
+                ids = dict((log_id, pk) for pk, log_id in _execute(connection, sql, params))
                 if batch and len(ids) != len(pending):
                     raise _Raced
         except _Raced:
