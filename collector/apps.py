@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import AppConfig
-from django.core.signals import request_finished
 from django.db.models.signals import post_migrate
 
 
@@ -36,8 +35,5 @@ class CollectorConfig(AppConfig):
     def ready(self) -> None:
         # Registers the OpenAPI description of the API key authentication.
         from collector import schema  # noqa: F401
-        from collector.readmodel.writes import compaction_run_if_due
 
-        # Merges the read model's delta rows once a response has been sent.
-        request_finished.connect(compaction_run_if_due, dispatch_uid="rollup-compaction")
         post_migrate.connect(_read_model_after_migrate, sender=self)

@@ -6,9 +6,9 @@ Design (docs/dashboard.md, "The read model"):
   ingestion adds, retention pruning subtracts. No rollup row is ever updated in a request,
   so concurrent requests for the same client and hour never wait on one another's row
   lock until commit; the only shared work is one INSERT of a few rows.
-- Compaction merges a key's rows into one ``compacted`` row, in the background of the
-  ingesting processes (at most every ROLLUP_COMPACT_INTERVAL_SECONDS per process, after
-  the response is sent) and at the end of every prune and rebuild. Reads sum every row
+- Compaction merges a key's rows into one ``compacted`` row, in a background thread of
+  each ingesting process (at most every ROLLUP_COMPACT_INTERVAL_SECONDS) and at the end
+  of every prune and rebuild. Reads sum every row
   of a key, so they are exact before, during and after compaction.
 - Compaction, the rebuild and dropping a partition's rollups delete rows; they take one
   advisory lock so that no two of them work on the same rows at once. The rebuild reads
@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -39,6 +41,8 @@ from collector.readmodel.facts import (
     Tally,
     day_floor,
 )
+
+logger = logging.getLogger(__name__)
 
 # pg_advisory_lock key of the rollup maintenance (compaction, rebuild, partition drop).
 ROLLUP_LOCK_KEY = 0x466C7573  # "Flus"
@@ -279,33 +283,53 @@ def rollups_compact(*, using: str = "default", passes: int = COMPACT_PASSES) -> 
     return merged
 
 
-# Compaction after requests: at most every ROLLUP_COMPACT_INTERVAL_SECONDS per process.
-_due = threading.local()
-_next_compaction = 0.0
-_next_lock = threading.Lock()
+# Compaction beside ingestion: a thread per process, woken by requests that wrote deltas,
+# merging at most every ROLLUP_COMPACT_INTERVAL_SECONDS. It waits on the database, not on
+# the interpreter, so requests in the same process carry on meanwhile (run after each
+# response instead, it held a sync worker and the requests queued behind it).
+
+
+class _Compactor(threading.Thread):
+    def __init__(self) -> None:
+        super().__init__(name="flusso-rollup-compactor", daemon=True)
+        self.wake = threading.Event()
+        self.pid = os.getpid()
+
+    def run(self) -> None:
+        from django.db import connection
+
+        while True:
+            self.wake.wait()
+            self.wake.clear()
+            interval = settings.ROLLUP_COMPACT_INTERVAL_SECONDS
+            try:
+                rollups_compact()
+            except Exception as exc:  # the database is away: try again on the next wake
+                logger.warning("Rollup compaction failed: %s", type(exc).__name__)
+            finally:
+                # Connected only while merging: an idle thread holds no connection.
+                connection.close()
+            time.sleep(max(interval, 0))
+
+
+_compactor: _Compactor | None = None
+_compactor_lock = threading.Lock()
 
 
 def compaction_mark_due() -> None:
-    """Ask for a compaction once the current request has been answered."""
-    _due.value = True
-
-
-def compaction_run_if_due(**_: Any) -> None:
-    """The request_finished receiver: compacts when this request wrote deltas and the
-    process has not compacted for ROLLUP_COMPACT_INTERVAL_SECONDS."""
-    global _next_compaction
-    if not getattr(_due, "value", False):
+    """Ask this process's compactor to merge the delta rows just written."""
+    global _compactor
+    if settings.ROLLUP_COMPACT_INTERVAL_SECONDS < 0:
         return
-    _due.value = False
-    interval = settings.ROLLUP_COMPACT_INTERVAL_SECONDS
-    if interval < 0:
-        return
-    now = time.monotonic()
-    with _next_lock:
-        if now < _next_compaction:
-            return
-        _next_compaction = now + interval
-    rollups_compact()
+    compactor = _compactor
+    # A compactor of the parent process does not survive a fork (gunicorn's workers).
+    if compactor is None or compactor.pid != os.getpid() or not compactor.is_alive():
+        with _compactor_lock:
+            compactor = _compactor
+            if compactor is None or compactor.pid != os.getpid() or not compactor.is_alive():
+                compactor = _compactor = _Compactor()
+                compactor.start()
+    compactor.wake.set()
 
 
 # Rebuild ----------------------------------------------------------------------------------

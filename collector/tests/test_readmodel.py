@@ -399,31 +399,25 @@ def test_facts_ignore_timestamps_in_the_current_time_zone(client_a, settings):
     assert rows.get(grain="d").start == NOW.replace(hour=0, minute=0)
 
 
-def test_a_finished_ingestion_request_compacts_at_most_once_per_interval(api_key, settings):
-    """After an ingestion response is sent, the process merges pending deltas; another
-    request within ROLLUP_COMPACT_INTERVAL_SECONDS leaves them for later."""
-    from django.test import Client as HttpClient
-    from django.urls import reverse
+@pytest.mark.django_db(transaction=True)
+def test_a_background_compactor_merges_what_ingestion_wrote(settings):
+    """Ingestion wakes a compactor thread in its process; the rows it wrote are merged
+    without anyone calling compaction, and the numbers do not change."""
+    import time
 
     from collector.readmodel import writes
 
-    settings.ROLLUP_COMPACT_INTERVAL_SECONDS = 3600
-    writes._next_compaction = 0.0  # as in a fresh process
-    http = HttpClient(headers={"Authorization": f"Bearer {api_key.raw_key}"})
-    rows = Rollup.objects.for_client(api_key.client)
-
-    def post() -> None:
-        response = http.post(
-            reverse("collector:log-ingest"),
-            data=document(_spec()),
-            content_type="application/json",
-        )
-        assert response.status_code == 201
-
-    post()
-    assert rows.filter(compacted=False).count() == 0  # merged after the response
-    post()
-    assert rows.filter(compacted=False).count() == 4  # the hour and day deltas wait
+    settings.ROLLUP_COMPACT_INTERVAL_SECONDS = 0
+    client = ClientFactory(slug="compacted")
+    for _ in range(3):
+        log_ingest(client=client, document=document(_spec()))
+    rows = Rollup.objects.for_client(client)
+    deadline = time.monotonic() + 20
+    while rows.filter(compacted=False).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not rows.filter(compacted=False).exists()
+    assert rows.filter(grain="D").get().runs == 3
+    assert writes._compactor is not None and writes._compactor.is_alive()
 
 
 def test_the_overview_totals_of_every_client_equal_a_recount(client_a, client_b):
