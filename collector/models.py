@@ -208,8 +208,9 @@ class _Rollup(models.Model):
     """Fields every rollup row has.
 
     Each log is counted in its UTC hour and in its UTC day (``grain``), so a long window
-    reads days and only its partial days read hours; and again in both over all the
-    client's environments and versions (upper-case grains), which unfiltered pages read.
+    reads days and only its partial days read hours; and, once compacted, again in both
+    over all the client's environments and versions (upper-case grains), which unfiltered
+    pages read.
     Rows are appended by writers (deltas, never updated, so concurrent requests never
     wait on one another's row) and merged by compaction into one ``compacted`` row per
     key; every read sums all rows of a key.
@@ -247,9 +248,13 @@ def _rollup_meta(
         models.Index(
             fields=["client", "grain", "start"], include=include or [], name=f"{name}_read"
         ),
-        # Compaction's to-do list: only the pending rows, and only their ids (a narrow
-        # index costs each request's delta rows less to insert into).
-        models.Index(fields=["id"], condition=Q(compacted=False), name=f"{name}_pending"),
+        # The pending deltas: compaction's to-do list, and what reads of every environment
+        # add to the rows deltas are folded into.
+        models.Index(
+            fields=["client", "grain", "start"],
+            condition=Q(compacted=False),
+            name=f"{name}_pending",
+        ),
     ]
     constraints = [
         models.UniqueConstraint(

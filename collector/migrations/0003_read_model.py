@@ -163,7 +163,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='durationrollup',
-            index=models.Index(condition=models.Q(('compacted', False)), fields=['id'], name='rollup_duration_pending'),
+            index=models.Index(condition=models.Q(('compacted', False)), fields=['client', 'grain', 'start'], name='rollup_duration_pending'),
         ),
         migrations.AddConstraint(
             model_name='durationrollup',
@@ -175,7 +175,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='errorrollup',
-            index=models.Index(condition=models.Q(('compacted', False)), fields=['id'], name='rollup_error_pending'),
+            index=models.Index(condition=models.Q(('compacted', False)), fields=['client', 'grain', 'start'], name='rollup_error_pending'),
         ),
         migrations.AddConstraint(
             model_name='errorrollup',
@@ -191,7 +191,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='rollup',
-            index=models.Index(condition=models.Q(('compacted', False)), fields=['id'], name='rollup_pending'),
+            index=models.Index(condition=models.Q(('compacted', False)), fields=['client', 'grain', 'start'], name='rollup_pending'),
         ),
         migrations.AddConstraint(
             model_name='rollup',

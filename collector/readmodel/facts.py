@@ -199,20 +199,26 @@ def _zero() -> dict[str, float]:
 
 
 # (grain, day or hour, per environment and version or over all of them). Upper case:
-# every environment and version together, stored with both left empty.
+# every environment and version together, stored with both left empty. Writers append
+# deltas of the per-dimension grains only; compaction folds them into the upper-case rows
+# (collector.readmodel.writes), and reads of every environment add the deltas not folded
+# yet (collector.readmodel.reads.all_dimensions).
 GRAINS = (("h", False, True), ("d", True, True), ("H", False, False), ("D", True, False))
+DELTA_GRAINS = GRAINS[:2]
 
 
 class Tally:
     """Rollup numbers being added up, keyed as the three tables are.
 
-    Every log counts in its UTC hour (grain "h") and its UTC day (grain "d"), and in both
-    again over all environments and versions ("H", "D"). ``sign`` -1
+    Every log counts in its UTC hour (grain "h") and its UTC day (grain "d"), and, for a
+    rebuild, in both again over all environments and versions ("H", "D"). ``sign`` -1
     subtracts (logs deleted by retention). A Tally is what ingestion writes as delta rows,
     and what a read adds raw edge logs into.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, all_dimensions: bool = False) -> None:
+        # Deltas count the per-dimension grains; a rebuild writes all four at once.
+        self.grains = GRAINS if all_dimensions else DELTA_GRAINS
         # (grain, start, environment, version) -> measures
         self.rows: dict[tuple[str, dt.datetime, str, str], dict[str, float]] = {}
         self.last_at: dict[tuple[str, dt.datetime, str, str], dt.datetime] = {}
@@ -231,7 +237,7 @@ class Tally:
         seconds = facts.execution_time_seconds
         bucket = duration_bucket(seconds) if seconds is not None else None
         has_error = bool(facts.error_type or facts.error_node)
-        for grain, daily, per_dimension in GRAINS:
+        for grain, daily, per_dimension in self.grains:
             start = day if daily else hour
             if per_dimension:
                 key = (grain, start, facts.environment, facts.workflow_version)

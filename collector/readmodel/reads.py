@@ -54,10 +54,9 @@ class Scope:
     client_ids: tuple[int, ...] = ()
 
     @property
-    def grains(self) -> tuple[str, str]:
-        """(hour grain, day grain) of the rows this scope reads: the rows over all
-        environments and versions unless it filters by one."""
-        return ("h", "d") if self.environment or self.version else ("H", "D")
+    def all_dimensions(self) -> bool:
+        """Whether this scope reads the rows over all environments and versions."""
+        return not (self.environment or self.version)
 
     def filter(self, queryset: QuerySet) -> QuerySet:
         if self.client_id is not None:
@@ -96,6 +95,17 @@ class Totals:
             self.last_at = last_at
 
 
+def all_dimensions(grain: str) -> Q:
+    """The rows counting every environment and version of a client at a grain ("h" or
+    "d"): the compacted upper-case rows, and the per-dimension deltas not folded into them
+    yet (compaction moves a delta into both in one transaction, so each counts once)."""
+    return Q(grain=grain.upper()) | Q(grain=grain, compacted=False)
+
+
+def grain_q(grain: str, all_dims: bool) -> Q:
+    return all_dimensions(grain) if all_dims else Q(grain=grain)
+
+
 @dataclass(frozen=True)
 class Cover:
     """How a span is read: whole UTC days (day rows), whole hours beside them (hour rows),
@@ -105,13 +115,14 @@ class Cover:
     hours: tuple[Span, ...]
     edges: tuple[Span, ...]
 
-    def condition(self, grains: tuple[str, str] = ("h", "d")) -> Q:
-        hour_grain, day_grain = grains
+    def condition(self, all_dims: bool = False) -> Q:
         condition = Q(pk__in=[])
         if self.days is not None:
-            condition |= Q(grain=day_grain, start__gte=self.days.start, start__lt=self.days.end)
+            condition |= grain_q("d", all_dims) & Q(
+                start__gte=self.days.start, start__lt=self.days.end
+            )
         for hours in self.hours:
-            condition |= Q(grain=hour_grain, start__gte=hours.start, start__lt=hours.end)
+            condition |= grain_q("h", all_dims) & Q(start__gte=hours.start, start__lt=hours.end)
         return condition
 
     @property
@@ -216,9 +227,9 @@ def totals(scope: Scope, spans: Sequence[Span]) -> list[Totals]:
     covers = [cover(span) for span in spans]
     for index, part in enumerate(covers):
         if not part.empty:
-            row = scope.filter(Rollup.objects.filter(part.condition(scope.grains))).aggregate(
-                **_plain_sums(HOURLY_MEASURES)
-            )
+            row = scope.filter(
+                Rollup.objects.filter(part.condition(scope.all_dimensions))
+            ).aggregate(**_plain_sums(HOURLY_MEASURES))
             results[index].add(row, row["newest"])
     edges = {edge for part in covers for edge in part.edges}
     pieces = _edge_pieces(_raw_facts(scope, list(edges)), edges)
@@ -250,7 +261,7 @@ def totals_by_client(
         if part.empty:
             continue
         rows = (
-            scope.filter(Rollup.objects.filter(part.condition(scope.grains)))
+            scope.filter(Rollup.objects.filter(part.condition(scope.all_dimensions)))
             .values("client_id")
             .annotate(**_plain_sums(measures))
             .order_by()
@@ -290,12 +301,12 @@ def series(scope: Scope, buckets: Sequence[Span]) -> list[Totals]:
             hour_spans.append(hours)
             _slot_range(slots, "h", hours, HOUR, index)
         edges += part.edges
-    hour_grain, day_grain = scope.grains
+    all_dims = scope.all_dimensions
     condition = Q(pk__in=[])
     for days in _merged(day_spans):
-        condition |= Q(grain=day_grain, start__gte=days.start, start__lt=days.end)
+        condition |= grain_q("d", all_dims) & Q(start__gte=days.start, start__lt=days.end)
     for hours in _merged(hour_spans):
-        condition |= Q(grain=hour_grain, start__gte=hours.start, start__lt=hours.end)
+        condition |= grain_q("h", all_dims) & Q(start__gte=hours.start, start__lt=hours.end)
     if slots:
         rows = (
             scope.filter(Rollup.objects.filter(condition))
@@ -334,7 +345,7 @@ def error_groups(scope: Scope, span: Span) -> dict[tuple[str, str], tuple[int, d
     groups: dict[tuple[str, str], list] = {}
     if not part.empty:
         rows = (
-            scope.filter(ErrorRollup.objects.filter(part.condition(scope.grains)))
+            scope.filter(ErrorRollup.objects.filter(part.condition(scope.all_dimensions)))
             .values("error_type", "error_node")
             .annotate(runs=Sum("runs"), last_at=Max("last_at"))
             .order_by()
@@ -361,7 +372,7 @@ def duration_histograms(scope: Scope, spans: Sequence[Span]) -> list[dict[int, i
         if part.empty:
             continue
         rows = (
-            scope.filter(DurationRollup.objects.filter(part.condition(scope.grains)))
+            scope.filter(DurationRollup.objects.filter(part.condition(scope.all_dimensions)))
             .values_list("bucket")
             .annotate(runs=Sum("runs"))
             .order_by()
@@ -405,7 +416,7 @@ def newest_hours(
     (runs, newest timestamp), newest first: a few index entries however old they are."""
     rows = (
         Rollup.objects.for_client(client_id)
-        .filter(grain="H", start__lt=before)
+        .filter(all_dimensions("h"), start__lt=before)
         .values("start")
         .annotate(n=Sum("runs"), newest=Max("last_at"))
         .filter(n__gt=0)

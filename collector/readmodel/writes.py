@@ -198,39 +198,73 @@ _TABLES: tuple[tuple[type, tuple[str, ...]], ...] = (
 )
 
 
-@cache
-def _compact_sql(model: type, key_fields: tuple[str, ...]) -> str:
-    """One statement (PostgreSQL): the keys with pending rows, their rows deleted and
-    summed back in as one compacted row each; answers the number of keys merged."""
-    table = model._meta.db_table
-    keys = ", ".join(key_fields)
-    join = " AND ".join(f"t.{name} = keys.{name}" for name in key_fields)
+def _measures(model: type) -> tuple[list[str], list[str], str]:
+    """(summed columns, their merged SQL, the HAVING that keeps a row) of a rollup table."""
     if model is Rollup:
-        sums = []
+        columns = [*HOURLY_MEASURES, "last_at"]
+        merged = []
         for name in HOURLY_MEASURES:
             if name in FLOAT_MEASURES:
-                count = f"{name[:-4]}_n"
                 # A sum whose values were all subtracted again is zero, not 1e-17.
-                sums.append(f"CASE WHEN SUM({count}) = 0 THEN 0 ELSE SUM({name}) END")
+                merged.append(f"CASE WHEN SUM({name[:-4]}_n) = 0 THEN 0 ELSE SUM({name}) END")
             else:
-                sums.append(f"SUM({name})")
-        measures = ", ".join(HOURLY_MEASURES) + ", last_at"
-        values = ", ".join(sums) + ", MAX(last_at)"
+                merged.append(f"SUM({name})")
+        merged.append("MAX(last_at)")
         keep = " OR ".join(
             f"SUM({name}) <> 0" for name in HOURLY_MEASURES if name not in FLOAT_MEASURES
         )
-    else:
-        has_last = any(field.name == "last_at" for field in model._meta.fields)
-        measures = "runs, last_at" if has_last else "runs"
-        values = "SUM(runs), MAX(last_at)" if has_last else "SUM(runs)"
-        keep = "SUM(runs) <> 0"
+        return columns, merged, keep
+    if any(field.name == "last_at" for field in model._meta.fields):
+        return ["runs", "last_at"], ["SUM(runs)", "MAX(last_at)"], "SUM(runs) <> 0"
+    return ["runs"], ["SUM(runs)"], "SUM(runs) <> 0"
+
+
+@cache
+def _compact_sql(model: type, key_fields: tuple[str, ...]) -> str:
+    """One statement (PostgreSQL) that merges up to N keys with pending delta rows.
+
+    Each key's rows (its compacted row and its deltas) are deleted and summed back in as
+    one compacted row; the deltas among them are also added into the row over all
+    environments and versions of the same client, grain and time (upper-case grain), which
+    is deleted and written back summed. One statement: a reader sees every delta either
+    pending or folded into both, never in between. Answers the number of keys merged.
+    """
+    table = model._meta.db_table
+    keys = ", ".join(key_fields)
+    join = " AND ".join(f"t.{name} = keys.{name}" for name in key_fields)
+    extra = [name for name in key_fields if name not in ROLLUP_KEY]
+    # The all-dimension row's key: client, grain, start and the table's extra key columns.
+    fold_key = ", ".join(["client_id", "grain", "start", *extra])
+    fold_join = " AND ".join(
+        ["o.environment = ''", "o.workflow_version = ''"]
+        + [f"o.{name} = f.{name}" for name in ("client_id", "grain", "start", *extra)]
+    )
+    columns, merged, keep = _measures(model)
+    measures = ", ".join(columns)
+    raw_sums = ", ".join(
+        f"MAX({name}) AS {name}" if name == "last_at" else f"SUM({name}) AS {name}"
+        for name in columns
+    )
+    extra_select = "".join(f", {name}" for name in extra)
     return (
         f"WITH keys AS (SELECT DISTINCT {keys} FROM {table} WHERE NOT compacted LIMIT %s), "  # noqa: S608 (names from model metadata)
         f"gone AS (DELETE FROM {table} t USING keys WHERE {join} RETURNING t.*), "
         f"merged AS (INSERT INTO {table} ({keys}, compacted, {measures}) "
-        f"SELECT {keys}, true, {values} FROM gone GROUP BY {keys} HAVING {keep}) "
+        f"SELECT {keys}, true, {', '.join(merged)} FROM gone GROUP BY {keys} HAVING {keep}), "
+        f"fresh AS (SELECT client_id, upper(grain) AS grain, start{extra_select}, {raw_sums} "
+        f"FROM gone WHERE NOT compacted GROUP BY client_id, upper(grain), start{extra_select}), "
+        f"old AS (DELETE FROM {table} o USING fresh f WHERE {fold_join} RETURNING o.*), "
+        f"folded AS (INSERT INTO {table} ({keys}, compacted, {measures}) "
+        f"SELECT client_id, grain, start, '', ''{extra_select}, true, {', '.join(merged)} "
+        f"FROM (SELECT {fold_key}, {measures} FROM fresh "
+        f"UNION ALL SELECT {fold_key}, {measures} FROM old) x "
+        f"GROUP BY {fold_key} HAVING {keep}) "
         "SELECT count(*) FROM keys"
     )
+
+
+def _merge(rows: list[Any], key_fields: tuple[str, ...], model: type) -> dict[tuple, Any]:
+    return _merge_rollups(rows) if model is Rollup else _merge_simple(rows, key_fields, model)
 
 
 def _compact_table(model: type, key_fields: tuple[str, ...], using: str) -> int:
@@ -252,19 +286,40 @@ def _compact_table(model: type, key_fields: tuple[str, ...], using: str) -> int:
     clients = {key[0] for key in keys}
     starts = {key[2] for key in keys}
     with transaction.atomic(using=using):
-        candidates = manager.filter(client_id__in=clients, start__in=starts)
+        candidates = list(manager.filter(client_id__in=clients, start__in=starts))
         rows = [
             row for row in candidates if tuple(getattr(row, name) for name in key_fields) in keys
         ]
-        merged = _merge_rollups(rows) if model is Rollup else _merge_simple(rows, key_fields, model)
-        ids = [row.pk for row in rows]
+        # The deltas, as rows of the all-dimension key, beside that key's existing row.
+        fresh = [_as_all_dimensions(row) for row in rows if not row.compacted]
+        fold_keys = {tuple(getattr(row, name) for name in key_fields) for row in fresh}
+        old = [
+            row
+            for row in candidates
+            if row.grain.isupper() and tuple(getattr(row, n) for n in key_fields) in fold_keys
+        ]
+        merged = list(_merge(rows, key_fields, model).values())
+        merged += _merge(fresh + old, key_fields, model).values()
+        ids = [row.pk for row in rows + old]
         for start in range(0, len(ids), 5000):
             manager.filter(pk__in=ids[start : start + 5000]).delete()
         # A key whose logs were all subtracted again (retention) leaves no row; a row is
         # dropped only when every one of its numbers is zero, so compaction never hides
         # anything a read would have summed.
-        manager.bulk_create([row for row in merged.values() if not _all_zero(row, model)])
+        manager.bulk_create([row for row in merged if not _all_zero(row, model)])
     return len(keys)
+
+
+def _as_all_dimensions(row: Any) -> Any:
+    """A copy of a delta row keyed as the row over all environments and versions."""
+    copy = type(row)(
+        **{field.attname: getattr(row, field.attname) for field in row._meta.concrete_fields}
+    )
+    copy.pk = None
+    copy.grain = row.grain.upper()
+    copy.environment = ""
+    copy.workflow_version = ""
+    return copy
 
 
 def rollups_compact(*, using: str = "default", passes: int = COMPACT_PASSES) -> int:
@@ -342,7 +397,7 @@ def _chunk_rebuild(*, client_id: int, start: dt.datetime, end: dt.datetime, usin
             model.objects.using(using).for_client(client_id).filter(
                 start__gte=start, start__lt=end
             ).delete()
-        tally = Tally()
+        tally = Tally(all_dimensions=True)
         count = 0
         rows = (
             WorkflowLog.objects.using(using)

@@ -11,6 +11,7 @@ from django.utils import timezone
 from collector.models import Client, Rollup, WorkflowLog
 from collector.readmodel import reads
 from collector.readmodel.facts import hour_floor
+from collector.readmodel.reads import all_dimensions
 from dashboard.selectors.stats import _rate
 
 # The owner's overview ----------------------------------------------------------------
@@ -98,7 +99,7 @@ def _last_logs(*, now: datetime) -> dict[int, tuple[datetime | None, bool]]:
         .order_by()
     }
     hours = (
-        Rollup.objects.filter(client=OuterRef("pk"), grain="H", start__lt=current_hour)
+        Rollup.objects.filter(all_dimensions("h"), client=OuterRef("pk"), start__lt=current_hour)
         .values("start")
         .annotate(n=Sum("runs"), newest=Max("last_at"))
         .filter(n__gt=0)
@@ -120,7 +121,9 @@ def _last_logs(*, now: datetime) -> dict[int, tuple[datetime | None, bool]]:
     if few_hours:
         # Clients with fewer than SILENCE_MIN_RUNS hours of logs: a handful of rows each.
         counts = (
-            Rollup.objects.filter(client_id__in=few_hours, grain="H", start__lt=current_hour)
+            Rollup.objects.filter(
+                all_dimensions("h"), client_id__in=few_hours, start__lt=current_hour
+            )
             .values("client_id")
             .annotate(n=Sum("runs"))
             .values_list("client_id", "n")
