@@ -16,6 +16,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 
 from dashboard.selectors import client_get_for_user
+from flusso_site.routers import replica_reads
 
 ClientView = Callable[..., HttpResponse]
 
@@ -28,4 +29,5 @@ def client_view(view: ClientView) -> Callable[..., HttpResponse]:
         client = client_get_for_user(user=request.user, slug=client_slug)
         return view(request, client=client, **kwargs)
 
-    return wrapped
+    # Client pages only read: they are served from the replica when there is one.
+    return replica_reads(wrapped)

@@ -46,8 +46,10 @@ from dashboard.selectors import (
     log_detail as log_detail_get,
 )
 from dashboard.selectors.logs import DEFAULT_SORT, EXPORT_COLUMNS
+from dashboard.selectors.replica import replica_status
 from dashboard.trace import trace_from_document
 from flusso_site.errors import ApplicationError
+from flusso_site.routers import read_database, replica_reads
 
 # Rows fetched per database round trip while streaming an export: large enough to keep
 # round trips few, small enough that memory stays flat.
@@ -89,6 +91,7 @@ def _render(
 
 
 @login_required
+@replica_reads
 def home(request: HttpRequest) -> HttpResponse:
     """The owner's overview of every client; a client user's own dashboard or a chooser."""
     if request.user.is_staff:
@@ -142,6 +145,7 @@ def _overview(request: HttpRequest) -> HttpResponse:
             "totals": totals,
             "sort": sort,
             "silent": [r for r in rows if r.is_silent],
+            "replica": replica_status(),
         },
     )
 
@@ -316,7 +320,8 @@ def log_export_csv(request: HttpRequest, *, client: Client) -> HttpResponse:
     form = LogFilterForm(request.GET)
     if not form.is_valid():
         return HttpResponseBadRequest(_form_errors_text(form), content_type="text/plain")
-    queryset = log_export_queryset(client=client, filters=form.filters())
+    # Read while streaming, after this view has returned: bound to the database now.
+    queryset = log_export_queryset(client=client, filters=form.filters()).using(read_database())
     writer = csv.writer(_Echo())
 
     def lines() -> Iterator[str]:
@@ -335,7 +340,7 @@ def log_export_json(request: HttpRequest, *, client: Client) -> HttpResponse:
     form = LogFilterForm(request.GET)
     if not form.is_valid():
         return HttpResponseBadRequest(_form_errors_text(form), content_type="text/plain")
-    queryset = log_export_queryset(client=client, filters=form.filters())
+    queryset = log_export_queryset(client=client, filters=form.filters()).using(read_database())
 
     def chunks() -> Iterator[str]:
         yield "["

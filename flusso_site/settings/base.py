@@ -49,6 +49,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "flusso_site.routers.PrimaryAfterWriteMiddleware",
 ]
 
 ROOT_URLCONF = "flusso_site.urls"
@@ -89,6 +90,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "timeout": 20,
         }
     )
+
+# A PostgreSQL streaming replica for the dashboards' reads (docs/scaling.md): pages and
+# exports read it, ingestion and every write stay on the primary (flusso_site.routers).
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = dj_database_url.parse(
+        DATABASE_REPLICA_URL,
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+DATABASE_ROUTERS = ["flusso_site.routers.ReplicaRouter"]
+# Seconds after a user's own write (a form they posted) during which their pages read the
+# primary, so they see what they just did even while the replica lags.
+REPLICA_STICKY_SECONDS = env_int("REPLICA_STICKY_SECONDS", 10)
 
 # The cache holds rate-limit counters (the API's per-key limit, allauth's login limits).
 # In-process by default, so each worker counts alone; set REDIS_URL to share them.
