@@ -13,7 +13,7 @@ include .env
 export
 endif
 
-.PHONY: run test install install-dev migrate lint bench-shipper serve clean
+.PHONY: run test install install-dev migrate lint bench bench-ingest bench-dashboard bench-shipper serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,18 @@ test: install-dev
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Benchmarks (docs/performance.md): the real service under gunicorn on the local
+# PostgreSQL (BENCH_PG, default postgres://postgres@127.0.0.1:5432), beside references.
+# The ingestion benchmark needs wrk (apt-get install wrk), installed here when missing.
+bench: bench-ingest bench-dashboard bench-shipper
+
+bench-ingest: install-dev
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
+	$(BIN)/python bench/ingest.py $(BENCH_ARGS)
+
+bench-dashboard: install-dev
+	$(BIN)/python bench/dashboard.py $(BENCH_ARGS)
 
 bench-shipper: install-dev
 	$(BIN)/python bench/shipper_enqueue.py

@@ -88,22 +88,27 @@ class Totals:
         if self.last_at is None or facts.timestamp > self.last_at:
             self.last_at = facts.timestamp
 
-    def add(self, measures: dict[str, float | None], last_at: dt.datetime | None) -> None:
+    def add(
+        self, measures: dict[str, float | None], last_at: dt.datetime | None, sign: int = 1
+    ) -> None:
         for name in HOURLY_MEASURES:
-            self.measures[name] += measures.get(name) or 0
+            self.measures[name] += sign * (measures.get(name) or 0)
         if last_at is not None and (self.last_at is None or last_at > self.last_at):
             self.last_at = last_at
 
 
-def all_dimensions(grain: str) -> Q:
-    """The rows counting every environment and version of a client at a grain ("h" or
-    "d"): the compacted upper-case rows, and the per-dimension deltas not folded into them
-    yet (compaction moves a delta into both in one transaction, so each counts once)."""
-    return Q(grain=grain.upper()) | Q(grain=grain, compacted=False)
+def grain_q(grain: str, all_dims: bool, **bounds: object) -> Q:
+    """Rows of a grain ("h" or "d") within ``bounds``.
 
-
-def grain_q(grain: str, all_dims: bool) -> Q:
-    return all_dimensions(grain) if all_dims else Q(grain=grain)
+    Over all environments (``all_dims``): the compacted upper-case rows, and the
+    per-environment deltas not folded into them yet (compaction moves a delta into both
+    in one statement, so each counts once). Each arm of the OR carries the bounds itself,
+    so PostgreSQL reads each from an index range (the compacted rows from the read index,
+    the pending deltas from the partial one) instead of the grain's whole history.
+    """
+    if not all_dims:
+        return Q(grain=grain, **bounds)
+    return Q(grain=grain.upper(), **bounds) | Q(grain=grain, compacted=False, **bounds)
 
 
 @dataclass(frozen=True)
@@ -118,11 +123,9 @@ class Cover:
     def condition(self, all_dims: bool = False) -> Q:
         condition = Q(pk__in=[])
         if self.days is not None:
-            condition |= grain_q("d", all_dims) & Q(
-                start__gte=self.days.start, start__lt=self.days.end
-            )
+            condition |= grain_q("d", all_dims, start__gte=self.days.start, start__lt=self.days.end)
         for hours in self.hours:
-            condition |= grain_q("h", all_dims) & Q(start__gte=hours.start, start__lt=hours.end)
+            condition |= grain_q("h", all_dims, start__gte=hours.start, start__lt=hours.end)
         return condition
 
     @property
@@ -241,14 +244,44 @@ def totals(scope: Scope, spans: Sequence[Span]) -> list[Totals]:
     return results
 
 
+def _by_complement(part: Cover) -> tuple[Cover, tuple[Span, ...]]:
+    """The same figures with less to read raw: an edge that covers most of its hour is
+    read as the whole hour's row minus the raw logs of the rest of that hour.
+
+    The current partial hour ends every rolling window, and the rest of it is later than
+    now: usually empty. Sums only: a maximum (the newest timestamp) cannot be subtracted.
+    """
+    hours, edges, minus = list(part.hours), [], []
+    for edge in part.edges:
+        hour = hour_floor(edge.start)
+        whole = Span(hour, hour + HOUR)
+        if edge.end <= whole.end and (edge.start == whole.start or edge.end == whole.end):
+            rest = (
+                Span(edge.end, whole.end) if edge.start == whole.start else Span(hour, edge.start)
+            )
+            if rest.end - rest.start < edge.end - edge.start:
+                hours.append(whole)
+                minus.append(rest)
+                continue
+        edges.append(edge)
+    return Cover(part.days, tuple(hours), tuple(edges)), tuple(minus)
+
+
 def totals_by_client(
     client_ids: Sequence[int],
     spans: dict[str, Span],
     measures: Sequence[str] = HOURLY_MEASURES,
 ) -> dict[int, dict[str, Totals]]:
-    """The clients' summed measures per named span (the owner's overview, unscoped)."""
+    """The clients' summed measures per named span (the owner's overview, unscoped).
+
+    Sums only (``last_at`` is not meaningful here): an edge covering most of its hour is
+    read as the hour minus the rest of it (``_by_complement``).
+    """
     scope = Scope(client_id=None, client_ids=tuple(client_ids))
-    covers = {name: cover(span) for name, span in spans.items()}
+    covers: dict[str, Cover] = {}
+    minus: dict[str, tuple[Span, ...]] = {}
+    for name, span in spans.items():
+        covers[name], minus[name] = _by_complement(cover(span))
     results: dict[int, dict[str, Totals]] = {}
 
     def slot(client_id: int, name: str) -> Totals:
@@ -267,14 +300,18 @@ def totals_by_client(
             .order_by()
         )
         for row in rows:
-            slot(row["client_id"], name).add(row, row["newest"])
-    edges = {edge for part in covers.values() for edge in part.edges}
+            slot(row["client_id"], name).add(row, None)
+    plus_edges = {edge for part in covers.values() for edge in part.edges}
+    minus_edges = {edge for spans_ in minus.values() for edge in spans_}
+    edges = plus_edges | minus_edges
     facts = _raw_facts(scope, list(edges), with_client=True, columns=fact_columns_for(measures))
     pieces = _edge_pieces(facts, edges, offset=1)
     for (client_id, edge), piece in pieces.items():
         for name, part in covers.items():
             if edge in part.edges:
-                slot(client_id, name).add(piece.measures, piece.last_at)
+                slot(client_id, name).add(piece.measures, None)
+            if edge in minus[name]:
+                slot(client_id, name).add(piece.measures, None, sign=-1)
     return results
 
 
@@ -304,9 +341,9 @@ def series(scope: Scope, buckets: Sequence[Span]) -> list[Totals]:
     all_dims = scope.all_dimensions
     condition = Q(pk__in=[])
     for days in _merged(day_spans):
-        condition |= grain_q("d", all_dims) & Q(start__gte=days.start, start__lt=days.end)
+        condition |= grain_q("d", all_dims, start__gte=days.start, start__lt=days.end)
     for hours in _merged(hour_spans):
-        condition |= grain_q("h", all_dims) & Q(start__gte=hours.start, start__lt=hours.end)
+        condition |= grain_q("h", all_dims, start__gte=hours.start, start__lt=hours.end)
     if slots:
         rows = (
             scope.filter(Rollup.objects.filter(condition))
@@ -407,20 +444,3 @@ def dimensions(scope: Scope, span: Span) -> set[tuple[str, str]]:
         facts = LogFacts(*values)
         pairs.add((facts.environment, facts.workflow_version))
     return pairs
-
-
-def newest_hours(
-    client_id: int, *, before: dt.datetime, count: int
-) -> list[tuple[int, dt.datetime]]:
-    """The client's newest ``count`` hours with runs before ``before`` (a whole hour), as
-    (runs, newest timestamp), newest first: a few index entries however old they are."""
-    rows = (
-        Rollup.objects.for_client(client_id)
-        .filter(all_dimensions("h"), start__lt=before)
-        .values("start")
-        .annotate(n=Sum("runs"), newest=Max("last_at"))
-        .filter(n__gt=0)
-        .order_by("-start")
-        .values_list("n", "newest")[:count]
-    )
-    return list(rows)

@@ -20,7 +20,7 @@ from collector import partitions
 from collector.models import Client, DurationRollup, ErrorRollup, LogReceipt, Rollup, WorkflowLog
 from collector.readmodel import reads
 from collector.readmodel.facts import FACT_COLUMNS, LogFacts, Tally
-from collector.readmodel.reads import all_dimensions
+from collector.readmodel.reads import grain_q
 from collector.readmodel.writes import deltas_insert, maintenance_lock, rollups_compact
 
 # Logs deleted per transaction: short transactions, and the rows held in memory bounded.
@@ -50,7 +50,7 @@ def _cutoffs(now: dt.datetime) -> dict[int, tuple[str, dt.datetime]]:
 def _clients_with_logs(start: dt.datetime, end: dt.datetime) -> set[int]:
     """Clients with logs in [start, end) (whole UTC days), from the day rollups."""
     return set(
-        Rollup.objects.filter(all_dimensions("d"), start__gte=start, start__lt=end)
+        Rollup.objects.filter(grain_q("d", True, start__gte=start, start__lt=end))
         .values("client_id")
         .annotate(runs=Sum("runs"))
         .filter(runs__gt=0)
@@ -105,7 +105,7 @@ def _partition_drop(
             transaction.set_rollback(True)
             return None
         counts = dict(
-            Rollup.objects.filter(all_dimensions("d"), start__gte=start, start__lt=end)
+            Rollup.objects.filter(grain_q("d", True, start__gte=start, start__lt=end))
             .values("client_id")
             .annotate(runs=Sum("runs"))
             .values_list("client_id", "runs")

@@ -420,14 +420,16 @@ def test_a_background_compactor_merges_what_ingestion_wrote(settings):
     assert writes._compactor is not None and writes._compactor.is_alive()
 
 
-def test_the_overview_totals_of_every_client_equal_a_recount(client_a, client_b):
+@pytest.mark.parametrize("minutes", [7, 23, 47])
+def test_the_overview_totals_of_every_client_equal_a_recount(client_a, client_b, minutes):
     """Rolling windows whose starts cut through busy hours, a few measures read (the
-    overview's), and an edge shared by all windows (the current partial hour)."""
+    overview's), and an edge shared by all windows (the current partial hour); edges read
+    raw or as their hour minus the rest of it, whichever is less to read."""
     rng = random.Random(3)
-    now = NOW + dt.timedelta(minutes=23, seconds=17)
+    now = NOW + dt.timedelta(minutes=minutes, seconds=17)
     for client in (client_a, client_b):
         for _ in range(80):
-            back = rng.choice([0, 24, 7 * 24, 30 * 24]) * 60 + rng.randrange(-50, 50)
+            back = rng.choice([0, 24, 7 * 24, 30 * 24]) * 60 + rng.randrange(-70, 50)
             spec = _spec(
                 timestamp=now - dt.timedelta(minutes=back, seconds=rng.randrange(60)),
                 status=rng.choice(["SUCCESS", "FAILED"]),

@@ -256,3 +256,25 @@ class TestPurge:
         assert logs_purge_expired(now=now) == 1
         remaining = set(WorkflowLog.objects.values_list("pk", flat=True))
         assert remaining == {recent.pk, ancient.pk} and old.pk not in remaining
+
+
+class TestIdempotencyAcrossMonths:
+    """(client, log_id) is unique however the partitions split the log table."""
+
+    def test_a_resend_with_a_timestamp_in_another_month_is_a_duplicate(self, client):
+        document = log_document(timestamp="2026-10-31T23:59:59+00:00")
+        assert log_ingest(client=client, document=document).status == "created"
+        moved = dict(document, timestamp="2026-11-01T00:00:01+00:00")
+        assert log_ingest(client=client, document=moved).status == "duplicate"
+        batch = log_batch_ingest(client=client, documents=[moved, document])
+        assert (batch.created, batch.duplicate) == (0, 2)
+        assert WorkflowLog.objects.for_client(client).count() == 1
+        assert WorkflowLog.objects.for_client(client).get().timestamp.month == 10
+
+    def test_a_resend_without_a_timestamp_is_a_duplicate(self, client):
+        """The server stamps a log sent without a time; a retry must not be a new log."""
+        document = log_document()
+        del document["timestamp"]
+        assert log_ingest(client=client, document=document).status == "created"
+        assert log_ingest(client=client, document=dict(document)).status == "duplicate"
+        assert WorkflowLog.objects.for_client(client).count() == 1

@@ -11,7 +11,6 @@ from django.utils import timezone
 from collector.models import Client, Rollup, WorkflowLog
 from collector.readmodel import reads
 from collector.readmodel.facts import hour_floor
-from collector.readmodel.reads import all_dimensions
 from dashboard.selectors.stats import _rate
 
 # The owner's overview ----------------------------------------------------------------
@@ -87,8 +86,10 @@ def _last_logs(*, now: datetime) -> dict[int, tuple[datetime | None, bool]]:
     """Per client: (its newest log up to now, whether it has SILENCE_MIN_RUNS logs up to now).
 
     The current hour is read raw (a log dated later this hour is in its rollup row but is
-    not "up to now"); the hours before come from the rollups, newest first: a few index
-    entries per client however old its last log is. Four queries for every client.
+    not "up to now"). The hours before come from the compacted rows over all environments,
+    newest first (a few index entries per client however old its last log is), and from
+    the deltas not compacted yet (a handful: compaction runs every few seconds). A
+    constant number of queries for every client.
     """
     current_hour = hour_floor(now)
     recent = {
@@ -98,15 +99,22 @@ def _last_logs(*, now: datetime) -> dict[int, tuple[datetime | None, bool]]:
         .annotate(n=Count("id"), newest=Max("timestamp"))
         .order_by()
     }
-    hours = (
-        Rollup.objects.filter(all_dimensions("h"), client=OuterRef("pk"), start__lt=current_hour)
-        .values("start")
+    pending: dict[int, tuple[datetime | None, int]] = {}
+    for row in (
+        Rollup.objects.filter(grain="h", compacted=False, start__lt=current_hour)
+        .values("client_id", "start")
         .annotate(n=Sum("runs"), newest=Max("last_at"))
-        .filter(n__gt=0)
-        .order_by("-start")
-    )
+        .order_by()
+    ):
+        if row["n"] > 0:
+            last, runs = pending.get(row["client_id"], (None, 0))
+            newest = max(filter(None, [last, row["newest"]]), default=None)
+            pending[row["client_id"]] = (newest, runs + row["n"])
+    hours = Rollup.objects.filter(
+        client=OuterRef("pk"), grain="H", start__lt=current_hour, runs__gt=0
+    ).order_by("-start")
     clients = Client.objects.annotate(
-        last_before=Subquery(hours.values("newest")[:1]),
+        last_before=Subquery(hours.values("last_at")[:1]),
         # A client with SILENCE_MIN_RUNS hours of logs has at least as many logs.
         steady_hour=Subquery(hours.values("start")[SILENCE_MIN_RUNS - 1 : SILENCE_MIN_RUNS]),
     ).values_list("id", "last_before", "steady_hour")
@@ -114,24 +122,26 @@ def _last_logs(*, now: datetime) -> dict[int, tuple[datetime | None, bool]]:
     few_hours = []
     for client_id, last_before, steady_hour in clients:
         newest, seen = recent.get(client_id, (None, 0))
+        pending_last, pending_runs = pending.get(client_id, (None, 0))
+        seen += pending_runs
+        last = newest or max(filter(None, [last_before, pending_last]), default=None)
         steady = steady_hour is not None or seen >= SILENCE_MIN_RUNS
-        result[client_id] = (newest or last_before, steady)
+        result[client_id] = (last, steady)
         if not steady and last_before is not None:
-            few_hours.append(client_id)
+            few_hours.append((client_id, seen))
     if few_hours:
-        # Clients with fewer than SILENCE_MIN_RUNS hours of logs: a handful of rows each.
-        counts = (
+        # Clients with fewer than SILENCE_MIN_RUNS compacted hours: a handful of rows each.
+        counts = dict(
             Rollup.objects.filter(
-                all_dimensions("h"), client_id__in=few_hours, start__lt=current_hour
+                grain="H", client_id__in=[c for c, _ in few_hours], start__lt=current_hour
             )
             .values("client_id")
             .annotate(n=Sum("runs"))
             .values_list("client_id", "n")
         )
-        for client_id, runs in counts:
-            newest, seen = recent.get(client_id, (None, 0))
+        for client_id, seen in few_hours:
             last = result[client_id][0]
-            result[client_id] = (last, seen + (runs or 0) >= SILENCE_MIN_RUNS)
+            result[client_id] = (last, seen + (counts.get(client_id) or 0) >= SILENCE_MIN_RUNS)
     return result
 
 
