@@ -34,7 +34,7 @@ from psycopg.types.json import Jsonb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (  # noqa: E402
+from common import (
     ROOT,
     database_create,
     database_url,
@@ -111,12 +111,23 @@ def setup() -> str:
     return output.stdout.strip().splitlines()[-1]
 
 
-def wrk(url: str, *, path: str, body_file: str, batch: int, key: str, connections: int,
-        seconds: int) -> dict:
+def wrk(
+    url: str, *, path: str, body_file: str, batch: int, key: str, connections: int, seconds: int
+) -> dict:
     command = [
-        "wrk", f"-t{min(connections, 4)}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
-        "-s", str(ROOT / "bench" / "wrk" / "ingest.lua"), url + path,
-        "--", body_file, str(batch), key,
+        "wrk",
+        f"-t{min(connections, 4)}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(ROOT / "bench" / "wrk" / "ingest.lua"),
+        url + path,
+        "--",
+        body_file,
+        str(batch),
+        key,
     ]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     result = json.loads(output.strip().splitlines()[-1])
@@ -145,10 +156,25 @@ def raw_ceiling(document: dict, *, rows_per_statement: int, threads: int, second
         body = dict(document, log_id=str(uuid.uuid4()))
         metrics = body["metrics"]
         return (
-            client_id[0], body["log_id"], body["ticket_id"], "production", "SUCCESS", "v1.0",
-            body["timestamp"], body["timestamp"], 4.8, metrics["react_iterations"],
-            metrics["overall_confidence"], metrics["hallucination_risk"],
-            metrics["product_confidence"], 4, 10, "", "", "", Jsonb(body),
+            client_id[0],
+            body["log_id"],
+            body["ticket_id"],
+            "production",
+            "SUCCESS",
+            "v1.0",
+            body["timestamp"],
+            body["timestamp"],
+            4.8,
+            metrics["react_iterations"],
+            metrics["overall_confidence"],
+            metrics["hallucination_risk"],
+            metrics["product_confidence"],
+            4,
+            10,
+            "",
+            "",
+            "",
+            Jsonb(body),
         )
 
     def work() -> None:
@@ -211,8 +237,15 @@ def main() -> None:
         **dict(item.split("=", 1) for item in args.env),
     ) as server:
         for path, batch in targets.values():  # warm-up: connections, caches, prepared plans
-            wrk(server.url, path=path, body_file=str(body_file), batch=batch, key=key,
-                connections=8, seconds=2)
+            wrk(
+                server.url,
+                path=path,
+                body_file=str(body_file),
+                batch=batch,
+                key=key,
+                connections=8,
+                seconds=2,
+            )
         for connections in [int(c) for c in args.concurrency.split(",")]:
             for round_number in range(args.rounds):
                 for kind in ("single", "batch"):
@@ -231,25 +264,28 @@ def main() -> None:
                             seconds=args.seconds,
                         )
                         results.setdefault((name, connections), []).append(result)
+                        errors = result["status_errors"] + result["socket_errors"]
                         print(
                             f"  c={connections:<3} {name:14s} {result['rps']:8.0f} req/s "
-                            f"{result['docs_per_s']:8.0f} docs/s  p50 {result['p50_us'] / 1000:6.1f} "
-                            f"ms  p99 {result['p99_us'] / 1000:6.1f} ms  errors "
-                            f"{result['status_errors'] + result['socket_errors']}",
+                            f"{result['docs_per_s']:8.0f} docs/s  "
+                            f"p50 {result['p50_us'] / 1000:6.1f} ms  "
+                            f"p99 {result['p99_us'] / 1000:6.1f} ms  errors {errors}",
                             flush=True,
                         )
     ceilings = {
-        "one INSERT per row": raw_ceiling(document, rows_per_statement=1, threads=8,
-                                          seconds=args.seconds),
-        f"executemany of {BATCH}": raw_ceiling(document, rows_per_statement=BATCH, threads=8,
-                                               seconds=args.seconds),
+        "one INSERT per row": raw_ceiling(
+            document, rows_per_statement=1, threads=8, seconds=args.seconds
+        ),
+        f"executemany of {BATCH}": raw_ceiling(
+            document, rows_per_statement=BATCH, threads=8, seconds=args.seconds
+        ),
     }
 
     def median(name: str, connections: int, field: str) -> float:
         return statistics.median(r[field] for r in results[(name, connections)])
 
     print("\nmedians over the rounds")
-    for (name, connections) in results:
+    for name, connections in results:
         print(
             f"  c={connections:<3} {name:14s} {median(name, connections, 'rps'):8.0f} req/s "
             f"{median(name, connections, 'docs_per_s'):8.0f} docs/s  "
@@ -266,11 +302,12 @@ def main() -> None:
             "bare single", connections, "p99_us"
         )
         batch = median("flusso batch", connections, "docs_per_s")
+        bare_batch = median("bare batch", connections, "docs_per_s")
+        raw = ceilings[f"executemany of {BATCH}"]
         print(
             f"  c={connections}: single {single:.2f}x bare (target >= 1.0), p99 {p99:.2f}x bare "
-            f"(target <= 1.0); batch {batch / median('bare batch', connections, 'docs_per_s'):.2f}x "
-            f"bare bulk_create, {batch / ceilings[f'executemany of {BATCH}']:.2f}x raw executemany "
-            "(target >= 0.5)"
+            f"(target <= 1.0); batch {batch / bare_batch:.2f}x bare bulk_create, "
+            f"{batch / raw:.2f}x raw executemany (target >= 0.5)"
         )
     os.remove(body_file)
 

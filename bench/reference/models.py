@@ -29,6 +29,9 @@ class BareLog(models.Model):
     error_message = models.CharField(max_length=500, blank=True, default="")
     document = models.JSONField()
 
+    def __str__(self) -> str:
+        return f"{self.ticket_id} {self.status}"
+
     class Meta:
         app_label = "reference"
         indexes = [
@@ -39,7 +42,10 @@ class BareLog(models.Model):
             models.Index(fields=["client", "log_id"], name="bare_log_id"),
             *(
                 models.Index(
-                    F("client"), metric_sort_expression(name), F("id"), name=f"bare_sort_{name[:10]}"
+                    F("client"),
+                    metric_sort_expression(name),
+                    F("id"),
+                    name=f"bare_sort_{name[:10]}",
                 )
                 for name in (
                     "overall_confidence",
