@@ -29,9 +29,6 @@ class BareLog(models.Model):
     error_message = models.CharField(max_length=500, blank=True, default="")
     document = models.JSONField()
 
-    def __str__(self) -> str:
-        return f"{self.ticket_id} {self.status}"
-
     class Meta:
         app_label = "reference"
         indexes = [
@@ -55,3 +52,6 @@ class BareLog(models.Model):
                 )
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} {self.status}"
