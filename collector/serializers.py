@@ -16,6 +16,9 @@ from collector.models import LogStatus
 # PositiveIntegerField is a 32-bit integer in PostgreSQL; larger counts are refused as
 # input errors rather than failing at the database.
 MAX_COUNT = 2_147_483_647
+# No run takes a year; a bound keeps the read model's sums far from float overflow (a
+# value near 1e308 once made every later compaction fail).
+MAX_EXECUTION_SECONDS = 365 * 24 * 3600
 
 
 class AwareDateTimeField(serializers.DateTimeField):
@@ -94,7 +97,9 @@ class LogDocumentSerializer(serializers.Serializer):
     timestamp = AwareDateTimeField(
         required=False, allow_null=True, help_text="ISO 8601 with time zone; defaults to now."
     )
-    execution_time_seconds = NumberField(min_value=0, required=False, allow_null=True)
+    execution_time_seconds = NumberField(
+        min_value=0, max_value=MAX_EXECUTION_SECONDS, required=False, allow_null=True
+    )
     metrics = MetricsSerializer(required=False, allow_null=True)
     error = RunErrorSerializer(required=False, allow_null=True)
     trace = serializers.DictField(required=False, allow_null=True, allow_empty=True)

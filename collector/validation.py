@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import ValidationError
 
-from collector.serializers import MAX_COUNT, LogDocumentSerializer
+from collector.serializers import MAX_COUNT, MAX_EXECUTION_SECONDS, LogDocumentSerializer
 
 # Non-empty with no whitespace at either end (DRF trims it), no line break, and no NUL or
 # lone surrogate (DRF refuses them); or empty. \Z, not $: $ also matches before a final
@@ -67,7 +67,9 @@ class _Document(msgspec.Struct):
     environment: _text(64) = "production"  # type: ignore[valid-type]
     workflow_version: _text_or_empty(64) = ""  # type: ignore[valid-type]
     timestamp: str | None = None
-    execution_time_seconds: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    execution_time_seconds: (
+        Annotated[float, msgspec.Meta(ge=0, le=MAX_EXECUTION_SECONDS)] | None
+    ) = None
     metrics: _Metrics | None = None
     error: _Error | None = None
     trace: dict[str, Any] | None = None

@@ -22,12 +22,17 @@ ClientView = Callable[..., HttpResponse]
 
 
 def client_view(view: ClientView) -> Callable[..., HttpResponse]:
+    # Client pages only read: their queries go to the replica when there is one. Who the
+    # user is and which clients they may see are read first, from the primary, so a
+    # logged-out session or a revoked membership is never judged on a lagging copy.
+    page = replica_reads(view)
+
     @wraps(view)
     def wrapped(request: HttpRequest, client_slug: str, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         client = client_get_for_user(user=request.user, slug=client_slug)
-        return view(request, client=client, **kwargs)
+        return page(request, client=client, **kwargs)
 
-    # Client pages only read: they are served from the replica when there is one.
-    return replica_reads(wrapped)
+    wrapped.reads_replica = True  # type: ignore[attr-defined]
+    return wrapped

@@ -76,6 +76,8 @@ _LOG_GAMMA = math.log(DURATION_GAMMA)
 def duration_bucket(seconds: float) -> int:
     if seconds <= DURATION_MIN_SECONDS:
         return 0
+    if seconds >= DURATION_MAX_SECONDS:
+        return DURATION_LAST_BUCKET
     index = math.ceil(math.log(seconds / DURATION_MIN_SECONDS) / _LOG_GAMMA)
     # Rounding in log() can put a value sitting on an edge one bucket off; settle it
     # against the edges themselves so every caller agrees on the bucket.

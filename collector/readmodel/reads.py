@@ -12,10 +12,12 @@ rate, never by the number of logs stored.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from django.db import connections, router, transaction
 from django.db.models import Max, Q, QuerySet, Sum, Value
 
 from collector.models import DurationRollup, ErrorRollup, Rollup, WorkflowLog
@@ -33,6 +35,25 @@ from collector.readmodel.facts import (
 )
 
 HOUR = dt.timedelta(hours=1)
+
+
+@contextlib.contextmanager
+def read_snapshot() -> Iterator[None]:
+    """The reads of one page in one snapshot (REPEATABLE READ, read only).
+
+    A page adds rollup rows, pending deltas and raw edges from several statements; each in
+    its own snapshot, a log committed between two of them could be counted by neither or,
+    where an edge is subtracted from its hour, subtracted without being added. Works on a
+    hot standby too. Nested in a caller's transaction (tests), that one's snapshot holds.
+    """
+    alias = router.db_for_read(Rollup) or "default"
+    connection = connections[alias]
+    nested = connection.in_atomic_block
+    with transaction.atomic(using=alias):
+        if connection.vendor == "postgresql" and not nested:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield
 
 
 @dataclass(frozen=True)

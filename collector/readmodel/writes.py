@@ -418,6 +418,40 @@ def _chunk_rebuild(*, client_id: int, start: dt.datetime, end: dt.datetime, usin
     return count
 
 
+_END_OF_TIME = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+def _days_after(day: dt.datetime, days: int) -> dt.datetime:
+    try:
+        return day + dt.timedelta(days=days)
+    except OverflowError:  # a log dated in the year 9999
+        return _END_OF_TIME
+
+
+def _next_day_with_rows(client_id: int, after: dt.datetime, using: str) -> dt.datetime | None:
+    """The first UTC day at or after ``after`` holding a log or a rollup row of the client:
+    the rebuild steps over empty years (a clock decades off) instead of through them."""
+    candidates = [
+        WorkflowLog.objects.using(using)
+        .for_client(client_id)
+        .filter(timestamp__gte=after)
+        .order_by("timestamp")
+        .values_list("timestamp", flat=True)
+        .first(),
+        *(
+            model.objects.using(using)
+            .for_client(client_id)
+            .filter(start__gte=after)
+            .order_by("start")
+            .values_list("start", flat=True)
+            .first()
+            for model in _MODELS
+        ),
+    ]
+    found = [moment for moment in candidates if moment is not None]
+    return day_floor(min(found)) if found else None
+
+
 def rollups_rebuild(
     *,
     client_ids: list[int],
@@ -427,35 +461,39 @@ def rollups_rebuild(
 ) -> int:
     """Rebuild the clients' rollups from their raw logs; returns the logs counted.
 
-    One transaction per client and ``days_per_chunk`` UTC days, so the work is done in
-    bounded steps and ingestion goes on meanwhile. ``progress(logs_done, logs_total)`` is
-    called after every chunk.
+    One transaction per client and ``days_per_chunk`` UTC days (only days that hold logs
+    or rollup rows), so the work is done in bounded steps and ingestion goes on meanwhile.
+    ``progress(logs_done, logs_total)`` is called after every chunk.
     """
     logs = WorkflowLog.objects.using(using)
     total = logs.filter(client_id__in=client_ids).count() if progress else 0
     done = 0
-    step = dt.timedelta(days=days_per_chunk)
     for client_id in client_ids:
-        bounds = logs.for_client(client_id).aggregate(first=Min("timestamp"), last=Max("timestamp"))
         with maintenance_lock(using=using):
-            # Rollups outside the logs' time range (every log deleted by hand) go first.
-            if bounds["first"] is None:
-                for model in _MODELS:
-                    model.objects.using(using).for_client(client_id).delete()
-                continue
-            first, end = day_floor(bounds["first"]), day_floor(bounds["last"]) + step
-            with transaction.atomic(using=using):
+            # The range and what lies outside it, in one snapshot: a log committed later
+            # is counted by its own delta rows, which this transaction does not see.
+            with _snapshot_transaction(using):
+                bounds = logs.for_client(client_id).aggregate(
+                    first=Min("timestamp"), last=Max("timestamp")
+                )
+                if bounds["first"] is None:
+                    for model in _MODELS:
+                        model.objects.using(using).for_client(client_id).delete()
+                    continue
+                first = day_floor(bounds["first"])
+                end = _days_after(day_floor(bounds["last"]), 1)
                 for model in _MODELS:
                     model.objects.using(using).for_client(client_id).filter(
                         Q(start__lt=first) | Q(start__gte=end)
                     ).delete()
-            start = first
-            while start < end:
-                done += _chunk_rebuild(
-                    client_id=client_id, start=start, end=start + step, using=using
-                )
-                start += step
+            start: dt.datetime | None = first
+            while start is not None and start < end:
+                chunk_end = min(_days_after(start, days_per_chunk), end)
+                done += _chunk_rebuild(client_id=client_id, start=start, end=chunk_end, using=using)
                 if progress:
                     progress(done, total)
+                start = (
+                    _next_day_with_rows(client_id, chunk_end, using) if chunk_end < end else None
+                )
     rollups_compact(using=using, passes=1000)
     return done

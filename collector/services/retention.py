@@ -77,6 +77,17 @@ def _expired_count(client_id: int, cutoff: dt.datetime) -> int:
     return int(totals["runs"])
 
 
+def _partition_holders(name: str) -> dict[int, tuple[int, dt.datetime]]:
+    """Per client, (logs, newest timestamp) in a partition: read from the partition itself,
+    never from the rollups, which a failed rebuild could have left incomplete."""
+    quote = connections["default"].ops.quote_name
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            f'SELECT client_id, count(*), max("timestamp") FROM {quote(name)} GROUP BY client_id'  # noqa: S608 (a partition's name from pg_catalog, quoted)
+        )
+        return {client_id: (count, newest) for client_id, count, newest in cursor.fetchall()}
+
+
 def _partition_drop(
     partition: partitions.Partition, cutoffs: dict[int, tuple[str, dt.datetime]]
 ) -> dict[int, int] | None:
@@ -84,8 +95,10 @@ def _partition_drop(
 
     The partition is detached first, which holds the log table until commit, so no log can
     arrive in it between the check and the drop (late logs for that month then go to the
-    default partition and are pruned in batches). The rollups of the month go in the same
-    transaction, under the maintenance lock so compaction cannot write them back.
+    default partition and are pruned in batches). Whether every log in it has expired is
+    read from the partition itself. Its rollups go in the same transaction, under the
+    maintenance lock so compaction cannot write them back; its receipts go after, in
+    batches taken from the detached table, which is dropped last (``_detached_finish``).
     """
     assert partition.start is not None and partition.end is not None
     start, end = partition.start, partition.end
@@ -101,38 +114,52 @@ def _partition_drop(
                 f"ALTER TABLE {quote(partitions.LOG_TABLE)} DETACH PARTITION "
                 f"{quote(partition.name)}"
             )
-        if not _droppable(partition, cutoffs):
+        holders = _partition_holders(partition.name)
+        expired = all(
+            client_id in cutoffs and newest < cutoffs[client_id][1]
+            for client_id, (_, newest) in holders.items()
+        )
+        if not expired:
             transaction.set_rollback(True)
             return None
-        counts = dict(
-            Rollup.objects.filter(grain_q("d", True, start__gte=start, start__lt=end))
-            .values("client_id")
-            .annotate(runs=Sum("runs"))
-            .values_list("client_id", "runs")
-        )
         for model in (Rollup, ErrorRollup, DurationRollup):
             model.objects.filter(start__gte=start, start__lt=end).delete()
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE {quote(partition.name)}")
-    # The month's receipts, in batches after the drop (the logs they guarded are gone).
+    _detached_finish(partition.name)
+    return {client_id: count for client_id, (count, _) in holders.items()}
+
+
+def _detached_finish(name: str) -> None:
+    """Delete the receipts of a detached month's logs, in batches, then drop it.
+
+    Receipts are matched by the detached table's own (client, log_id) pairs, so a late
+    log of that month stored meanwhile in the default partition keeps its receipt. A prune
+    interrupted here finishes on the next run (``_detached_leftovers``).
+    """
+    quote = connections["default"].ops.quote_name
+    receipts = quote(LogReceipt._meta.db_table)
     while True:
-        keys = list(
-            LogReceipt.objects.filter(timestamp__gte=start, timestamp__lt=end).values_list(
-                "client_id", "log_id"
-            )[:PRUNE_BATCH]
+        with transaction.atomic(), connections["default"].cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {receipts} r USING (SELECT client_id, log_id FROM {quote(name)} "  # noqa: S608 (names from metadata and pg_catalog, quoted)
+                f"d WHERE EXISTS (SELECT 1 FROM {receipts} x WHERE x.client_id = d.client_id "
+                f"AND x.log_id = d.log_id) LIMIT {PRUNE_BATCH}) gone "
+                "WHERE r.client_id = gone.client_id AND r.log_id = gone.log_id"
+            )
+            if cursor.rowcount < PRUNE_BATCH:
+                break
+    with connections["default"].cursor() as cursor:
+        cursor.execute(f"DROP TABLE {quote(name)}")
+
+
+def _detached_leftovers() -> list[str]:
+    """Month tables a prune detached but had not dropped yet when it stopped."""
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_class c WHERE c.relkind = 'r' AND c.relname LIKE %s "
+            "AND NOT c.relispartition",
+            [f"{partitions.LOG_TABLE}_p%"],
         )
-        if not keys:
-            break
-        _receipts_delete(keys)
-    return {client_id: runs for client_id, runs in counts.items() if runs}
-
-
-def _receipts_delete(keys: list[tuple[int, object]]) -> None:
-    by_client: dict[int, list[object]] = {}
-    for client_id, log_id in keys:
-        by_client.setdefault(client_id, []).append(log_id)
-    for client_id, log_ids in by_client.items():
-        LogReceipt.objects.for_client(client_id).filter(log_id__in=log_ids).delete()
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _delete_batch(client_id: int, cutoff: dt.datetime) -> tuple[int, int]:
@@ -187,10 +214,13 @@ def logs_prune(*, now: dt.datetime | None = None, dry_run: bool = False) -> Prun
     slugs = {client_id: slug for client_id, (slug, _) in cutoffs.items()}
     # Months still inside the window partitions_ensure keeps are never dropped.
     keep_from = partitions.month_add(partitions.month_start(moment), -partitions.MONTHS_BACK)
+    if partitions.is_partitioned():
+        for name in _detached_leftovers():
+            _detached_finish(name)
     for partition in partitions.partitions_list():
         if partition.is_default or partition.end is None or partition.end > keep_from:
             continue
-        if not _droppable(partition, cutoffs):
+        if not _droppable(partition, cutoffs):  # a cheap first look, from the rollups
             continue
         dropped = _partition_drop(partition, cutoffs)
         if dropped is None:

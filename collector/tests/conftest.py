@@ -59,3 +59,19 @@ class Api:
 @pytest.fixture
 def api(api_key) -> Api:
     return Api(HttpClient(), api_key.raw_key)
+
+
+@pytest.fixture
+def fresh_partitions(transactional_db):
+    """Months a committed (transactional) test creates are dropped again after it: DDL
+    outlives the table truncation between such tests."""
+    from django.db import connection
+
+    from collector import partitions
+
+    before = {p.name for p in partitions.partitions_list()}
+    yield
+    with connection.cursor() as cursor:
+        for partition in partitions.partitions_list():
+            if partition.name not in before:
+                cursor.execute(f"DROP TABLE {connection.ops.quote_name(partition.name)}")

@@ -390,3 +390,13 @@ def test_ingestion_paths_accept_a_trailing_slash(api):
         headers=api.headers(),
     )
     assert response.status_code == 200 and response.json()["created"] == 1
+
+
+class TestBoundedValues:
+    def test_an_execution_time_past_a_year_is_a_400_not_a_500(self, api):
+        """1.7e305 seconds passed validation and overflowed the read model's sums."""
+        for value in (1.7e305, 365 * 24 * 3600 + 1):
+            response = api.post(LOG, log_document(execution_time_seconds=value))
+            error = assert_error(response, 400, "invalid")
+            assert "execution_time_seconds" in error["fields"]
+        assert not WorkflowLog.objects.exists()

@@ -291,8 +291,9 @@ def test_a_dry_run_counts_what_would_go_and_deletes_nothing(client_a):
     assert WorkflowLog.objects.for_client(client_a).count() == 3
 
 
-@pytest.mark.django_db(transaction=True)
-def test_an_expired_month_is_dropped_whole_and_a_shared_month_is_deleted_in_batches():
+def test_an_expired_month_is_dropped_whole_and_a_shared_month_is_deleted_in_batches(
+    fresh_partitions,
+):
     """On PostgreSQL a month whose logs all expired is dropped as a partition; a month that
     also holds logs of a client keeping everything is pruned row by row."""
     keeper = ClientFactory(slug="keeps-all")
@@ -451,3 +452,53 @@ def test_the_overview_totals_of_every_client_equal_a_recount(client_a, client_b,
             for measure in measures:
                 value = got[client.pk][name][measure]
                 assert abs(value - expected[measure]) <= 1e-9, (client, name, measure)
+
+
+def test_a_month_is_dropped_only_if_its_own_logs_say_so_whatever_the_rollups_say(
+    fresh_partitions,
+):
+    """A client keeping everything, whose rollups went missing (a rebuild interrupted),
+    still keeps its logs: the partition's contents decide, not the read model."""
+    keeper = ClientFactory(slug="keeper-no-rollups")
+    short = ClientFactory(slug="short-lived", retention_days=30)
+    month = dt.datetime(2026, 5, 10, tzinfo=UTC)
+    partitions.partition_create(month)
+    for client in (keeper, short):
+        log_ingest(client=client, document=document(_spec(timestamp=month)))
+    Rollup.objects.for_client(keeper).delete()
+    report = logs_prune(now=dt.datetime(2026, 11, 20, tzinfo=UTC))
+    name = partitions.partition_name(partitions.month_start(month))
+    assert name not in report.partitions_dropped
+    assert name in {p.name for p in partitions.partitions_list()} or not partitions.is_partitioned()
+    assert WorkflowLog.objects.for_client(keeper).count() == 1
+    assert not WorkflowLog.objects.for_client(short).exists()  # deleted in batches instead
+    assert LogReceipt.objects.for_client(keeper).count() == 1
+
+
+def test_the_rebuild_steps_over_empty_years_and_the_end_of_the_calendar(client_a):
+    """A clock decades off (year 2999, even 9999) must not make the rebuild walk every day
+    in between, nor overflow the calendar."""
+    for moment in (
+        NOW,
+        dt.datetime(2999, 6, 1, 12, tzinfo=UTC),
+        dt.datetime(9999, 12, 31, 12, tzinfo=UTC),
+    ):
+        log_ingest(client=client_a, document=document(_spec(timestamp=moment)))
+    chunks = []
+    from collector.readmodel import writes
+
+    original = writes._chunk_rebuild
+
+    def counted(**kwargs):
+        chunks.append(kwargs["start"])
+        return original(**kwargs)
+
+    writes._chunk_rebuild = counted
+    try:
+        assert rollups_rebuild(client_ids=[client_a.pk]) == 3
+    finally:
+        writes._chunk_rebuild = original
+    assert len(chunks) == 3
+    whole = reads.Span(NOW - dt.timedelta(days=1), dt.datetime(9999, 12, 31, 23, tzinfo=UTC))
+    (totals,) = reads.totals(reads.Scope(client_id=client_a.pk), [whole])
+    assert totals["runs"] == 3

@@ -158,9 +158,11 @@ def client_overview_all_unscoped(*, now: datetime | None = None) -> list[ClientO
         "7d": reads.Span(now - timedelta(days=7), now),
         "30d": reads.Span(now - timedelta(days=30), now),
     }
-    clients = list(Client.objects.values("id", "slug", "name", "is_active"))
-    by_client = reads.totals_by_client([c["id"] for c in clients], spans, OVERVIEW_MEASURES)
-    last_logs = _last_logs(now=now)
+    with reads.read_snapshot():
+        clients = list(Client.objects.values("id", "slug", "name", "is_active"))
+        ids = [c["id"] for c in clients]
+        by_client = reads.totals_by_client(ids, spans, OVERVIEW_MEASURES)
+        last_logs = _last_logs(now=now)
     rows = []
     for c in clients:
         totals = by_client.get(c["id"])

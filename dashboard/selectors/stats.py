@@ -350,11 +350,13 @@ def client_dashboard_numbers(*, client: Client, filters: DashboardFilters) -> Da
     """The client dashboard's figures: the window's totals are read once for the KPI cards
     and the distributions."""
     scope = _scope(client=client, filters=filters)
-    current, previous = reads.totals(scope, [filters.window.span, filters.window.previous.span])
-    return DashboardNumbers(
-        kpis=_kpis(scope, current, previous, filters),
-        series=client_time_series(client=client, filters=filters),
-        distributions=_distributions(current),
-        errors=client_errors(client=client, filters=filters),
-        options=client_filter_options(client=client, window=filters.window),
-    )
+    with reads.read_snapshot():
+        spans = [filters.window.span, filters.window.previous.span]
+        current, previous = reads.totals(scope, spans)
+        return DashboardNumbers(
+            kpis=_kpis(scope, current, previous, filters),
+            series=client_time_series(client=client, filters=filters),
+            distributions=_distributions(current),
+            errors=client_errors(client=client, filters=filters),
+            options=client_filter_options(client=client, window=filters.window),
+        )

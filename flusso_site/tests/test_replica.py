@@ -184,6 +184,33 @@ def test_pages_read_the_replica_while_ingestion_writes_the_primary(server):
     assert "T-second" in owner.get(logs).text
 
 
+def test_who_may_see_a_client_is_read_from_the_primary_even_while_the_replica_lags(server):
+    url, key, primary, standby = server
+    env = _env(primary, standby)
+    _manage(
+        env, "create_user", "ann@acme.example", "--client", "acme", "--password", "pw-Ann-12345"
+    )
+    _ingest(url, key, "T-acme")
+    _wait(lambda: _count(standby, "T-acme") == 1, "the standby to replay")
+    ann = requests.Session()
+    page = ann.get(f"{url}/accounts/login/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    ann.post(
+        f"{url}/accounts/login/",
+        data={
+            "login": "ann@acme.example",
+            "password": "pw-Ann-12345",
+            "csrfmiddlewaretoken": token,
+        },
+        headers={"Referer": f"{url}/accounts/login/"},
+    ).raise_for_status()
+    _forget_own_write(ann)
+    assert ann.get(f"{url}/dashboard/acme/logs/").status_code == 200
+    _sql(f"{STANDBY}/postgres", "SELECT pg_wal_replay_pause()")
+    _sql(primary, "DELETE FROM dashboard_membership")  # the owner removes her access
+    assert ann.get(f"{url}/dashboard/acme/logs/").status_code == 404
+
+
 def test_a_users_own_write_is_read_from_the_primary(server):
     url, key, _, _ = server
     owner = _login(url)  # logging in is a write: the next pages read the primary
