@@ -229,9 +229,6 @@ class Tally:
         # (grain, start, environment, version, bucket) -> runs
         self.durations: dict[tuple[str, dt.datetime, str, str, int], int] = {}
 
-    def __bool__(self) -> bool:
-        return bool(self.rows or self.errors or self.durations)
-
     def add(self, facts: LogFacts, *, sign: int = 1) -> None:
         hour = hour_floor(facts.timestamp)
         day = hour.replace(hour=0)

@@ -17,7 +17,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from django.db import connections, router, transaction
+from django.db import router
 from django.db.models import Max, Q, QuerySet, Sum, Value
 
 from collector.models import DurationRollup, ErrorRollup, Rollup, WorkflowLog
@@ -33,6 +33,7 @@ from collector.readmodel.facts import (
     hour_ceil,
     hour_floor,
 )
+from collector.readmodel.writes import snapshot_transaction
 
 HOUR = dt.timedelta(hours=1)
 
@@ -46,13 +47,7 @@ def read_snapshot() -> Iterator[None]:
     where an edge is subtracted from its hour, subtracted without being added. Works on a
     hot standby too. Nested in a caller's transaction (tests), that one's snapshot holds.
     """
-    alias = router.db_for_read(Rollup) or "default"
-    connection = connections[alias]
-    nested = connection.in_atomic_block
-    with transaction.atomic(using=alias):
-        if connection.vendor == "postgresql" and not nested:
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    with snapshot_transaction(router.db_for_read(Rollup) or "default", read_only=True):
         yield
 
 

@@ -122,18 +122,19 @@ def maintenance_lock(*, using: str = "default", wait: bool = True) -> Iterator[b
 
 
 @contextlib.contextmanager
-def _snapshot_transaction(using: str) -> Iterator[None]:
+def snapshot_transaction(using: str, *, read_only: bool = False) -> Iterator[None]:
     """A transaction whose statements all read one snapshot (REPEATABLE READ).
 
     Nested in a caller's transaction (tests) it is a savepoint of that one, whose
-    isolation level is already set.
+    isolation level is already set. SQLite's transactions are serialised already.
     """
     connection = connections[using]
     nested = connection.in_atomic_block
     with transaction.atomic(using=using):
         if connection.vendor == "postgresql" and not nested:
+            level = "REPEATABLE READ READ ONLY" if read_only else "REPEATABLE READ"
             with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                cursor.execute(f"SET TRANSACTION ISOLATION LEVEL {level}")
         yield
 
 
@@ -392,7 +393,7 @@ def compaction_mark_due() -> None:
 
 def _chunk_rebuild(*, client_id: int, start: dt.datetime, end: dt.datetime, using: str) -> int:
     """Replace one client's rollups of [start, end) (whole UTC days) by a recount."""
-    with _snapshot_transaction(using):
+    with snapshot_transaction(using):
         for model in _MODELS:
             model.objects.using(using).for_client(client_id).filter(
                 start__gte=start, start__lt=end
@@ -472,7 +473,7 @@ def rollups_rebuild(
         with maintenance_lock(using=using):
             # The range and what lies outside it, in one snapshot: a log committed later
             # is counted by its own delta rows, which this transaction does not see.
-            with _snapshot_transaction(using):
+            with snapshot_transaction(using):
                 bounds = logs.for_client(client_id).aggregate(
                     first=Min("timestamp"), last=Max("timestamp")
                 )

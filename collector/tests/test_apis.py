@@ -400,3 +400,10 @@ class TestBoundedValues:
             error = assert_error(response, 400, "invalid")
             assert "execution_time_seconds" in error["fields"]
         assert not WorkflowLog.objects.exists()
+
+
+def test_a_body_in_utf16_is_a_json_400_and_stores_nothing(api):
+    """json.loads on bytes would read UTF-16 and let a NUL reach the database."""
+    body = json.dumps(log_document()).encode("utf-16")
+    assert_error(api.post(LOG, raw=body), 400, "parse_error")
+    assert not WorkflowLog.objects.exists()

@@ -96,7 +96,7 @@ def server(databases) -> Iterator[tuple[str, str, str, str]]:
     _manage(env, "migrate", "--no-input", "-v", "0")
     _manage(env, "create_client", "acme", "--name", "Acme")
     key = _manage(env, "create_api_key", "acme").strip()
-    _manage(env, "create_user", "owner@flusso.example", "--owner", "--password", "pw-Replica-1")
+    _manage(env, "create_user", OWNER[0], "--owner", "--password", OWNER[1])
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -122,17 +122,16 @@ def _up(url: str) -> bool:
         return False
 
 
-def _login(url: str) -> requests.Session:
+OWNER = ("owner@flusso.example", "pw-Replica-1")
+
+
+def _login(url: str, login: tuple[str, str] = OWNER) -> requests.Session:
     session = requests.Session()
     page = session.get(f"{url}/accounts/login/")
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
     session.post(
         f"{url}/accounts/login/",
-        data={
-            "login": "owner@flusso.example",
-            "password": "pw-Replica-1",
-            "csrfmiddlewaretoken": token,
-        },
+        data={"login": login[0], "password": login[1], "csrfmiddlewaretoken": token},
         headers={"Referer": f"{url}/accounts/login/"},
     ).raise_for_status()
     return session
@@ -187,23 +186,11 @@ def test_pages_read_the_replica_while_ingestion_writes_the_primary(server):
 def test_who_may_see_a_client_is_read_from_the_primary_even_while_the_replica_lags(server):
     url, key, primary, standby = server
     env = _env(primary, standby)
-    _manage(
-        env, "create_user", "ann@acme.example", "--client", "acme", "--password", "pw-Ann-12345"
-    )
+    login = ("ann@acme.example", "pw-Ann-12345")
+    _manage(env, "create_user", login[0], "--client", "acme", "--password", login[1])
     _ingest(url, key, "T-acme")
     _wait(lambda: _count(standby, "T-acme") == 1, "the standby to replay")
-    ann = requests.Session()
-    page = ann.get(f"{url}/accounts/login/")
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    ann.post(
-        f"{url}/accounts/login/",
-        data={
-            "login": "ann@acme.example",
-            "password": "pw-Ann-12345",
-            "csrfmiddlewaretoken": token,
-        },
-        headers={"Referer": f"{url}/accounts/login/"},
-    ).raise_for_status()
+    ann = _login(url, login)
     _forget_own_write(ann)
     assert ann.get(f"{url}/dashboard/acme/logs/").status_code == 200
     _sql(f"{STANDBY}/postgres", "SELECT pg_wal_replay_pause()")
