@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from collector.parsers import body_framing_check
 from collector.serializers import (
     ApiErrorSerializer,
     HealthSerializer,
@@ -30,12 +31,18 @@ def _error(description: str) -> OpenApiResponse:
 
 
 _COMMON_ERRORS = {
-    400: _error("Invalid JSON, or invalid fields (named in error.fields)."),
+    400: _error(
+        "Invalid JSON, invalid fields or unstorable text (named in error.fields), a body "
+        "shorter than its Content-Length, or a chunked body without one."
+    ),
     401: _error("Missing, unknown, revoked or expired API key."),
     403: _error("Inactive client, or client_id differs from the key's client."),
     405: _error("Method not allowed."),
     413: _error("Body larger than the limit (after gzip decompression)."),
-    415: _error("Content-Type is not application/json, or unsupported Content-Encoding."),
+    415: _error(
+        "Content-Type is not application/json, a charset other than UTF-8, or an "
+        "unsupported Content-Encoding."
+    ),
     429: _error("Over the per-key rate limit; see the Retry-After header."),
     503: _error("Database unavailable; retry after Retry-After seconds."),
 }
@@ -62,7 +69,15 @@ _EXAMPLE_LOG = {
 }
 
 
-class LogIngestApi(APIView):
+class _IngestApi(APIView):
+    """What both ingestion endpoints check before the body is read."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        body_framing_check(request.META)
+
+
+class LogIngestApi(_IngestApi):
     max_body_setting = "INGEST_MAX_DOCUMENT_BYTES"
 
     @extend_schema(
@@ -83,12 +98,14 @@ class LogIngestApi(APIView):
     )
     def post(self, request: Request) -> Response:
         result = log_ingest(client=request.user.client, document=request.data)
-        body = {"id": result.id, "log_id": str(result.log_id), "status": result.status}
+        body = {"log_id": str(result.log_id), "status": result.status}
         return Response(body, status=201 if result.status == "created" else 200)
 
 
-class LogBatchIngestApi(APIView):
+class LogBatchIngestApi(_IngestApi):
     max_body_setting = "INGEST_MAX_BATCH_BYTES"
+    # The parser rejects unstorable text per document of this list (collector/parsers.py).
+    batch_field = "logs"
 
     @extend_schema(
         operation_id="logs_batch_create",

@@ -2,8 +2,9 @@
 
 The parser reads at most the configured number of bytes (compressed and decompressed),
 so neither a huge body nor a zip bomb can exhaust memory, and it refuses what the
-database could not store (NaN, Infinity, NUL characters, lone surrogates) as a 400
-instead of a 500 later on.
+database could not store (NaN, Infinity, NUL characters, lone surrogates), a charset
+other than UTF-8 and a body shorter than its Content-Length, each as a 4xx naming what is
+wrong instead of a 500 later on.
 """
 
 from __future__ import annotations
@@ -15,14 +16,19 @@ from typing import Any
 
 import orjson
 from django.conf import settings
+from django.utils.http import parse_header_parameters
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.parsers import BaseParser
 
 from collector.scrubbing import MAX_DEPTH
+from collector.validation import UnstorableDocument
 from flusso_site.errors import ApplicationError
 
-# Escapes that decode to text PostgreSQL refuses: NUL, and UTF-16 surrogate halves.
+# Escapes that decode to text PostgreSQL refuses: NUL, and UTF-16 surrogate halves. A pair
+# of halves decodes to one character and is fine; only a body with such an escape is
+# searched for what it decoded to.
 _UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _READ_CHUNK = 64 * 1024
 # A run of 19 digits may be an integer orjson would not read as one (past 64 bits): such
 # bodies are read by the standard library. Digits inside strings count too; that only
@@ -116,21 +122,52 @@ def _gunzip_bounded(data: bytes, limit: int) -> bytes:
     return b"".join(out)
 
 
-def _repair_text(value: Any, depth: int = 0) -> Any:
-    """Replace NUL characters and lone surrogates, which the database cannot store.
+UNSTORABLE_MESSAGE = (
+    "Holds a NUL character or a lone UTF-16 surrogate, which cannot be stored; "
+    "replace it (for example with U+FFFD) before sending."
+)
+UNSTORABLE_KEY_MESSAGE = (
+    "This key holds a NUL character or a lone UTF-16 surrogate, which cannot be stored."
+)
+# Fields named in one error: enough to find the culprit, bounded for a hostile body.
+_MAX_NAMED_FIELDS = 10
 
-    Nesting past MAX_DEPTH is refused here already (later it would be anyway): recursing
-    into it would exhaust the stack, a 500 instead of a 400.
-    """
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
-    if depth >= MAX_DEPTH and isinstance(value, dict | list):
-        raise ParseError("The JSON body is nested too deeply.")
-    if isinstance(value, dict):
-        return {_repair_text(key): _repair_text(item, depth + 1) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_repair_text(item, depth + 1) for item in value]
-    return value
+
+def _unstorable(text: str) -> bool:
+    return "\x00" in text or _SURROGATE.search(text) is not None
+
+
+def _printable(key: str) -> str:
+    """A key as it can be shown in an error: the characters that made it unstorable
+    would make the error itself unstorable and unprintable."""
+    return _SURROGATE.sub("\ufffd", key.replace("\x00", "\ufffd"))
+
+
+def unstorable_fields(value: Any, path: str = "", depth: int = 0) -> dict[str, list[str]]:
+    """Where ``value`` holds text PostgreSQL cannot store, keys included, as
+    ``{"ticket.body": [message], "trace.notes[2]": [message]}`` (at most
+    _MAX_NAMED_FIELDS). Nesting past MAX_DEPTH is refused here already: recursing into it
+    would exhaust the stack, a 500 instead of a 400."""
+    found: dict[str, list[str]] = {}
+    stack: list[tuple[Any, str, int]] = [(value, path, depth)]
+    while stack and len(found) < _MAX_NAMED_FIELDS:
+        item, where, level = stack.pop()
+        if isinstance(item, str):
+            if _unstorable(item):
+                found[where or "non_field_errors"] = [UNSTORABLE_MESSAGE]
+            continue
+        if level >= MAX_DEPTH and isinstance(item, dict | list):
+            raise ParseError("The JSON body is nested too deeply.")
+        if isinstance(item, dict):
+            for key, child in reversed(item.items()):
+                name = f"{where}.{_printable(key)}" if where else _printable(key)
+                if _unstorable(key):
+                    found[name] = [UNSTORABLE_KEY_MESSAGE]
+                stack.append((child, name, level + 1))
+        elif isinstance(item, list):
+            for index in range(len(item) - 1, -1, -1):
+                stack.append((item[index], f"{where}[{index}]", level + 1))
+    return found
 
 
 def _stdlib_parse(raw: bytes) -> Any:
@@ -145,10 +182,10 @@ def _stdlib_parse(raw: bytes) -> Any:
 
 
 def json_body_parse(raw: bytes) -> Any:
-    """Strict JSON: no NaN or Infinity; unstorable text repaired. Raises ParseError.
+    """Strict UTF-8 JSON: no NaN or Infinity. Raises ParseError.
 
     orjson parses the usual body several times faster than the standard library; whatever
-    it refuses (an error, a lone surrogate to repair, nesting past its limit) and every
+    it refuses (an error, a lone surrogate, nesting past its limit) and every
     body with an integer past 64 bits (which orjson would read as a float) goes to the
     standard library, so the result and the errors are the standard library's.
     """
@@ -162,8 +199,6 @@ def json_body_parse(raw: bytes) -> Any:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError:
             data = _stdlib_parse(raw)
-    if _UNSTORABLE_ESCAPE.search(raw):
-        data = _repair_text(data)
     return data
 
 
@@ -187,16 +222,72 @@ class BoundedJSONParser(BaseParser):
         setting = getattr(context.get("view"), "max_body_setting", "INGEST_MAX_DOCUMENT_BYTES")
         limit: int = getattr(settings, setting)
 
+        _charset_check(media_type or request.META.get("CONTENT_TYPE", ""))
         declared = request.META.get("CONTENT_LENGTH") or "0"
         if declared.isdigit() and int(declared) > limit:
             raise _too_large(limit)
 
         encoding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
         raw = _read_bounded(stream, limit)
+        if declared.isdigit() and len(raw) < int(declared):
+            # The client stopped sending early (or closed its side): what arrived may
+            # happen to be complete JSON, but it is not what was sent.
+            raise ParseError(
+                f"The body ended after {len(raw)} of the {declared} bytes its "
+                "Content-Length declared."
+            )
         if encoding == "gzip":
             raw = _gunzip_bounded(raw, limit)
         elif encoding not in ("", "identity"):
             raise UnsupportedMediaType(
                 encoding, detail=f"Content-Encoding {encoding!r} is not supported; use gzip."
             )
-        return json_body_parse(raw)
+        data = json_body_parse(raw)
+        if _UNSTORABLE_ESCAPE.search(raw):
+            data = _unstorable_refuse(
+                data, batch_field=getattr(context.get("view"), "batch_field", None)
+            )
+        return data
+
+
+def body_framing_check(meta: dict[str, Any]) -> None:
+    """A chunked body without a Content-Length would be read as empty (WSGI gives the
+    application no end-of-body for it), and "empty" is not what the client sent: refused.
+    Every shipper and HTTP library sends a Content-Length for a body it holds."""
+    chunked = "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if chunked and not meta.get("CONTENT_LENGTH"):
+        raise ApplicationError(
+            "Chunked request bodies are not accepted: send the body with a Content-Length.",
+            code="length_required",
+        )
+
+
+def _charset_check(content_type: str) -> None:
+    """UTF-8 only (RFC 8259): a body declared in another charset is refused, not guessed."""
+    _, params = parse_header_parameters(content_type)
+    charset = params.get("charset", "utf-8").strip().lower()
+    if charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType(
+            content_type,
+            detail=f"The charset {charset!r} is not supported; send UTF-8 JSON.",
+        )
+
+
+def _unstorable_refuse(data: Any, *, batch_field: str | None) -> Any:
+    """Refuse text the database cannot store, naming where it is.
+
+    A single document is a 400. In a batch each document holding such text is replaced by
+    an ``UnstorableDocument``, rejected by index with its fields like any invalid document,
+    while the others are stored (the batch endpoint's contract).
+    """
+    documents = data.get(batch_field) if batch_field and isinstance(data, dict) else None
+    if isinstance(documents, list):
+        for index, document in enumerate(documents):
+            fields = unstorable_fields(document)
+            if fields:
+                documents[index] = UnstorableDocument(fields)
+        return data
+    fields = unstorable_fields(data)
+    if fields:
+        raise ApplicationError("The body holds text that cannot be stored.", fields=fields)
+    return data

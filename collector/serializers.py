@@ -113,7 +113,6 @@ class LogBatchSerializer(serializers.Serializer):
 
 
 class LogIngestResponseSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
     log_id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=["created", "duplicate"])
 
@@ -122,7 +121,6 @@ class BatchItemResultSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     status = serializers.ChoiceField(choices=["created", "duplicate", "rejected"])
     log_id = serializers.UUIDField(required=False)
-    id = serializers.IntegerField(required=False)
     errors = serializers.DictField(required=False, help_text="Field errors when rejected.")
 
 

@@ -12,6 +12,7 @@ the same answers (collector/tests/test_validation.py).
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -121,6 +122,15 @@ def _fast(document: dict[str, Any]) -> dict[str, Any] | None:
     return data
 
 
+@dataclass(frozen=True)
+class UnstorableDocument:
+    """Stands for a batch's document that held text the database cannot store (a NUL, a
+    lone surrogate), found while parsing the body; ingestion rejects it by index with
+    ``fields`` naming where (collector/parsers.py)."""
+
+    fields: dict[str, list[str]]
+
+
 def log_document_validate(document: dict[str, Any]) -> dict[str, Any]:
     """The document's validated fields (as ``LogDocumentSerializer`` gives them).
 
@@ -133,4 +143,4 @@ def log_document_validate(document: dict[str, Any]) -> dict[str, Any]:
     return validated
 
 
-__all__ = ["ValidationError", "log_document_validate"]
+__all__ = ["UnstorableDocument", "ValidationError", "log_document_validate"]

@@ -6,6 +6,7 @@ import email.utils
 import gzip
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -227,7 +228,35 @@ class Transport:
             response.close()
 
 
+# Text the collector refuses because PostgreSQL cannot store it: NUL, and a UTF-16
+# surrogate half that is not part of a pair (Python strings can hold one; UTF-8 cannot).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value: Any) -> Any:
+    """``value`` with every NUL and lone surrogate, in keys and values, replaced by U+FFFD,
+    so a workflow's odd text costs one character, never the whole log."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(item) for item in value]
+    return value
+
+
+def _json(doc: Any) -> str:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def dumps(doc: Any) -> bytes:
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode(
-        "utf-8"
-    )
+    """The wire form of a log: compact UTF-8 JSON the collector can store."""
+    text = _json(doc)
+    # A NUL is written as the escape \u0000 (a false alarm on a literal backslash before
+    # "u0000" only costs the slow path); a lone surrogate cannot be encoded as UTF-8.
+    if "\\u0000" not in text:
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            pass
+    return _json(storable(doc)).encode("utf-8")

@@ -19,9 +19,8 @@ from rest_framework.exceptions import ValidationError
 
 from collector.models import Client, WorkflowLog
 from collector.scrubbing import DocumentTooDeep, scrub_document
-from collector.selectors import log_get
 from collector.services.store import logs_store
-from collector.validation import log_document_validate
+from collector.validation import UnstorableDocument, log_document_validate
 from flusso_site.errors import ApplicationError
 
 # The error message column is short: the full message stays in the document.
@@ -30,7 +29,8 @@ ERROR_MESSAGE_COLUMN_CHARS = 500
 
 @dataclass(frozen=True)
 class LogIngestResult:
-    id: int
+    # No row id: the table's sequence is shared by every client, so answering it would
+    # tell each client how much the others write. The log_id names the log.
     log_id: uuid.UUID
     status: Literal["created", "duplicate"]
 
@@ -48,6 +48,10 @@ def _document_prepare(*, client: Client, document: Any, received_at: datetime) -
 
     Raises ApplicationError (400 with field errors, or 403 on a client_id mismatch).
     """
+    if isinstance(document, UnstorableDocument):
+        raise ApplicationError(
+            "The log document holds text that cannot be stored.", fields=document.fields
+        )
     if not isinstance(document, dict):
         raise ApplicationError(
             "A log document must be a JSON object.",
@@ -111,10 +115,8 @@ def _document_prepare(*, client: Client, document: Any, received_at: datetime) -
 def log_ingest(*, client: Client, document: Any) -> LogIngestResult:
     """Store one log. The same log_id again for the client stores nothing: a duplicate."""
     log = _document_prepare(client=client, document=document, received_at=timezone.now())
-    if logs_store(client_id=client.pk, logs=[log]):
-        return LogIngestResult(id=log.pk, log_id=log.log_id, status="created")
-    existing = log_get(client=client, log_id=log.log_id)
-    return LogIngestResult(id=existing.pk if existing else 0, log_id=log.log_id, status="duplicate")
+    stored = logs_store(client_id=client.pk, logs=[log])
+    return LogIngestResult(log_id=log.log_id, status="created" if stored else "duplicate")
 
 
 def _document_size_check(document: Any) -> None:
@@ -161,9 +163,9 @@ def log_batch_ingest(
 
     stored = logs_store(client_id=client.pk, logs=[log for _, log in pending.values()])
     created = {log.log_id for log in stored}
-    for log_id, (item, log) in pending.items():
+    for log_id, (item, _log) in pending.items():
         if log_id in created:
-            item.update(status="created", log_id=str(log_id), id=log.pk)
+            item.update(status="created", log_id=str(log_id))
         else:
             item.update(status="duplicate", log_id=str(log_id))
 

@@ -1,5 +1,6 @@
 import gzip
 import json
+import socket
 import threading
 from datetime import timedelta
 from unittest import mock
@@ -13,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from collector.models import ApiKey, WorkflowLog
+from collector.parsers import UNSTORABLE_KEY_MESSAGE, UNSTORABLE_MESSAGE
 from collector.tests.factories import ApiKeyFactory, log_document
 
 pytestmark = pytest.mark.django_db
@@ -33,13 +35,14 @@ def assert_error(response, status, code=None):
 
 
 class TestSingleLog:
-    def test_created_answers_201_with_ids(self, api):
+    def test_created_answers_201_with_the_log_id_and_no_row_id(self, api):
+        """The row id comes from one sequence for every client: answering it would tell a
+        client how many logs the others wrote between two of its requests."""
         document = log_document()
         response = api.post(LOG, document)
         assert response.status_code == 201
-        body = response.json()
-        assert body["status"] == "created" and body["log_id"] == document["log_id"]
-        assert WorkflowLog.objects.get(pk=body["id"]).ticket_id == "12345"
+        assert response.json() == {"log_id": document["log_id"], "status": "created"}
+        assert WorkflowLog.objects.get(log_id=document["log_id"]).ticket_id == "12345"
 
     def test_resending_answers_200_duplicate_and_stores_nothing_new(self, api):
         document = log_document()
@@ -65,12 +68,6 @@ class TestSingleLog:
     def test_nan_is_400_not_500(self, api):
         body = json.dumps(log_document()).replace("4.82", "NaN").encode()
         assert_error(api.post(LOG, raw=body), 400)
-
-    def test_nul_characters_are_stored_safely(self, api):
-        body = json.dumps(log_document(trace={"note": "a\u0000b"})).encode()
-        response = api.post(LOG, raw=body)
-        assert response.status_code == 201
-        assert WorkflowLog.objects.get().document["trace"]["note"] == "a\ufffdb"
 
     def test_wrong_content_type_is_415(self, api):
         assert_error(
@@ -406,4 +403,116 @@ def test_a_body_in_utf16_is_a_json_400_and_stores_nothing(api):
     """json.loads on bytes would read UTF-16 and let a NUL reach the database."""
     body = json.dumps(log_document()).encode("utf-16")
     assert_error(api.post(LOG, raw=body), 400, "parse_error")
+    assert not WorkflowLog.objects.exists()
+
+
+class TestUnstorableText:
+    """A NUL or a lone surrogate cannot be stored by PostgreSQL: refused, naming the field,
+    on both databases, instead of a 500 (and the whole document in the server's log)."""
+
+    @pytest.mark.parametrize(
+        ("document", "field"),
+        [
+            (log_document(trace={"note": "a\u0000b"}), "trace.note"),
+            (log_document(trace={"notes": ["ok", "\ud800"]}), "trace.notes[1]"),
+            (log_document(trace={"k\u0000": 1}), "trace.k\ufffd"),
+            (log_document(ticket_id="1\u0000"), "ticket_id"),
+        ],
+    )
+    def test_a_single_log_is_a_400_naming_the_field(self, api, document, field):
+        body = json.dumps(document).encode()
+        error = assert_error(api.post(LOG, raw=body), 400, "invalid")
+        assert list(error["fields"]) == [field]
+        assert not WorkflowLog.objects.exists()
+
+    def test_each_document_of_a_batch_is_checked_and_rejected_by_index(self, api):
+        good, bad_key, bad_value = (
+            log_document(),
+            log_document(trace={"x\u0000": 1}),
+            log_document(metrics={"overall_confidence": 0.5}, trace={"t": "\udc00"}),
+        )
+        body = json.dumps({"logs": [good, bad_key, good | {"log_id": None}, bad_value]})
+        response = api.post(BATCH, raw=body.encode())
+        assert response.status_code == 200, response.content
+        result = response.json()
+        assert (result["created"], result["rejected"]) == (2, 2)
+        rejected = {
+            item["index"]: item["errors"]
+            for item in result["results"]
+            if item["status"] == "rejected"
+        }
+        assert rejected == {
+            1: {"trace.x\ufffd": [UNSTORABLE_KEY_MESSAGE]},
+            3: {"trace.t": [UNSTORABLE_MESSAGE]},
+        }
+        assert WorkflowLog.objects.count() == 2
+
+    def test_raw_utf8_bytes_of_a_lone_surrogate_are_a_parse_error(self, api):
+        body = json.dumps(log_document(trace={"note": "SURROGATE"})).encode()
+        body = body.replace(b"SURROGATE", b"\xed\xa0\x80")
+        assert_error(api.post(LOG, raw=body), 400, "parse_error")
+        assert not WorkflowLog.objects.exists()
+
+
+class TestBodyFraming:
+    @pytest.mark.parametrize("charset", ["utf-16", "UTF-32", "latin-1"])
+    def test_a_charset_other_than_utf8_is_415(self, api, charset):
+        body = json.dumps(log_document()).encode()
+        response = api.post(LOG, raw=body, content_type=f"application/json; charset={charset}")
+        assert_error(response, 415)
+        assert not WorkflowLog.objects.exists()
+
+    @pytest.mark.parametrize("charset", ["utf-8", "UTF8"])
+    def test_utf8_declared_is_accepted(self, api, charset):
+        body = json.dumps(log_document()).encode()
+        response = api.post(LOG, raw=body, content_type=f"application/json; charset={charset}")
+        assert response.status_code == 201
+
+    @pytest.mark.parametrize("name", [LOG, BATCH])
+    def test_a_chunked_body_without_content_length_is_a_400_not_read_as_empty(self, api, name):
+        response = api.http.post(
+            reverse(name),
+            data=json.dumps(log_document()).encode(),
+            content_type="application/json",
+            headers=api.headers(**{"Transfer-Encoding": "chunked"}),
+            CONTENT_LENGTH="",
+        )
+        error = assert_error(response, 400, "length_required")
+        assert "Content-Length" in error["message"]
+        assert not WorkflowLog.objects.exists()
+
+
+def _raw_http_post(url: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict]:
+    """One request over a raw socket, the client closing its side after ``body``: what no
+    HTTP library will send (a body shorter than its Content-Length)."""
+    host, port = url.removeprefix("http://").split(":")
+    head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head.encode() + b"\r\n" + body)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), json.loads(rest.partition(b"\r\n\r\n")[2])
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("name", [LOG, BATCH])
+def test_a_body_shorter_than_its_content_length_is_a_400_even_if_complete_json(live_server, name):
+    """A body that ends early may still parse (here it is complete JSON): it is not what
+    the client meant to send, so nothing is stored."""
+    key = ApiKeyFactory(client__slug="client_abc")
+    document = log_document()
+    body = json.dumps(document if name == LOG else {"logs": [document]}).encode()
+    headers = {
+        "Authorization": f"Bearer {key.raw_key}",
+        "Content-Type": "application/json",
+        "Content-Length": str(len(body) + 10),
+    }
+    status, answer = _raw_http_post(live_server.url, reverse(name), headers, body)
+    assert status == 400, answer
+    assert answer["error"]["code"] == "parse_error"
+    assert f"{len(body)} of the {len(body) + 10} bytes" in answer["error"]["message"]
     assert not WorkflowLog.objects.exists()

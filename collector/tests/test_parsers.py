@@ -3,7 +3,14 @@ import gzip
 import pytest
 from rest_framework.exceptions import ParseError
 
-from collector.parsers import MAX_GZIP_MEMBERS, _gunzip_bounded, json_body_parse
+from collector.parsers import (
+    MAX_GZIP_MEMBERS,
+    UNSTORABLE_KEY_MESSAGE,
+    UNSTORABLE_MESSAGE,
+    _gunzip_bounded,
+    json_body_parse,
+    unstorable_fields,
+)
 from flusso_site.errors import ApplicationError
 
 
@@ -15,9 +22,25 @@ def test_non_finite_numbers_are_refused(body):
         json_body_parse(body)
 
 
-def test_nul_characters_and_lone_surrogates_are_repaired():
-    data = json_body_parse(b'{"a\\u0000": "x\\u0000y", "b": ["\\ud800"]}')
-    assert data == {"a\ufffd": "x\ufffdy", "b": ["?"]}
+def test_unstorable_fields_names_every_key_and_value_holding_a_nul_or_lone_surrogate():
+    data = json_body_parse(
+        b'{"a\\u0000": "x", "b": ["ok", "\\ud800"], "c": {"d": "x\\u0000y"}, "e": "\\udfff"}'
+    )
+    assert unstorable_fields(data) == {
+        "a\ufffd": [UNSTORABLE_KEY_MESSAGE],
+        "b[1]": [UNSTORABLE_MESSAGE],
+        "c.d": [UNSTORABLE_MESSAGE],
+        "e": [UNSTORABLE_MESSAGE],
+    }
+
+
+def test_a_surrogate_pair_is_one_character_and_storable():
+    assert unstorable_fields(json_body_parse(b'{"a": "\\ud83d\\ude00"}')) == {}
+
+
+def test_unstorable_fields_names_a_bounded_number_of_fields():
+    data = json_body_parse(b"[" + b",".join([b'"\\u0000"'] * 1000) + b"]")
+    assert len(unstorable_fields(data)) == 10
 
 
 def test_ordinary_unicode_escapes_are_kept():
@@ -30,9 +53,9 @@ def test_invalid_utf8_is_a_parse_error():
 
 
 @pytest.mark.parametrize("depth", [100, 500, 990])
-def test_deep_nesting_with_text_to_repair_is_a_parse_error_not_a_crash(depth):
+def test_deep_nesting_with_unstorable_text_is_a_parse_error_not_a_crash(depth):
     with pytest.raises(ParseError):
-        json_body_parse(b"[" * depth + b'"\\u0000"' + b"]" * depth)
+        unstorable_fields(json_body_parse(b"[" * depth + b'"\\u0000"' + b"]" * depth))
 
 
 def test_absurd_nesting_is_a_parse_error():

@@ -99,7 +99,7 @@ class TestLogIngest:
             extra_field={"kept": True},
         )
         result = log_ingest(client=client, document=document)
-        log = WorkflowLog.objects.get(pk=result.id)
+        log = WorkflowLog.objects.get(log_id=result.log_id)
         assert result.status == "created"
         assert str(log.log_id) == document["log_id"]
         assert log.status == "FAILED" and log.ticket_id == "12345"
@@ -121,7 +121,7 @@ class TestLogIngest:
         first = log_ingest(client=client, document=document)
         second = log_ingest(client=client, document=document)
         assert (first.status, second.status) == ("created", "duplicate")
-        assert second.id == first.id
+        assert second.log_id == first.log_id
         assert WorkflowLog.objects.count() == 1
 
     def test_same_log_id_for_two_clients_is_two_logs(self, client):
@@ -134,7 +134,7 @@ class TestLogIngest:
         document = log_document()
         del document["log_id"], document["timestamp"]
         before = timezone.now()
-        log = WorkflowLog.objects.get(pk=log_ingest(client=client, document=document).id)
+        log = WorkflowLog.objects.get(log_id=log_ingest(client=client, document=document).log_id)
         assert isinstance(log.log_id, uuid.UUID)
         assert log.document["log_id"] == str(log.log_id)
         assert log.timestamp == log.received_at and log.timestamp >= before
@@ -142,7 +142,7 @@ class TestLogIngest:
     def test_environment_defaults_to_production(self, client):
         document = log_document()
         del document["environment"]
-        log = WorkflowLog.objects.get(pk=log_ingest(client=client, document=document).id)
+        log = WorkflowLog.objects.get(log_id=log_ingest(client=client, document=document).log_id)
         assert log.environment == "production"
 
     def test_mismatched_client_id_is_refused_with_both_names(self, client):
@@ -157,7 +157,7 @@ class TestLogIngest:
             config={"openai_api_key": "sk-proj-abc123def456"},
             error={"type": "X", "message": "failed for jane.doe@example.com", "node": "n"},
         )
-        log = WorkflowLog.objects.get(pk=log_ingest(client=client, document=document).id)
+        log = WorkflowLog.objects.get(log_id=log_ingest(client=client, document=document).log_id)
         assert log.document["config"]["openai_api_key"] == "[REDACTED]"
         assert "jane.doe@example.com" not in log.error_message
         assert "jane.doe@example.com" not in str(log.document)
@@ -165,7 +165,7 @@ class TestLogIngest:
     def test_long_error_messages_are_cut_in_the_column_but_kept_in_the_document(self, client):
         message = "x" * 2000
         document = log_document(error={"type": "E", "message": message, "node": "n"})
-        log = WorkflowLog.objects.get(pk=log_ingest(client=client, document=document).id)
+        log = WorkflowLog.objects.get(log_id=log_ingest(client=client, document=document).log_id)
         assert len(log.error_message) == 500
         assert log.document["error"]["message"] == message
 
@@ -211,8 +211,9 @@ class TestLogBatchIngest:
         ]
         assert "status" in result.results[1]["errors"]
         assert WorkflowLog.objects.count() == 2
-        ids = {item["id"] for item in result.results if item["status"] == "created"}
-        assert ids == set(WorkflowLog.objects.values_list("id", flat=True))
+        ids = {item["log_id"] for item in result.results if item["status"] == "created"}
+        assert ids == {str(i) for i in WorkflowLog.objects.values_list("log_id", flat=True)}
+        assert not any("id" in item for item in result.results)
 
     def test_duplicates_already_stored_or_repeated_in_the_batch_are_counted_not_stored(
         self, client

@@ -199,7 +199,10 @@ def test_contract_every_shape_the_builder_makes_is_accepted(live_server: Any, te
     huge = load_sample("state_success.json")
     huge["react_iterations"] = [{"thought": "t" * 4000, "observation": "o" * 4000}] * 200
     states: list[Any] = [load_sample(name) for name in SAMPLES]
-    states += [{}, None, {"status": "weird", "confidence": {"overall": 9}}, huge]
+    # Text PostgreSQL cannot store (a NUL, a lone surrogate): the shipper replaces it.
+    unstorable = {**load_sample("state_success.json"), "ticket_id": "T-\x00-\ud800"}
+    unstorable["ticket"] = {**unstorable["ticket"], "subject\x00": "a\udfffb"}
+    states += [{}, None, {"status": "weird", "confidence": {"overall": 9}}, huge, unstorable]
     docs = [shipper.build_workflow_log(s, START, END) for s in states]
     docs[0]["client_id"] = "acme"
     config = Config(**ship_config(logs_url(live_server), key))
@@ -213,6 +216,7 @@ def test_contract_every_shape_the_builder_makes_is_accepted(live_server: Any, te
     assert out.kind == OK, out
     assert (out.created, out.duplicate, out.rejected) == (len(docs), 0, 0), out.rejections
     assert WorkflowLog.objects.filter(client=client).count() == len(docs)
+    assert WorkflowLog.objects.filter(client=client, ticket_id="T-\ufffd-\ufffd").exists()
 
 
 def test_n_logs_through_an_outage_arrive_exactly_n_times(

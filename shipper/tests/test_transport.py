@@ -21,7 +21,7 @@ import pytest
 import shipper
 from shipper.client import Client
 from shipper.spool import Spool
-from shipper.transport import parse_retry_after
+from shipper.transport import dumps, parse_retry_after
 
 from .conftest import API_KEY, WAIT, FakeCollector, Reply, free_port, load_sample, make_log
 
@@ -925,3 +925,15 @@ def test_a_collector_url_that_is_not_a_url_is_reported_as_such_once_and_logs_are
     assert (counts["spooled"], counts["dropped"], counts["retried"]) == (2, 0, 0)
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and "LOG_COLLECTOR_URL" in errors[0] and "not a usable URL" in errors[0]
+
+
+def test_dumps_replaces_nul_and_lone_surrogates_the_collector_would_refuse() -> None:
+    """PostgreSQL stores neither; the collector refuses them with a 400, so the shipper
+    replaces them (keys too) rather than lose the log. A surrogate pair, an escaped
+    backslash before "u0000" and other text are kept as they are."""
+    doc = {"a\x00": "x\ud800y", "b": ["\x00", "\U0001f600"], "c": "lit \\u0000"}
+    assert json.loads(dumps(doc)) == {
+        "a\ufffd": "x\ufffdy",
+        "b": ["\ufffd", "\U0001f600"],
+        "c": "lit \\u0000",
+    }
