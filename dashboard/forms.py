@@ -28,6 +28,10 @@ MAX_CUSTOM_DAYS = 731
 EARLIEST_DATE = dt.date(1970, 1, 1)
 LATEST_DATE = dt.date(2999, 12, 31)
 DATE_RANGE_MESSAGE = f"Enter a date between {EARLIEST_DATE} and {LATEST_DATE}."
+# The widest UTC offset PostgreSQL takes in a timestamp (Python takes up to 23:59); no
+# time zone on Earth is past ±14:00.
+MAX_UTC_OFFSET = dt.timedelta(hours=15, minutes=59)
+OFFSET_MESSAGE = "Enter a UTC offset between -15:59 and +15:59."
 
 
 def _check_date_range(day: dt.date) -> None:
@@ -75,7 +79,10 @@ class LooseDateTimeField(forms.CharField):
         _check_date_range(moment.date())
         if timezone.is_naive(moment):
             moment = timezone.make_aware(moment)
-        return moment, False
+        elif abs(moment.utcoffset() or dt.timedelta()) > MAX_UTC_OFFSET:
+            raise forms.ValidationError(OFFSET_MESSAGE, code="offset_out_of_range")
+        # An instant: compared and sent to the database in UTC.
+        return moment.astimezone(dt.UTC), False
 
 
 class DashboardFilterForm(forms.Form):

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -319,6 +321,32 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
+class _ExportBody:
+    """An export's body: the query already run and its first rows read, then ``render``
+    writes every row as text while the response streams.
+
+    An export streams after its 200 is sent; a query failing then could only cut the
+    body short. Run here, before the response exists, such a failure is an error page.
+    A failure later still (the connection lost mid-way) propagates: the server aborts the
+    chunked body without its last chunk, which every HTTP client reports as an error.
+    ``close``, called by the server when it closes the response (downloaded or not),
+    closes the database cursor there and then, not whenever the garbage collector runs.
+    """
+
+    def __init__(
+        self, queryset: QuerySet[Any], render: Callable[[Iterator[Any]], Iterator[str]]
+    ) -> None:
+        self._rows = queryset.iterator(chunk_size=EXPORT_CHUNK_SIZE)
+        self._first = list(itertools.islice(self._rows, 1))
+        self._render = render
+
+    def __iter__(self) -> Iterator[str]:
+        return self._render(itertools.chain(self._first, self._rows))
+
+    def close(self) -> None:
+        self._rows.close()
+
+
 def _export_name(client: Client, extension: str) -> str:
     return f"{client.slug}-logs-{timezone.now():%Y%m%d-%H%M%S}.{extension}"
 
@@ -332,12 +360,15 @@ def log_export_csv(request: HttpRequest, *, client: Client) -> HttpResponse:
     queryset = log_export_queryset(client=client, filters=form.filters()).using(read_database())
     writer = csv.writer(_Echo())
 
-    def lines() -> Iterator[str]:
+    def lines(rows: Iterator[Any]) -> Iterator[str]:
         yield writer.writerow(EXPORT_COLUMNS)
-        for values in queryset.values_list(*EXPORT_COLUMNS).iterator(chunk_size=EXPORT_CHUNK_SIZE):
+        for values in rows:
             yield writer.writerow([_csv_cell(v) for v in values])
 
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(
+        _ExportBody(queryset.values_list(*EXPORT_COLUMNS), lines),
+        content_type="text/csv; charset=utf-8",
+    )
     response["Content-Disposition"] = f'attachment; filename="{_export_name(client, "csv")}"'
     return response
 
@@ -350,17 +381,18 @@ def log_export_json(request: HttpRequest, *, client: Client) -> HttpResponse:
         return HttpResponseBadRequest(_form_errors_text(form), content_type="text/plain")
     queryset = log_export_queryset(client=client, filters=form.filters()).using(read_database())
 
-    def chunks() -> Iterator[str]:
+    def chunks(documents: Iterator[Any]) -> Iterator[str]:
         yield "["
         separator = "\n"
-        for document in queryset.values_list("document", flat=True).iterator(
-            chunk_size=EXPORT_CHUNK_SIZE
-        ):
+        for document in documents:
             yield separator + json.dumps(document, ensure_ascii=False)
             separator = ",\n"
         yield "\n]\n"
 
-    response = StreamingHttpResponse(chunks(), content_type="application/json")
+    response = StreamingHttpResponse(
+        _ExportBody(queryset.values_list("document", flat=True), chunks),
+        content_type="application/json",
+    )
     response["Content-Disposition"] = f'attachment; filename="{_export_name(client, "json")}"'
     return response
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+from unittest import mock
 
 import pytest
+from django.core.signals import request_finished
+from django.db import DatabaseError, close_old_connections, connection
+from django.db.models import query as django_query
 from django.urls import reverse
 
 from dashboard.selectors.logs import EXPORT_COLUMNS
@@ -107,3 +111,77 @@ def test_exports_read_the_database_in_chunks_and_write_row_by_row(
     assert calls == [views.EXPORT_CHUNK_SIZE]
     # CSV: a header and a line per row; JSON: "[", one piece per document, "]".
     assert len(chunks) == 1 + 5 + (1 if name == "logs_json" else 0)
+
+
+@pytest.mark.parametrize("name", ["dashboard:logs", "dashboard:logs_csv", "dashboard:logs_json"])
+def test_a_time_with_an_offset_past_15_59_is_a_400_not_a_500_or_a_cut_export(
+    http_a, client_a, fixed, name
+):
+    """PostgreSQL refuses such an offset: the list answered 500 and the exports sent 200,
+    then ended early."""
+    response = http_a.get(reverse(name, args=[client_a.slug]), {"start": "2026-11-30T00:00+16:00"})
+    assert response.status_code == 400
+    assert not response.streaming
+    assert "UTC offset" in response.content.decode()
+
+
+# The iterable each export reads its rows through (values_list, values_list(flat=True)).
+EXPORT_ITERABLES = {
+    "dashboard:logs_csv": django_query.ValuesListIterable,
+    "dashboard:logs_json": django_query.FlatValuesListIterable,
+}
+
+
+@pytest.mark.parametrize("name", EXPORT_ITERABLES)
+def test_an_export_whose_query_fails_fails_before_its_200(http_a, client_a, fixed, name):
+    """The query runs before the response starts, so its failure is an error answer, not
+    a 200 whose body stops short."""
+    http_a.raise_request_exception = False
+    with mock.patch.object(EXPORT_ITERABLES[name], "__iter__", side_effect=DatabaseError):
+        response = http_a.get(reverse(name, args=[client_a.slug]))
+    assert response.status_code == 500
+    assert not response.streaming
+
+
+@pytest.mark.parametrize("name", EXPORT_ITERABLES)
+def test_an_export_that_fails_mid_way_raises_instead_of_ending_quietly(
+    http_a, client_a, fixed, name
+):
+    """Past the first rows, a failure propagates to the server, which aborts the chunked
+    body (no final chunk): the download is reported failed, never complete."""
+    iterable = EXPORT_ITERABLES[name]
+    original = iterable.__iter__
+
+    def rows_then_failure(self):
+        yield from original(self)
+        raise DatabaseError("connection lost")
+
+    with mock.patch.object(iterable, "__iter__", rows_then_failure):
+        response = http_a.get(reverse(name, args=[client_a.slug]))
+        assert response.status_code == 200
+        with pytest.raises(DatabaseError):
+            b"".join(response.streaming_content)
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="server-side cursors are PostgreSQL's: runs in CI's PostgreSQL pass",
+)
+@pytest.mark.parametrize("name", EXPORT_ITERABLES)
+def test_closing_an_export_not_downloaded_closes_its_cursor(http_a, client_a, fixed, name):
+    """A client that gives up on a download: the server closes the response, and the
+    cursor its query holds is closed then, not at some later garbage collection (when it
+    could run inside another request's transaction on the same connection)."""
+    response = http_a.get(reverse(name, args=[client_a.slug]))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_cursors WHERE name LIKE '_django_curs_%%'")
+        assert cursor.fetchone() == (1,)
+        # The server's close, without the end-of-request handler that would also close
+        # the test's database connection (what Django's test client does itself).
+        request_finished.disconnect(close_old_connections)
+        try:
+            response.close()
+        finally:
+            request_finished.connect(close_old_connections)
+        cursor.execute("SELECT count(*) FROM pg_cursors WHERE name LIKE '_django_curs_%%'")
+        assert cursor.fetchone() == (0,)

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from dashboard.forms import DATE_RANGE_MESSAGE, DashboardFilterForm, LogFilterForm
+from dashboard.forms import DATE_RANGE_MESSAGE, OFFSET_MESSAGE, DashboardFilterForm, LogFilterForm
 
 NOW = dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC)
 
@@ -60,3 +60,21 @@ def test_log_filter_dates_with_offsets_are_read_as_instants():
     filters = form.filters()
     assert filters.start == dt.datetime(2026, 11, 1, 8, tzinfo=dt.UTC)
     assert filters.end == dt.datetime(2026, 11, 3, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-11-30T00:00+16:00", "2026-11-30T00:00-16:00", "2026-11-30T00:00+23:59"]
+)
+def test_a_log_filter_time_with_an_offset_past_15_59_is_a_form_error(text):
+    """PostgreSQL refuses such offsets: the log list answered 500 and exports broke off."""
+    for name in ("start", "end"):
+        form = LogFilterForm({name: text})
+        assert not form.is_valid()
+        assert form.errors[name] == [OFFSET_MESSAGE]
+
+
+def test_a_log_filter_time_at_the_widest_offset_is_read_in_utc():
+    form = LogFilterForm({"start": "2026-11-30T00:00+15:59"})
+    assert form.is_valid(), form.errors
+    assert form.filters().start == dt.datetime(2026, 11, 29, 8, 1, tzinfo=dt.UTC)
+    assert form.filters().start.utcoffset() == dt.timedelta(0)
