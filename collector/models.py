@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q, Value
@@ -71,6 +72,53 @@ class ApiKey(models.Model):
     def is_expired(self, *, now: datetime | None = None) -> bool:
         moment = now or timezone.now()
         return self.expires_at is not None and self.expires_at <= moment
+
+
+class ApiKeyEventKind(models.TextChoices):
+    CREATED = "created"
+    REVOKED = "revoked"
+    REVOKED_KEY_USED = "revoked_key_used", "revoked key used"
+
+
+class ApiKeyEventSource(models.TextChoices):
+    ADMIN = "admin"
+    COMMAND_LINE = "command_line", "command line"
+    API = "api", "API request"
+
+
+class ApiKeyEvent(models.Model):
+    """The audit trail of a key: created, revoked, and a revoked key presented to the API.
+
+    Written only by ``collector.services.clients``; read-only in admin. The key prefix and
+    the client's slug are copied, so the trail reads the same after a key's client is
+    deleted. Uses of a revoked key are recorded at most once per key per
+    ``API_KEY_REVOKED_USE_EVENT_SECONDS`` (a flood of them writes a handful of rows).
+    """
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, related_name="events")
+    key_prefix = models.CharField(max_length=16)
+    client_slug = models.CharField(max_length=63)
+    kind = models.CharField(max_length=16, choices=ApiKeyEventKind.choices)
+    at = models.DateTimeField(default=timezone.now)
+    # Who: a staff user in admin; nobody on the command line or for an API request.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    source = models.CharField(max_length=16, choices=ApiKeyEventSource.choices)
+    # The caller's address, for uses of a revoked key (TRUSTED_PROXY_COUNT decides which).
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = "API key event"
+        indexes = [models.Index(fields=["api_key", "kind", "at"], name="key_event_key_kind_at")]
+
+    def __str__(self) -> str:
+        return f"flk_{self.key_prefix}_… {self.get_kind_display()} {self.at:%Y-%m-%d %H:%M}"
 
 
 class LogStatus(models.TextChoices):

@@ -50,3 +50,11 @@ ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
 # Two-factor is optional per user: authenticator apps (TOTP) with recovery codes.
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Flusso"
+
+# How many proxies in front of the service are the operator's own (flusso_site.proxies):
+# 0 takes REMOTE_ADDR; N takes the Nth address from the right of X-Forwarded-For. Used
+# for allauth's per-IP limits and the API key audit trail. Never more than the proxies
+# that really rewrite the header: a client could then choose its own address.
+# allauth asks the account adapter (dashboard.adapters) for the address, which asks
+# flusso_site.proxies; allauth's own ALLAUTH_TRUSTED_PROXY_COUNT is therefore not set.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
