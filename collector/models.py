@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import F, Q, Value
+from django.db.models import Expression, F, Q, Value
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
@@ -131,8 +132,14 @@ class LogStatus(models.TextChoices):
 class ClientScopedQuerySet(models.QuerySet):
     """Tenant filtering in one place: every per-client read goes through ``for_client``."""
 
-    def for_client(self, client: Client | int) -> ClientScopedQuerySet:
+    def for_client(self, client: Client | int | Expression) -> ClientScopedQuerySet:
+        """Rows of one client: a Client, its id, or an expression (``OuterRef("pk")``)."""
         return self.filter(client_id=client.pk if isinstance(client, Client) else client)
+
+    def for_clients(self, clients: Iterable[Client | int]) -> ClientScopedQuerySet:
+        """Rows of several clients: the owner's unscoped views, which name themselves so."""
+        ids = [c.pk if isinstance(c, Client) else c for c in clients]
+        return self.filter(client_id__in=ids)
 
 
 # The log viewer's metric sorts put a missing value below every real one (metrics are
