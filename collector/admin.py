@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from collector.models import ApiKey, Client, WorkflowLog
+from collector.models import ApiKey, ApiKeyEvent, ApiKeyEventSource, Client, WorkflowLog
 from collector.services import api_key_create, api_key_revoke
 
 
@@ -105,7 +105,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
             obj.save(update_fields=["label", "expires_at"])
             return
         api_key, raw_key = api_key_create(
-            client=obj.client, label=obj.label, expires_at=obj.expires_at
+            client=obj.client,
+            label=obj.label,
+            expires_at=obj.expires_at,
+            actor=request.user,
+            source=ApiKeyEventSource.ADMIN,
         )
         # The form's instance becomes the created key, so the admin logs and links it.
         form.instance = api_key
@@ -134,11 +138,48 @@ class ApiKeyAdmin(admin.ModelAdmin):
         now = timezone.now()
         keys = list(queryset.filter(revoked_at__isnull=True))
         for api_key in keys:
-            api_key_revoke(api_key=api_key, now=now)
+            api_key_revoke(
+                api_key=api_key, now=now, actor=request.user, source=ApiKeyEventSource.ADMIN
+            )
         self.message_user(request, f"Revoked {len(keys)} key(s).", messages.SUCCESS)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Keys are revoked, not deleted, so their use stays traceable.
+        return False
+
+
+@admin.register(ApiKeyEvent)
+class ApiKeyEventAdmin(admin.ModelAdmin):
+    """The keys' audit trail: read-only, written only by the key services."""
+
+    list_display = ("at", "kind", "key", "client_slug", "who", "ip")
+    list_filter = ("kind", "source", "client_slug")
+    search_fields = ("=key_prefix", "=client_slug")
+    list_select_related = ("actor",)
+    date_hierarchy = "at"
+
+    @admin.display(description="Key", ordering="key_prefix")
+    def key(self, obj: ApiKeyEvent) -> str:
+        return f"flk_{obj.key_prefix}_…"
+
+    @admin.display(description="Who")
+    def who(self, obj: ApiKeyEvent) -> str:
+        if obj.actor is not None:
+            return str(obj.actor)
+        if obj.source == ApiKeyEventSource.ADMIN:
+            return "a deleted user"
+        return obj.get_source_display()
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 

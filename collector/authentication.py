@@ -16,7 +16,8 @@ from rest_framework.request import Request
 from collector.keys import key_parse, secret_matches
 from collector.models import ApiKey, Client
 from collector.selectors import api_key_get_for_auth
-from collector.services import api_key_mark_used
+from collector.services import api_key_mark_used, api_key_revoked_use_record
+from flusso_site.proxies import client_ip
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ class ApiKeyAuthentication(BaseAuthentication):
             raise AuthenticationFailed("The API key is not valid.", code="invalid_key")
         now = timezone.now()
         if api_key.revoked_at is not None:
+            # Only a key whose secret matched: a guessed prefix records nothing.
+            api_key_revoked_use_record(api_key=api_key, ip=client_ip(request), now=now)
             raise AuthenticationFailed("The API key has been revoked.", code="key_revoked")
         if api_key.is_expired(now=now):
             raise AuthenticationFailed("The API key has expired.", code="key_expired")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 
+from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import F, Q, Value
+from django.db.models import Expression, F, Q, Value
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
@@ -73,6 +75,53 @@ class ApiKey(models.Model):
         return self.expires_at is not None and self.expires_at <= moment
 
 
+class ApiKeyEventKind(models.TextChoices):
+    CREATED = "created"
+    REVOKED = "revoked"
+    REVOKED_KEY_USED = "revoked_key_used", "revoked key used"
+
+
+class ApiKeyEventSource(models.TextChoices):
+    ADMIN = "admin"
+    COMMAND_LINE = "command_line", "command line"
+    API = "api", "API request"
+
+
+class ApiKeyEvent(models.Model):
+    """The audit trail of a key: created, revoked, and a revoked key presented to the API.
+
+    Written only by ``collector.services.clients``; read-only in admin. The key prefix and
+    the client's slug are copied, so the trail reads the same after a key's client is
+    deleted. Uses of a revoked key are recorded at most once per key per
+    ``API_KEY_REVOKED_USE_EVENT_SECONDS`` (a flood of them writes a handful of rows).
+    """
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, related_name="events")
+    key_prefix = models.CharField(max_length=16)
+    client_slug = models.CharField(max_length=63)
+    kind = models.CharField(max_length=16, choices=ApiKeyEventKind.choices)
+    at = models.DateTimeField(default=timezone.now)
+    # Who: a staff user in admin; nobody on the command line or for an API request.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    source = models.CharField(max_length=16, choices=ApiKeyEventSource.choices)
+    # The caller's address, for uses of a revoked key (TRUSTED_PROXY_COUNT decides which).
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = "API key event"
+        indexes = [models.Index(fields=["api_key", "kind", "at"], name="key_event_key_kind_at")]
+
+    def __str__(self) -> str:
+        return f"flk_{self.key_prefix}_… {self.get_kind_display()} {self.at:%Y-%m-%d %H:%M}"
+
+
 class LogStatus(models.TextChoices):
     SUCCESS = "SUCCESS"
     FAILED = "FAILED"
@@ -83,8 +132,14 @@ class LogStatus(models.TextChoices):
 class ClientScopedQuerySet(models.QuerySet):
     """Tenant filtering in one place: every per-client read goes through ``for_client``."""
 
-    def for_client(self, client: Client | int) -> ClientScopedQuerySet:
+    def for_client(self, client: Client | int | Expression) -> ClientScopedQuerySet:
+        """Rows of one client: a Client, its id, or an expression (``OuterRef("pk")``)."""
         return self.filter(client_id=client.pk if isinstance(client, Client) else client)
+
+    def for_clients(self, clients: Iterable[Client | int]) -> ClientScopedQuerySet:
+        """Rows of several clients: the owner's unscoped views, which name themselves so."""
+        ids = [c.pk if isinstance(c, Client) else c for c in clients]
+        return self.filter(client_id__in=ids)
 
 
 # The log viewer's metric sorts put a missing value below every real one (metrics are

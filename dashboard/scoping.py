@@ -2,8 +2,9 @@
 
 The decorator resolves ``<client_slug>`` against the logged-in user before the view runs:
 anonymous users go to the login page, and a client the user may not see answers 404 (not
-403, so nobody learns which clients exist). Views receive the resolved ``client`` and pass
-it to selectors; they never filter by client themselves.
+403, so nobody learns which clients exist). An inactive client is, for its own users, a
+client they may not see (404); the owner still sees it. Views receive the resolved
+``client`` and pass it to selectors; they never filter by client themselves.
 """
 
 from __future__ import annotations
@@ -35,4 +36,12 @@ def client_view(view: ClientView) -> Callable[..., HttpResponse]:
         return page(request, client=client, **kwargs)
 
     wrapped.reads_replica = True  # type: ignore[attr-defined]
+    # The mark dashboard/tests/test_isolation.py looks for on every route that takes a
+    # client slug: a client page without this decorator fails the suite.
+    wrapped.client_scoped = True  # type: ignore[attr-defined]
     return wrapped
+
+
+def is_client_scoped(view: Callable[..., object]) -> bool:
+    """Whether the view resolves its client through ``client_view``."""
+    return getattr(view, "client_scoped", False) is True

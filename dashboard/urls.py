@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard import views
+from dashboard import accounts, views
 
 app_name = "dashboard"
 
@@ -12,4 +12,11 @@ urlpatterns = [
     path("<slug:client_slug>/logs/export.json", views.log_export_json, name="logs_json"),
     path("<slug:client_slug>/logs/<uuid:log_id>/", views.log_detail, name="log"),
     path("<slug:client_slug>/logs/<uuid:log_id>/raw.json", views.log_raw, name="log_raw"),
+]
+
+# Mounted at /accounts/ before allauth's own routes, which they replace (same names, so
+# allauth's links and reverse() reach them): see dashboard.accounts.
+account_urlpatterns = [
+    path("email/", accounts.email_management_closed, name="account_email"),
+    path("password/reset/", accounts.password_reset, name="account_reset_password"),
 ]

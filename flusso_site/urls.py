@@ -4,11 +4,15 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from dashboard.urls import account_urlpatterns
 from flusso_site import errors
 
 urlpatterns = [
     path("api/v1/", include("collector.urls")),
     path("admin/", admin.site.urls),
+    # Our replacements of some allauth pages first (the closed e-mail page, a reset page
+    # that knows whether mail is configured), then allauth's.
+    path("accounts/", include(account_urlpatterns)),
     path("accounts/", include("allauth.urls")),
     path("dashboard/", include("dashboard.urls")),
     path("", RedirectView.as_view(pattern_name="dashboard:home", permanent=False)),

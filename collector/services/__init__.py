@@ -9,6 +9,7 @@ from collector.services.clients import (
     api_key_create,
     api_key_mark_used,
     api_key_revoke,
+    api_key_revoked_use_record,
     client_create,
 )
 from collector.services.ingest import (
@@ -27,6 +28,7 @@ __all__ = [
     "api_key_create",
     "api_key_mark_used",
     "api_key_revoke",
+    "api_key_revoked_use_record",
     "client_create",
     "log_batch_ingest",
     "log_ingest",

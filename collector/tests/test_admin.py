@@ -75,3 +75,41 @@ def test_client_admin_lists_keys_inline_with_a_create_link(staff):
     assert reverse("admin:collector_apikey_add").encode() in response.content
     change = staff.get(reverse("admin:collector_client_change", args=[client.pk]))
     assert b"rotating" in change.content
+
+
+def test_creating_and_revoking_keys_in_admin_records_who_did_it(staff, admin_user):
+    from collector.models import ApiKeyEvent, ApiKeyEventKind, ApiKeyEventSource
+
+    client = ClientFactory(slug="acme")
+    staff.post(reverse("admin:collector_apikey_add"), {"client": client.pk, "label": "ci"})
+    api_key = ApiKey.objects.get(client=client)
+    staff.post(
+        reverse("admin:collector_apikey_changelist"),
+        {"action": "revoke_keys", "_selected_action": [api_key.pk]},
+    )
+    events = ApiKeyEvent.objects.order_by("at", "id")
+    assert [(e.kind, e.actor, e.source, e.key_prefix) for e in events] == [
+        (ApiKeyEventKind.CREATED, admin_user, ApiKeyEventSource.ADMIN, api_key.prefix),
+        (ApiKeyEventKind.REVOKED, admin_user, ApiKeyEventSource.ADMIN, api_key.prefix),
+    ]
+
+
+def test_the_key_audit_trail_is_visible_and_read_only_in_admin(staff):
+    from collector.models import ApiKeyEvent
+    from collector.services import api_key_create
+
+    api_key, raw_key = api_key_create(client=ClientFactory(slug="acme"))
+    event = ApiKeyEvent.objects.get()
+    listing = staff.get(reverse("admin:collector_apikeyevent_changelist"))
+    assert listing.status_code == 200
+    html = listing.content.decode()
+    assert f"flk_{api_key.prefix}_" in html and "command line" in html
+    assert key_parse(raw_key).secret not in html
+    assert staff.get(reverse("admin:collector_apikeyevent_add")).status_code == 403
+    change = staff.get(reverse("admin:collector_apikeyevent_change", args=[event.pk]))
+    assert change.status_code == 200 and b'name="_save"' not in change.content
+    delete = staff.get(reverse("admin:collector_apikeyevent_delete", args=[event.pk]))
+    assert delete.status_code == 403
+    staff.post(reverse("admin:collector_apikeyevent_change", args=[event.pk]), {"kind": "revoked"})
+    event.refresh_from_db()
+    assert event.kind == "created"

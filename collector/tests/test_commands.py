@@ -120,3 +120,17 @@ def run_with_err(*args: str, err: StringIO) -> str:
     out = StringIO()
     call_command(*args, stdout=out, stderr=err)
     return out.getvalue()
+
+
+def test_key_commands_record_their_events_as_the_command_line():
+    from collector.models import ApiKeyEvent, ApiKeyEventKind, ApiKeyEventSource
+
+    ClientFactory(slug="acme")
+    raw_key = run("create_api_key", "acme").strip()
+    run("revoke_api_key", raw_key)
+    events = ApiKeyEvent.objects.order_by("at", "id")
+    assert [(e.kind, e.actor_id, e.source) for e in events] == [
+        (ApiKeyEventKind.CREATED, None, ApiKeyEventSource.COMMAND_LINE),
+        (ApiKeyEventKind.REVOKED, None, ApiKeyEventSource.COMMAND_LINE),
+    ]
+    assert {e.key_prefix for e in events} == {key_parse(raw_key).prefix}

@@ -5,11 +5,12 @@ import pytest
 from django.utils import timezone
 
 from collector.keys import key_parse, secret_hash
-from collector.models import ApiKey, WorkflowLog
+from collector.models import ApiKey, ApiKeyEvent, ApiKeyEventKind, ApiKeyEventSource, WorkflowLog
 from collector.services import (
     api_key_create,
     api_key_mark_used,
     api_key_revoke,
+    api_key_revoked_use_record,
     client_create,
     log_batch_ingest,
     log_ingest,
@@ -85,6 +86,65 @@ class TestApiKeys:
         api_key_mark_used(api_key=stale, now=now + timedelta(seconds=5))
         api_key.refresh_from_db()
         assert api_key.last_used_at == now
+
+
+class TestApiKeyAudit:
+    def test_creation_and_revocation_are_recorded_with_who_and_when(self, client):
+        from dashboard.tests.factories import UserFactory
+
+        owner = UserFactory(is_staff=True)
+        api_key, _ = api_key_create(client=client, actor=owner, source=ApiKeyEventSource.ADMIN)
+        revoked_at = api_key.created_at + timedelta(hours=1)
+        api_key_revoke(api_key=api_key, now=revoked_at)
+        events = list(ApiKeyEvent.objects.order_by("at").values())
+        assert [(e["kind"], e["actor_id"], e["source"]) for e in events] == [
+            (ApiKeyEventKind.CREATED, owner.pk, ApiKeyEventSource.ADMIN),
+            (ApiKeyEventKind.REVOKED, None, ApiKeyEventSource.COMMAND_LINE),
+        ]
+        assert events[0]["at"] == api_key.created_at and events[1]["at"] == revoked_at
+        assert {(e["key_prefix"], e["client_slug"]) for e in events} == {
+            (api_key.prefix, client.slug)
+        }
+
+    def test_revoking_twice_records_one_event(self, client):
+        api_key, _ = api_key_create(client=client)
+        api_key_revoke(api_key=api_key)
+        api_key_revoke(api_key=ApiKey.objects.get(pk=api_key.pk))
+        stale = ApiKey.objects.get(pk=api_key.pk)
+        stale.revoked_at = None  # a copy read before the first revocation
+        api_key_revoke(api_key=stale)
+        assert ApiKeyEvent.objects.filter(kind=ApiKeyEventKind.REVOKED).count() == 1
+        assert stale.revoked_at == ApiKey.objects.get(pk=api_key.pk).revoked_at
+
+    def test_a_revoked_key_flood_records_one_event_per_key_per_window(self, client, settings):
+        settings.API_KEY_REVOKED_USE_EVENT_SECONDS = 60
+        api_key, _ = api_key_create(client=client)
+        other, _ = api_key_create(client=client)
+        now = timezone.now()
+        written = [
+            api_key_revoked_use_record(api_key=api_key, ip="203.0.113.9", now=now)
+            for _ in range(50)
+        ]
+        assert written.count(True) == 1
+        assert api_key_revoked_use_record(api_key=other, ip=None, now=now)
+        used = ApiKeyEvent.objects.filter(kind=ApiKeyEventKind.REVOKED_KEY_USED)
+        assert used.count() == 2
+        assert used.get(api_key=api_key).ip == "203.0.113.9"
+
+    def test_the_database_check_holds_when_another_process_let_a_request_through(self, client):
+        """Without a shared cache each process lets one request per window through; the
+        database still holds one row per key per window."""
+        from django.core.cache import cache
+
+        api_key, _ = api_key_create(client=client)
+        now = timezone.now()
+        assert api_key_revoked_use_record(api_key=api_key, ip=None, now=now)
+        cache.clear()  # as another worker, with its own in-process cache
+        assert not api_key_revoked_use_record(api_key=api_key, ip=None, now=now)
+        cache.clear()
+        later = now + timedelta(seconds=61)
+        assert api_key_revoked_use_record(api_key=api_key, ip=None, now=later)
+        assert ApiKeyEvent.objects.filter(kind=ApiKeyEventKind.REVOKED_KEY_USED).count() == 2
 
 
 class TestLogIngest:

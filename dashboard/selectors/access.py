@@ -10,12 +10,16 @@ from collector.models import Client
 
 
 def client_list_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Client]:
-    """Staff (the owner) see every client; others the clients they are members of."""
+    """Staff (the owner) see every client; others the active clients they are members of.
+
+    A deactivated client's users lose its pages (404, as for any client they may not see)
+    and its place in their chooser; the owner keeps seeing it, marked inactive.
+    """
     if not user.is_authenticated or not user.is_active:
         return Client.objects.none()
     if user.is_staff:
         return Client.objects.all()
-    return Client.objects.filter(memberships__user=user)
+    return Client.objects.filter(memberships__user=user, is_active=True)
 
 
 def client_get_for_user(*, user: AbstractBaseUser | AnonymousUser, slug: str) -> Client:

@@ -110,9 +110,11 @@ def _last_logs(*, now: datetime) -> dict[int, tuple[datetime | None, bool]]:
             last, runs = pending.get(row["client_id"], (None, 0))
             newest = max(filter(None, [last, row["newest"]]), default=None)
             pending[row["client_id"]] = (newest, runs + row["n"])
-    hours = Rollup.objects.filter(
-        client=OuterRef("pk"), grain="H", start__lt=current_hour, runs__gt=0
-    ).order_by("-start")
+    hours = (
+        Rollup.objects.for_client(OuterRef("pk"))
+        .filter(grain="H", start__lt=current_hour, runs__gt=0)
+        .order_by("-start")
+    )
     clients = Client.objects.annotate(
         last_before=Subquery(hours.values("last_at")[:1]),
         # A client with SILENCE_MIN_RUNS hours of logs has at least as many logs.
@@ -132,9 +134,8 @@ def _last_logs(*, now: datetime) -> dict[int, tuple[datetime | None, bool]]:
     if few_hours:
         # Clients with fewer than SILENCE_MIN_RUNS compacted hours: a handful of rows each.
         counts = dict(
-            Rollup.objects.filter(
-                grain="H", client_id__in=[c for c, _ in few_hours], start__lt=current_hour
-            )
+            Rollup.objects.for_clients(c for c, _ in few_hours)
+            .filter(grain="H", start__lt=current_hour)
             .values("client_id")
             .annotate(n=Sum("runs"))
             .values_list("client_id", "n")

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import ast
 import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
 from django.test import Client as HttpClient
-from django.urls import reverse
+from django.urls import URLPattern, URLResolver, get_resolver, include, path, reverse
+from django.urls.converters import UUIDConverter
+from django.urls.resolvers import RoutePattern
+from django.views.decorators.cache import never_cache
 
 from collector.tests.factories import WorkflowLogFactory
+from dashboard.scoping import client_view, is_client_scoped
 from dashboard.tests.factories import MembershipFactory, UserFactory
 
 CLIENT_URLS = ["client", "logs", "logs_csv", "logs_json", "log", "log_raw"]
@@ -115,3 +123,194 @@ def test_a_cursor_from_client_b_shows_only_client_a_logs(client_a, client_b):
         html = response.content.decode()
         assert set(re.findall(r'<tr data-log="([0-9a-f-]+)"', html)) <= a_logs
         assert not any(log_id in html for log_id in b_logs)
+
+
+# The URLconf walk --------------------------------------------------------------------
+#
+# Every route whose URL takes a client slug must be wrapped by scoping.client_view: the
+# walk finds them all (whatever app or include they come from), so a new client page that
+# forgets the decorator fails here, and each one found is tried as another client's user,
+# as an anonymous visitor and as the owner.
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    callback: Any
+    converters: dict[str, Any]
+
+
+def _walk(patterns: list[Any], namespaces: tuple[str, ...] = (), converters=None):
+    converters = converters or {}
+    for entry in patterns:
+        found = {**converters, **_converters(entry.pattern)}
+        if isinstance(entry, URLResolver):
+            space = (*namespaces, entry.namespace) if entry.namespace else namespaces
+            yield from _walk(entry.url_patterns, space, found)
+        elif isinstance(entry, URLPattern):
+            name = ":".join((*namespaces, entry.name)) if entry.name else repr(entry)
+            yield Route(name=name, callback=entry.callback, converters=found)
+
+
+def _converters(pattern: Any) -> dict[str, Any]:
+    if isinstance(pattern, RoutePattern):
+        return dict(pattern.converters)
+    return dict.fromkeys(pattern.regex.groupindex)  # a regex group: no converter
+
+
+def client_routes(patterns: list[Any]) -> list[Route]:
+    return [route for route in _walk(patterns) if "client_slug" in route.converters]
+
+
+def unscoped(routes: list[Route]) -> list[str]:
+    return [route.name for route in routes if not is_client_scoped(route.callback)]
+
+
+ROUTES = client_routes(get_resolver().url_patterns)
+
+
+def route_url(route: Route, client, log) -> str:
+    kwargs = {}
+    for name, converter in route.converters.items():
+        if name == "client_slug":
+            kwargs[name] = client.slug
+        elif isinstance(converter, UUIDConverter):
+            kwargs[name] = log.log_id
+        else:
+            pytest.fail(f"{route.name}: teach this test a value for <{name}>")
+    return reverse(route.name, kwargs=kwargs)
+
+
+def test_the_walk_finds_every_client_page():
+    """The walk is not vacuous: it finds at least the pages known today."""
+    assert {f"dashboard:{name}" for name in CLIENT_URLS} <= {r.name for r in ROUTES}
+
+
+def test_every_route_that_takes_a_client_slug_is_wrapped_by_the_scoping_decorator():
+    assert unscoped(ROUTES) == []
+
+
+def test_a_client_page_without_the_decorator_is_caught_by_the_walk():
+    """The check fails on the mistake it exists for: a page that forgot client_view."""
+
+    def forgot_scoping(request, client_slug):
+        raise AssertionError("never called")
+
+    @client_view
+    def scoped(request, *, client):
+        raise AssertionError("never called")
+
+    patterns = [
+        path("x/<slug:client_slug>/new/", forgot_scoping, name="new"),
+        path("x/<slug:client_slug>/", include(([path("ok/", scoped, name="ok")], "app"))),
+    ]
+    assert unscoped(client_routes(patterns)) == ["new"]
+    # A later decorator (cache headers, say) keeps the mark: functools.wraps copies it.
+    assert is_client_scoped(never_cache(scoped))
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
+def test_every_client_route_is_404_to_another_clients_user(route, http_a, client_b, log_b):
+    assert http_a.get(route_url(route, client_b, log_b)).status_code == 404
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
+def test_every_client_route_sends_anonymous_users_to_the_login_page(route, client_a, log_a):
+    response = HttpClient().get(route_url(route, client_a, log_a))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse(settings.LOGIN_URL) + "?next=")
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
+def test_every_client_route_lets_the_owner_and_the_clients_users_in(
+    route, http_owner, http_a, client_a, log_a
+):
+    url = route_url(route, client_a, log_a)
+    assert http_owner.get(url).status_code == 200
+    assert http_a.get(url).status_code == 200
+
+
+# One place filters rows by client ---------------------------------------------------
+
+SELECTOR_MODULES = [
+    *sorted((Path(settings.BASE_DIR) / "dashboard" / "selectors").glob("*.py")),
+    Path(settings.BASE_DIR) / "collector" / "selectors.py",
+]
+QUERY_METHODS = {"filter", "exclude", "get", "get_or_create", "update_or_create", "Q"}
+
+
+def hand_written_client_filters(source: str) -> list[str]:
+    """Query calls with a client keyword (``filter(client=…)``, ``client_id__in=…``,
+    ``Q(client__slug=…)``): what ``for_client``/``for_clients`` exist to replace."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if name not in QUERY_METHODS:
+            continue
+        for keyword in node.keywords:
+            arg = keyword.arg or ""
+            if arg in ("client", "client_id") or arg.startswith(("client__", "client_id__")):
+                found.append(f"line {node.lineno}: {name}({arg}=…)")
+    return found
+
+
+def test_the_check_for_hand_written_client_filters_catches_each_form():
+    source = (
+        "a = Log.objects.filter(client=c)\n"
+        "b = Rollup.objects.exclude(client_id__in=ids)\n"
+        "d = Q(client__slug='acme')\n"
+        "e = Log.objects.for_client(c).filter(ticket_id='1')\n"
+    )
+    assert [f.split(": ")[1] for f in hand_written_client_filters(source)] == [
+        "filter(client=…)",
+        "exclude(client_id__in=…)",
+        "Q(client__slug=…)",
+    ]
+
+
+@pytest.mark.parametrize("module", SELECTOR_MODULES, ids=lambda p: p.name)
+def test_selectors_filter_rows_by_client_only_through_the_scoped_queryset(module):
+    assert hand_written_client_filters(module.read_text()) == []
+
+
+def test_for_client_and_for_clients_return_only_those_clients_rows(client_a, client_b):
+    from collector.models import Client as ClientModel
+    from collector.models import WorkflowLog
+
+    other = ClientModel.objects.create(slug="initech", name="Initech")
+    logs = {c.slug: WorkflowLogFactory(client=c).pk for c in (client_a, client_b, other)}
+    assert list(WorkflowLog.objects.for_client(client_a).values_list("pk", flat=True)) == [
+        logs["acme"]
+    ]
+    assert set(
+        WorkflowLog.objects.for_clients([client_a, client_b.pk]).values_list("pk", flat=True)
+    ) == {logs["acme"], logs["globex"]}
+
+
+# Inactive clients ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def inactive_a(client_a):
+    client_a.is_active = False
+    client_a.save(update_fields=["is_active"])
+    return client_a
+
+
+@pytest.mark.parametrize("name", CLIENT_URLS)
+def test_users_of_an_inactive_client_no_longer_see_its_pages(http_a, log_a, inactive_a, name):
+    assert http_a.get(url_for(name, inactive_a, log_a)).status_code == 404
+
+
+def test_an_inactive_client_leaves_its_users_home_page(http_a, inactive_a):
+    response = http_a.get(reverse("dashboard:home"))
+    assert response.status_code == 200  # no redirect to the client's dashboard
+    assert inactive_a.name not in response.content.decode()
+
+
+@pytest.mark.parametrize("name", CLIENT_URLS)
+def test_the_owner_still_sees_an_inactive_client(http_owner, log_a, inactive_a, name):
+    assert http_owner.get(url_for(name, inactive_a, log_a)).status_code == 200

@@ -40,6 +40,9 @@ INGEST_MAX_BATCH_SIZE = env_int("INGEST_MAX_BATCH_SIZE", 500, minimum=1)
 INGEST_RATE_LIMIT = env_str("INGEST_RATE_LIMIT", "6000/minute")
 # last_used_at is written at most this often per key, keeping writes off the hot path.
 API_KEY_LAST_USED_RESOLUTION_SECONDS = env_int("API_KEY_LAST_USED_RESOLUTION_SECONDS", 60)
+# A revoked key presented to the API is recorded at most once per key this often: the
+# audit trail shows it is still in use and from where, a flood of replays writes little.
+API_KEY_REVOKED_USE_EVENT_SECONDS = env_int("API_KEY_REVOKED_USE_EVENT_SECONDS", 60, minimum=1)
 # Each ingesting process merges the read model's pending delta rows at most this often,
 # after a response has been sent (docs/dashboard.md, "The read model"); -1 turns it off
 # (deltas are then merged by prune_logs and rebuild_rollups only).

@@ -49,6 +49,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # REQUIRE_MFA_FOR_STAFF: staff without an authenticator see only the account pages.
+    "dashboard.accounts.StaffMfaRequiredMiddleware",
     "flusso_site.routers.PrimaryAfterWriteMiddleware",
 ]
 

@@ -1,0 +1,43 @@
+"""The caller's address, for rate limits and the audit trail.
+
+Behind a TLS proxy every request comes from the proxy's address. When the operator says
+how many proxies in front of the service are its own (``TRUSTED_PROXY_COUNT``), the
+caller is the address the outermost trusted proxy saw: the Nth entry from the right of
+``X-Forwarded-For``. Entries left of it were written by the caller and are not trusted.
+With 0 (the default) the header is ignored and ``REMOTE_ADDR`` is the caller.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from django.conf import settings
+from django.http import HttpRequest
+
+
+def _clean(value: str) -> str | None:
+    value = value.strip()
+    if value.startswith("[") and "]" in value:  # "[2001:db8::1]:443"
+        value = value[1 : value.index("]")]
+    elif value.count(":") == 1:  # "203.0.113.7:51234"
+        value = value.partition(":")[0]
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The caller's address, or None when nothing usable is known."""
+    count: int = settings.TRUSTED_PROXY_COUNT
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if count > 0 and forwarded:
+        hops = forwarded.split(",")
+        # Fewer hops than trusted proxies: the request bypassed a proxy, or the proxies
+        # are set up differently from what the operator said. The header then proves
+        # nothing; the socket's address does.
+        if len(hops) >= count:
+            found = _clean(hops[-count])
+            if found:
+                return found
+    return _clean(request.META.get("REMOTE_ADDR", "") or "")
