@@ -78,7 +78,7 @@ class Scope:
         if self.client_id is not None:
             queryset = queryset.for_client(self.client_id)
         elif self.client_ids:
-            queryset = queryset.filter(client_id__in=self.client_ids)
+            queryset = queryset.for_clients(self.client_ids)
         if self.environment:
             queryset = queryset.filter(environment=self.environment)
         if self.version:
