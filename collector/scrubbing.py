@@ -502,7 +502,12 @@ _RULES: tuple[_Rule, ...] = (
         triggers=("basic",),
         folded=True,
     ),
-    _Rule(_PAIR, test=lambda text, folded: True, exact=_pairs_change, mask=_mask_pairs),
+    _Rule(
+        _PAIR,
+        test=lambda text, folded: "=" in text or ":" in text,
+        exact=_pairs_change,
+        mask=_mask_pairs,
+    ),
     # "the password is hunter22", "secret wJalr...": a value with a digit or a symbol right
     # after the word; "password reset link sent" and "the secret sauce" stay.
     _Rule(
@@ -588,15 +593,19 @@ def _scrub_text_unfiltered(text: str) -> str:
     return text
 
 
-def scrub_text(text: str) -> str:
-    """Mask secrets, e-mail addresses, card numbers and IBANs inside free text."""
+def _scrub_text_with(text: str, rules: tuple[_Rule, ...]) -> str:
     folded = _fold(text)
-    for rule in _RULES:
+    for rule in rules:
         # A replacement only brings bracketed tokens that hold no trigger: what a rule's
         # check found in the original text stays true after the rules before it.
         if rule.may_change(text, folded):
             text = rule.apply(text)
     return text
+
+
+def scrub_text(text: str) -> str:
+    """Mask secrets, e-mail addresses, card numbers and IBANs inside free text."""
+    return _scrub_text_with(text, _RULES)
 
 
 def _scrub_number(value: int | float) -> Any:
@@ -654,16 +663,28 @@ def _scan(value: Any, strings: list[str], numbers: list[int | float], depth: int
 _JOIN = "\x00"
 
 
-def _needs_scrubbing(value: Any) -> bool:
+def _plan(value: Any) -> tuple[_Rule, ...] | None:
+    """None when the value holds nothing to scrub; else the rules to run on its strings.
+
+    A rule whose cheap check is false for the strings joined is false for each of them,
+    so the copy runs only the others (on a document with an address in it, the e-mail rule
+    and few more, instead of every rule on every string).
+    """
     strings: list[str] = []
     numbers: list[int | float] = []
-    if _scan(value, strings, numbers, 0):
-        return True
-    if any(_scrub_number(number) is not number for number in numbers):
-        return True
+    redact = _scan(value, strings, numbers, 0)
     text = _JOIN.join(strings)
     folded = _fold(text)
-    return any(rule.may_change(text, folded) and rule.changes(text) for rule in _RULES)
+    rules = tuple(rule for rule in _RULES if rule.may_change(text, folded))
+    if redact or any(_scrub_number(number) is not number for number in numbers):
+        return rules
+    if any(rule.changes(text) for rule in rules):
+        return rules
+    return None
+
+
+def _needs_scrubbing(value: Any) -> bool:
+    return _plan(value) is not None
 
 
 def _unique_key(out: dict[str, Any], key: str) -> str:
@@ -676,23 +697,24 @@ def _unique_key(out: dict[str, Any], key: str) -> str:
     return f"{key} ({number})"
 
 
-def _scrub(value: Any, depth: int = 0) -> Any:
+def _scrub(value: Any, rules: tuple[_Rule, ...], depth: int = 0) -> Any:
     if isinstance(value, str):
-        return scrub_text(value)
+        return _scrub_text_with(value, rules) if rules else value
     if isinstance(value, dict):
         if depth >= MAX_DEPTH:
             raise DocumentTooDeep
         out: dict[str, Any] = {}
         for key, item in value.items():
-            clean = REDACTED if is_secret_key(key) and not _says_nothing(item) else None
-            if clean is None:
-                clean = _scrub(item, depth + 1)
-            out[_unique_key(out, scrub_text(key))] = clean
+            if is_secret_key(key) and not _says_nothing(item):
+                clean = REDACTED
+            else:
+                clean = _scrub(item, rules, depth + 1)
+            out[_unique_key(out, _scrub_text_with(key, rules) if rules else key)] = clean
         return out
     if isinstance(value, list):
         if depth >= MAX_DEPTH:
             raise DocumentTooDeep
-        return [_scrub(item, depth + 1) for item in value]
+        return [_scrub(item, rules, depth + 1) for item in value]
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return _scrub_number(value)
     return value
@@ -706,6 +728,7 @@ def scrub_document(value: Any) -> Any:
     value comes back as it is. Only a document with something to mask is copied string
     by string.
     """
-    if not _needs_scrubbing(value):
+    rules = _plan(value)
+    if rules is None:
         return value
-    return _scrub(value)
+    return _scrub(value, rules)
