@@ -1,119 +1,633 @@
 """Server-side scrubbing: the second line of defence behind the shipper.
 
-Before a document is stored, values under keys that look like secrets become
-``"[REDACTED]"`` at any depth, and e-mail addresses and bearer tokens inside any string
-are masked. The shipper already hashes PII; this catches what a misconfigured or
-hand-written client sends anyway.
+Before a document is stored, every string in it (keys included) is scrubbed and values
+under keys that name a secret become ``"[REDACTED]"`` at any depth. The tokens, the same
+as the shipper's (``shipper/schema.py``):
+
+- ``[REDACTED]``: a secret (a password, an API key or token, a private key, the password
+  of a connection string, a webhook URL), or any value under a secret key;
+- ``[email]``, ``[card]`` (a Luhn-valid card number), ``[iban]`` (a checksum-valid IBAN):
+  personal data found in free text (the shipper adds ``[phone]`` and ``[name]``).
+
+The key vocabulary and the text rules below are kept identical to the shipper's by one
+corpus of cases that both test suites run (``testdata/scrubbing_corpus.json``); the two
+are separate code because the collector never imports the shipper.
+
+Most documents (the shipper scrubs before sending) hold nothing to scrub, and the fast
+path is what ingestion pays for them: one walk collecting the document's strings, one
+case-folded copy of them joined, and for each rule a substring test (its *triggers*) that
+every text the rule can change passes; only a rule whose trigger is present runs its
+regex. A property test holds each trigger to its rule.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 REDACTED = "[REDACTED]"
-EMAIL_MASK = "[EMAIL]"
+EMAIL_MASK = "[email]"
+CARD_MASK = "[card]"
+IBAN_MASK = "[iban]"
 
 # Nesting deeper than this is refused: no workflow log needs it, and unbounded depth is a
 # way to exhaust the stack of every JSON encoder on the way to the database.
 MAX_DEPTH = 64
 
-# Words that make a key secret when they stand as a whole word in it ("api_key",
-# "X-Auth-Token", "sessionCookie"); "tokens_used" or "author" stay readable.
+# -- The key vocabulary (identical in shipper/schema.py) ----------------------------------
+# A key is split into lower-case words at separators and camelCase humps, and a word's
+# trailing digits are dropped ("password1", "cvv2"). It is secret when:
+# - one of its words is a secret word ("db_password", "X-Auth-Token", "Passwort");
 _SECRET_WORDS = frozenset(
     {
         "password",
+        "passwords",
+        "passwort",
+        "kennwort",
         "passwd",
         "pwd",
+        "pw",
         "passphrase",
+        "passcode",
+        "contraseña",
+        "contrasena",
+        "senha",
+        "wachtwoord",
         "secret",
+        "secrets",
         "token",
         "apikey",
         "authorization",
         "auth",
+        "oauth",
         "cookie",
         "cookies",
         "credential",
         "credentials",
+        "creds",
         "privatekey",
         "sessionid",
-        "session",
         "signature",
         "jwt",
         "bearer",
         "dsn",
         "otp",
+        "totp",
+        "hotp",
+        "mfa",
+        "2fa",
         "pin",
+        "sig",
         "ssn",
+        "cvv",
+        "cvc",
+        "cvn",
+        "iban",
+        "sas",
     }
 )
-# Joined forms that split into harmless words ("api" + "key", "access" + "key").
-_SECRET_JOINED = ("apikey", "accesskey", "secretkey", "privatekey", "clientsecret", "authtoken")
-_WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
-
-# Every repetition in the text patterns is bounded (RFC 5321 lengths for addresses), so a
-# scan is linear: with an unbounded local part or label, a long run of address characters
-# before an "@" cost quadratic time, and one hostile 1 MiB string held a worker for an hour.
-_EMAIL = re.compile(
-    r"[A-Za-z0-9._%+\-]{1,64}@(?:[A-Za-z0-9\-]{1,63}\.){1,8}[A-Za-z]{2,24}(?![A-Za-z])"
+# - or its last word is one of these, which lead ordinary keys too ("pass_rate", "db_pass");
+_SECRET_LAST_WORDS = frozenset({"pass"})
+# - or a run of its words spells one of these, as separate words or inside one ("api_key",
+#   "apiKey", "APIKEY", "openaiapikey", "mot_de_passe", "DATABASE_URL").
+_SECRET_PHRASES = (
+    ("api", "key"),
+    ("access", "key"),
+    ("secret", "key"),
+    ("private", "key"),
+    ("session", "id"),
+    ("session", "key"),
+    ("mot", "de", "passe"),
+    ("pass", "word"),
+    ("pass", "phrase"),
+    ("card", "number"),
+    ("credit", "card"),
+    ("cc", "number"),
+    ("security", "code"),
+    ("database", "url"),
+    ("database", "uri"),
+    ("db", "url"),
+    ("db", "uri"),
+    ("redis", "url"),
+    ("redis", "uri"),
+    ("broker", "url"),
+    ("amqp", "url"),
+    ("mongo", "url"),
+    ("mongo", "uri"),
+    ("postgres", "url"),
+    ("mysql", "url"),
+    ("conn", "str"),
+    ("conn", "string"),
+    ("connection", "string"),
+    ("webhook", "url"),
+    ("encryption", "key"),
+    ("signing", "key"),
+    ("master", "key"),
+    ("client", "key"),
+    ("hmac", "key"),
+    ("license", "key"),
+    ("licence", "key"),
+    ("ssh", "key"),
 )
-# Credentials pasted into free text: "Bearer abc" / "Basic abc" headers, our own keys and
-# common provider key shapes (sk-..., xoxb-..., ghp_..., AWS access key ids).
-_SECRET_IN_TEXT = re.compile(
-    r"\b(?P<scheme>Bearer|Basic|Token)\s{1,8}[A-Za-z0-9._~+/=\-]{4,4096}"
-    r"|\b(?:flk_[0-9a-f]{12}_[A-Za-z0-9_\-]{8,256}|sk-[A-Za-z0-9_\-]{12,256}"
-    r"|xox[abpr]-[A-Za-z0-9\-]{8,256}|gh[pousr]_[A-Za-z0-9]{20,256}|AKIA[0-9A-Z]{16})",
-    re.IGNORECASE,
+_SECRET_JOINED = tuple("".join(phrase) for phrase in _SECRET_PHRASES)
+# A key whose only secret word is "token" and that counts something is a metric
+# ("max_tokens" has no secret word; "token_count", "prompt_token_limit" do).
+_COUNT_WORDS = frozenset(
+    {
+        "count",
+        "counts",
+        "used",
+        "usage",
+        "total",
+        "max",
+        "min",
+        "num",
+        "limit",
+        "limits",
+        "prompt",
+        "completion",
+        "input",
+        "output",
+        "remaining",
+        "budget",
+        "rate",
+    }
 )
-# The shortest credential the pattern above can match ("Token abcd").
-_SHORTEST_SECRET = 10
-# Every match of _SECRET_IN_TEXT starts with one of these, case-insensitively: a text
-# holding none of them (after the folding below) needs no regex pass. Keep in step with
-# the pattern; a property test checks that no match gets past this filter.
-_SECRET_PREFIXES = ("bearer", "basic", "token", "flk_", "sk-", "xox", "akia")
-# "gh" alone is in every other English word; GitHub tokens are gh[pousr]_.
-_GITHUB_PREFIX = re.compile(r"gh[pousr]_")
-# IGNORECASE also matches these four letters to ASCII ones (Python's re documentation).
-_FOLD_TO_ASCII = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+# \W is Unicode-aware: "contraseña" is one word.
+_WORD_SPLIT = re.compile(r"[\W_]+|(?<=[a-z0-9])(?=[A-Z])")
 
 
-def _may_hold_secret(text: str) -> bool:
-    folded = text.translate(_FOLD_TO_ASCII).lower()
-    return any(prefix in folded for prefix in _SECRET_PREFIXES) or bool(
-        _GITHUB_PREFIX.search(folded)
+def _key_words(key: str) -> list[str]:
+    words = []
+    for word in _WORD_SPLIT.split(key):
+        if word:
+            word = word.lower()
+            words.append(word.rstrip("0123456789") or word)
+    return words
+
+
+@lru_cache(maxsize=4096)
+def is_secret_key(key: str) -> bool:
+    """Whether values under this key are secrets (the shared corpus lists the cases)."""
+    words = _key_words(key)
+    if not words:
+        return False
+    reasons = {word for word in words if word in _SECRET_WORDS}
+    if words[-1] in _SECRET_LAST_WORDS:
+        reasons.add(words[-1])
+    if reasons:
+        return reasons != {"token"} or _COUNT_WORDS.isdisjoint(words)
+    if any(joined in word for word in words for joined in _SECRET_JOINED):
+        return True
+    for phrase in _SECRET_PHRASES:
+        size = len(phrase)
+        for start in range(len(words) - size + 1):
+            if tuple(words[start : start + size]) == phrase:
+                return True
+    return False
+
+
+def _says_nothing(value: Any) -> bool:
+    """Kept under a secret key: nothing, an empty value or a flag ("mfa_enabled": true)
+    says nothing of the secret, and shows that none was configured."""
+    return (
+        value is None
+        or isinstance(value, bool)
+        or (isinstance(value, (str, list, dict)) and not value)
     )
 
 
-def _mask_secret(match: re.Match[str]) -> str:
-    scheme = match.group("scheme")
-    return f"{scheme} {REDACTED}" if scheme else REDACTED
+# -- Numbers: cards and IBANs ---------------------------------------------------------
+def _luhn_valid(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        digit = ord(char) - 48
+        if position % 2:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return total % 10 == 0
+
+
+def is_card_number(digits: str) -> bool:
+    """13-19 digits of a card network's range (the major industry identifiers 3-6, and
+    Mastercard's 2221-2720) whose Luhn check digit holds. Epoch timestamps (which start
+    with 1) and most ticket or order numbers are none of these."""
+    if not 13 <= len(digits) <= 19 or not digits.isdigit():
+        return False
+    if digits[0] not in "3456" and not (digits[0] == "2" and 2221 <= int(digits[:4]) <= 2720):
+        return False
+    return _luhn_valid(digits)
+
+
+def _card_sub(match: re.Match[str]) -> str:
+    text = match.group(0)
+    return CARD_MASK if is_card_number(text.replace(" ", "").replace("-", "")) else text
+
+
+# IBAN lengths by country (the SWIFT IBAN registry).
+_IBAN_LENGTHS = {
+    **dict.fromkeys(["NO"], 15),
+    **dict.fromkeys(["BE"], 16),
+    **dict.fromkeys(["DK", "FI", "FO", "GL", "NL", "SD", "FK"], 18),
+    **dict.fromkeys(["MK", "SI"], 19),
+    **dict.fromkeys(["AT", "BA", "EE", "KZ", "LT", "LU", "XK", "MN"], 20),
+    **dict.fromkeys(["CH", "HR", "LI", "LV"], 21),
+    **dict.fromkeys(["BG", "BH", "CR", "DE", "GB", "GE", "IE", "ME", "RS", "VA"], 22),
+    **dict.fromkeys(["AE", "GI", "IL", "IQ", "TL", "OM", "SO"], 23),
+    **dict.fromkeys(["AD", "CZ", "ES", "MD", "PK", "RO", "SA", "SE", "SK", "TN", "VG"], 24),
+    **dict.fromkeys(["LY", "PT", "ST"], 25),
+    **dict.fromkeys(["IS", "TR"], 26),
+    **dict.fromkeys(["FR", "GR", "IT", "MC", "MR", "SM", "BI", "DJ"], 27),
+    **dict.fromkeys(["AL", "AZ", "BY", "CY", "DO", "GT", "HU", "LB", "PL", "SV", "NI"], 28),
+    **dict.fromkeys(["BR", "EG", "PS", "QA", "UA"], 29),
+    **dict.fromkeys(["JO", "KW", "MU", "YE"], 30),
+    **dict.fromkeys(["MT", "SC"], 31),
+    **dict.fromkeys(["LC"], 32),
+    **dict.fromkeys(["RU"], 33),
+}
+
+
+def is_iban(compact: str) -> bool:
+    """A country's IBAN length and a valid ISO 13616 check (mod 97 == 1)."""
+    if _IBAN_LENGTHS.get(compact[:2]) != len(compact) or not compact.isalnum():
+        return False
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(char, 36)) for char in rearranged)) % 97 == 1
+
+
+def _iban_sub(match: re.Match[str]) -> str:
+    """The pattern takes every following group of capitals and digits; the IBAN is the
+    first <country length> of them, and the rest stays."""
+    text = match.group(0)
+    length = _IBAN_LENGTHS.get(text[:2])
+    if length is None:
+        return text
+    seen = 0
+    for end, char in enumerate(text, 1):
+        if char != " ":
+            seen += 1
+            if seen == length:
+                if is_iban(text[:end].replace(" ", "")):
+                    return IBAN_MASK + text[end:]
+                return text
+    return text
+
+
+# -- Text rules (identical, in this order, in shipper/schema.py) ----------------------
+# Every repetition is bounded and no rule can match across a NUL (none of its classes
+# holds one), so a scan is linear in the text and the document's strings can be searched
+# joined by NUL. The bounds: RFC 5321 lengths for addresses, 4096 for a credential, 16 KiB
+# for a PEM block (an 8192-bit RSA key is about 6.5 KB).
+
+# name=value, name: value, "name": "value", ?name=value& whose name is a secret key by the
+# vocabulary above; an Authorization header's scheme stays readable. The scan matches the
+# name and separator only, so a pair whose name is not secret ("url=https://x/?token=abc")
+# does not hide the pairs inside its value; the value is read after a secret name.
+_PAIR = re.compile(
+    r"(?<![\w.\-])([\w.\-]{1,80})([\"']?\s{0,8}[=:]\s{0,8})"
+    r"((?i:bearer|basic|token|digest|apikey)\s{1,8})?"
+)
+_PAIR_VALUE = re.compile(
+    r"\"[^\"\x00\n]{0,4096}\"|'[^'\x00\n]{0,4096}'|[\"']?[^\s,;&)}\"'\x00]{1,4096}"
+)
+# The same pairs read backwards from their separator, for the fast path (see _pairs_change).
+_PAIR_REVERSED = re.compile(r"[=:]\s{0,8}[\"']?([\w.\-]{1,80})(?![\w.\-])")
+
+
+def _pair_masking(text: str, match: re.Match[str]) -> tuple[int, str] | None:
+    """Where a pair's value ends and what replaces it, or None when it stays (not secret,
+    no value, already masked, or an empty "" that says nothing). The value is read only
+    after a secret name: reading it at every "name=" made a run of them quadratic."""
+    if not is_secret_key(match.group(1)):
+        return None
+    start = match.end()
+    value = _PAIR_VALUE.match(text, start)
+    if value is None and match.group(3):  # "password: token" is the value, not a scheme
+        start = match.start(3)
+        value = _PAIR_VALUE.match(text, start)
+    if value is None:
+        return None
+    found = value.group(0)
+    quote = found[0] if found[0] in "\"'" and len(found) > 1 and found[-1] == found[0] else ""
+    if found in (REDACTED, f"{quote}{REDACTED}{quote}") or found == quote * 2:
+        return None
+    return value.end(), f"{text[match.start() : start]}{quote}{REDACTED}{quote}"
+
+
+def _mask_pairs(text: str) -> str:
+    parts: list[str] = []
+    done = 0
+    for match in _PAIR.finditer(text):
+        if match.start() < done:
+            continue  # inside a value masked already
+        masking = _pair_masking(text, match)
+        if masking is not None:
+            parts += (text[done : match.start()], masking[1])
+            done = masking[0]
+    if not parts:
+        return text
+    parts.append(text[done:])
+    return "".join(parts)
+
+
+def _pairs_change(text: str) -> bool:
+    """Whether _mask_pairs changes the text, without scanning it forwards: every pair ends
+    at a separator, and read backwards from there its name is the run of name characters
+    before it. Only a secret name is then matched forwards, where it starts."""
+    if "=" not in text and ":" not in text:
+        return False
+    size = len(text)
+    for backwards in _PAIR_REVERSED.finditer(text[::-1]):
+        if is_secret_key(backwards.group(1)[::-1]):
+            match = _PAIR.match(text, size - backwards.end(1))
+            if match is not None and _pair_masking(text, match) is not None:
+                return True
+    return False
+
+
+def _connection_sub(match: re.Match[str]) -> str:
+    if match.group(2) == REDACTED:
+        return match.group(0)
+    return f"{match.group(1)}{REDACTED}@"
+
+
+# Byte classes for the fast path's run tests (bytes.translate runs in C; a regex scan costs
+# ten times more). Bytes of non-ASCII characters are never ASCII, so UTF-8 keeps classes.
+def _byte_classes(classes: dict[bytes, bytes], other: bytes = b"x") -> bytes:
+    table = bytearray(other * 256)
+    for members, symbol in classes.items():
+        for byte in members:
+            table[byte] = symbol[0]
+    return bytes(table)
+
+
+_DIGITS = b"0123456789"
+_UPPER = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_LOWER = _UPPER.lower()
+# Digits as "0", spaces and dashes deleted: a card number is 13 zeros in a row.
+_CARD_BYTES = _byte_classes({_DIGITS: b"0"})
+# Capitals as "A", digits as "0", spaces deleted: an IBAN starts "AA00".
+_IBAN_BYTES = _byte_classes({_UPPER: b"A", _DIGITS: b"0"})
+# The AWS key alphabet as "b" and "=" as "=": a key is exactly 40 "b" between two others.
+_AWS_BYTES = _byte_classes({_UPPER + _LOWER + _DIGITS + b"/+": b"b", b"=": b"="})
+_AWS_RUN = b"x" + b"b" * 40 + b"x"
+
+
+def _encoded(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """A text rule: ``apply`` masks; ``may_change`` is cheap and true for every text the
+    rule changes (a property test holds it to that); ``changes`` is the exact answer."""
+
+    pattern: re.Pattern[str]
+    repl: str | Callable[[re.Match[str]], str] | None = None
+    # Substrings of the text (case-folded when ``folded``), one of which is in every text
+    # the rule changes; or a function of (text, folded) saying the same.
+    triggers: tuple[str, ...] = ()
+    folded: bool = False
+    test: Callable[[str, str], bool] | None = None
+    # A faster exact answer than scanning with the pattern.
+    exact: Callable[[str], bool] | None = None
+    # Replaces the pattern's sub() as the way to apply the rule.
+    mask: Callable[[str], str] | None = None
+
+    def may_change(self, text: str, folded: str) -> bool:
+        if self.test is not None:
+            return self.test(text, folded)
+        haystack = folded if self.folded else text
+        return any(trigger in haystack for trigger in self.triggers)
+
+    def changes(self, text: str) -> bool:
+        if self.exact is not None:
+            return self.exact(text)
+        if isinstance(self.repl, str):
+            return self.pattern.search(text) is not None
+        assert self.repl is not None
+        return any(self.repl(match) != match.group(0) for match in self.pattern.finditer(text))
+
+    def apply(self, text: str) -> str:
+        if self.mask is not None:
+            return self.mask(text)
+        assert self.repl is not None
+        return self.pattern.sub(self.repl, text)
+
+
+_SECRET_AFTER_WORD = re.compile(
+    r"(?i)\b((?:password|passwort|passwd|passphrase|passcode|kennwort|contraseña|"
+    r"contrasena|senha|mot de passe|secret|token|api[ _\-]?key)\s{1,8}"
+    r"(?:(?:is|was|ist|es|est)\s{1,8})?)"
+    r"(?=[^\s\[\]\"'<>\x00]{0,255}[0-9#$%^&*_+=~])"
+    r"[^\s\[\]\"'<>\x00]{5,255}[^\s\[\]\"'<>\x00.,;:!?)]"
+)
+# Each word of the rule above starts with one of these.
+_SECRET_AFTER_WORD_STARTS = (
+    "pass",
+    "kennwort",
+    "contrase",
+    "senha",
+    "mot de passe",
+    "secret",
+    "token",
+    "api",
+)
+
+
+def _secret_after_word_changes(text: str, folded: str) -> bool:
+    """Matches tried only where one of the rule's words starts (the folded copy has the
+    text's length, so its offsets are the text's)."""
+    if len(folded) != len(text):
+        return _SECRET_AFTER_WORD.search(text) is not None
+    for start in _SECRET_AFTER_WORD_STARTS:
+        at = folded.find(start)
+        while at != -1:
+            if _SECRET_AFTER_WORD.match(text, at):
+                return True
+            at = folded.find(start, at + 1)
+    return False
+
+
+_GIT_HOST_TOKEN = re.compile(r"g(?:h[pousr]_|ithub_pat_|l(?:pat|dt|rt|ptt|ft|soat|cbt)-)")
+_PROVIDER_PREFIXES = ("sk-", "_live_", "_test_", "flk_", "xox", "AKIA", "ASIA", "AIza", "eyJ")
+
+_RULES: tuple[_Rule, ...] = (
+    # A PEM private key, its BEGIN line to its END line (or the end of its base64 body).
+    _Rule(
+        re.compile(
+            r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+            r"(?:\s{0,8}(?:Proc-Type|DEK-Info|Comment|Version):[^\n\x00]{0,200}){0,4}"
+            r"[A-Za-z0-9+/=\s\\]{0,16384}"
+            r"(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)?"
+        ),
+        REDACTED,
+        triggers=("-----BEGIN",),
+    ),
+    # Webhook URLs are credentials: whoever has one can post as the integration.
+    _Rule(
+        re.compile(
+            r"(?i)https?://(?:hooks\.slack\.com/(?:services|workflows|triggers)/"
+            r"[A-Za-z0-9/_\-]{8,256}"
+            r"|(?:canary\.|ptb\.)?discord(?:app)?\.com/api/webhooks/[0-9]{5,30}/"
+            r"[A-Za-z0-9_\-]{20,128})"
+        ),
+        REDACTED,
+        triggers=("hooks.slack.com", "/api/webhooks/"),
+        folded=True,
+    ),
+    # The password of a connection string or URL: postgres://user:[REDACTED]@host/db.
+    _Rule(
+        re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{0,30}://[^\s:/@\x00]{0,256}:)([^\s/\x00]{1,256})@"),
+        _connection_sub,
+        test=lambda text, folded: "://" in text and "@" in text,
+    ),
+    # "Authorization: Bearer abc", "bearer abc"; a Basic credential is base64 (a digit or
+    # one of +/=), so "basic questions" stays.
+    _Rule(
+        re.compile(r"(?i)\b(bearer)\s{1,8}[A-Za-z0-9._~+/=\-]{4,4096}"),
+        r"\1 " + REDACTED,
+        triggers=("bearer",),
+        folded=True,
+    ),
+    _Rule(
+        re.compile(
+            r"(?i)\b(basic)\s{1,8}(?=[A-Za-z0-9._~+/=\-]{0,4095}[0-9+/=])"
+            r"[A-Za-z0-9._~+/=\-]{4,4096}"
+        ),
+        r"\1 " + REDACTED,
+        triggers=("basic",),
+        folded=True,
+    ),
+    _Rule(
+        _PAIR,
+        test=lambda text, folded: "=" in text or ":" in text,
+        exact=_pairs_change,
+        mask=_mask_pairs,
+    ),
+    # "the password is hunter22", "secret wJalr...": a value with a digit or a symbol right
+    # after the word; "password reset link sent" and "the secret sauce" stay.
+    _Rule(
+        _SECRET_AFTER_WORD,
+        r"\1" + REDACTED,
+        test=lambda text, folded: any(start in folded for start in _SECRET_AFTER_WORD_STARTS),
+        exact=lambda text: _secret_after_word_changes(text, _fold(text)),
+    ),
+    # Provider key shapes: OpenAI sk-..., Stripe and others' sk_live_/rk_live_/.._test_...,
+    # Flusso flk_..., GitHub, Slack, AWS key ids, Google AIza..., GitLab gl...-, JWTs.
+    _Rule(
+        re.compile(
+            r"(?<![A-Za-z0-9])(?:sk-[A-Za-z0-9_\-]{12,512}"
+            r"|[a-z]{2,8}_(?:live|test)_(?=[A-Za-z0-9]{0,511}[0-9])[A-Za-z0-9]{4,512}"
+            r"|flk_[0-9a-fA-F]{6,32}_[A-Za-z0-9_\-]{8,256}"
+            r"|gh[pousr]_[A-Za-z0-9]{16,256}"
+            r"|github_pat_[A-Za-z0-9_]{22,256}"
+            r"|xox[abprse]-[A-Za-z0-9\-]{8,256}"
+            r"|(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Za-z0-9])"
+            r"|AIza[0-9A-Za-z_\-]{30,64}"
+            r"|gl(?:pat|dt|rt|ptt|ft|soat|cbt)-[A-Za-z0-9_\-]{20,64}"
+            r"|eyJ[A-Za-z0-9_\-]{5,4096}\.[A-Za-z0-9_\-]{5,4096}\.[A-Za-z0-9_\-]{0,4096})"
+        ),
+        REDACTED,
+        test=lambda text, folded: (
+            any(prefix in text for prefix in _PROVIDER_PREFIXES)
+            or _GIT_HOST_TOKEN.search(text) is not None
+        ),
+    ),
+    # An AWS secret access key: 40 base64 characters with upper, lower case and a digit.
+    _Rule(
+        re.compile(
+            r"(?<![A-Za-z0-9/+=])(?=[A-Za-z0-9/+]{0,39}[a-z])(?=[A-Za-z0-9/+]{0,39}[A-Z])"
+            r"(?=[A-Za-z0-9/+]{0,39}[0-9])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"
+        ),
+        REDACTED,
+        test=lambda text, folded: _AWS_RUN in b"x" + _encoded(text).translate(_AWS_BYTES) + b"x",
+    ),
+    # E-mail addresses: the local-part alphabet of RFC 5322 plus Unicode letters (RFC 6531),
+    # so josé@example.com and user@exämple.de are caught; "%40" is an "@" in a URL, where
+    # "/", "=" and "?" start the URL's parts ("/u?email=frank%40example.com").
+    _Rule(
+        re.compile(
+            r"(?:[\w!#$%&'*+/=?^`{|}~.\-]{1,64}@|[\w!#$%&'*+^`{|}~.\-]{1,64}%40)"
+            r"(?:[^\W_](?:[\w\-]{0,61}[^\W_])?\.){1,8}"
+            r"[\w\-]{0,20}[^\W\d_][\w\-]{0,40}"
+        ),
+        EMAIL_MASK,
+        triggers=("@", "%40"),
+    ),
+    # Card numbers: four digits, then 9-15 more, single spaces or dashes between any of
+    # them; not inside a longer number, a decimal or an international phone number.
+    _Rule(
+        re.compile(
+            r"[0-9](?<![\w.,+][0-9])(?<![0-9][ \-][0-9])[0-9]{3}(?:[ \-]?[0-9]){9,15}"
+            r"(?![\w]|[ \-][0-9])",
+            re.ASCII,
+        ),
+        _card_sub,
+        test=lambda text, folded: b"0" * 13 in _encoded(text).translate(_CARD_BYTES, b" -"),
+    ),
+    # IBANs: country, check digits, 11-30 capitals or digits in groups.
+    _Rule(
+        re.compile(r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z][0-9]{2}(?: ?[A-Z0-9]){11,30}(?![A-Za-z0-9])"),
+        _iban_sub,
+        test=lambda text, folded: b"AA00" in _encoded(text).translate(_IBAN_BYTES, b" "),
+    ),
+)
+
+# Python's re matches these four letters to ASCII ones under IGNORECASE (its documentation
+# says so); the triggers are searched in a copy folded the same way.
+_FOLD_TO_ASCII = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+
+
+def _fold(text: str) -> str:
+    return text.lower() if text.isascii() else text.translate(_FOLD_TO_ASCII).lower()
+
+
+def _scrub_text_unfiltered(text: str) -> str:
+    """Every rule applied, none skipped: what scrub_text must equal (and the shipper does)."""
+    for rule in _RULES:
+        text = rule.apply(text)
+    return text
+
+
+def _scrub_text_with(text: str, rules: tuple[_Rule, ...]) -> str:
+    folded = _fold(text)
+    for rule in rules:
+        # A replacement only brings bracketed tokens that hold no trigger: what a rule's
+        # check found in the original text stays true after the rules before it.
+        if rule.may_change(text, folded):
+            text = rule.apply(text)
+    return text
+
+
+def scrub_text(text: str) -> str:
+    """Mask secrets, e-mail addresses, card numbers and IBANs inside free text."""
+    return _scrub_text_with(text, _RULES)
+
+
+def _scrub_number(value: int | float) -> Any:
+    """A JSON number that is a card number becomes ``[card]``."""
+    if isinstance(value, float):
+        if not (1e12 <= abs(value) < 1e19 and value.is_integer()):
+            return value
+        digits = str(int(abs(value)))
+    else:
+        if not 10**12 <= abs(value) < 10**19:
+            return value
+        digits = str(abs(value))
+    return CARD_MASK if is_card_number(digits) else value
 
 
 class DocumentTooDeep(ValueError):
     """The document nests deeper than MAX_DEPTH."""
 
 
-@lru_cache(maxsize=4096)
-def is_secret_key(key: str) -> bool:
-    words = [word.lower() for word in _WORD_SPLIT.split(key) if word]
-    if any(word in _SECRET_WORDS for word in words):
-        return True
-    joined = "".join(words)
-    return any(form in joined for form in _SECRET_JOINED)
-
-
-def scrub_text(text: str) -> str:
-    """Mask e-mail addresses, credentials and key-shaped values inside free text."""
-    if "@" in text:
-        text = _EMAIL.sub(EMAIL_MASK, text)
-    if len(text) >= _SHORTEST_SECRET and _may_hold_secret(text):
-        text = _SECRET_IN_TEXT.sub(_mask_secret, text)
-    return text
-
-
-def _scan(value: Any, strings: list[str], depth: int) -> bool:
-    """Collect every string of the value; True when a key asks for redaction.
+def _scan(value: Any, strings: list[str], numbers: list[int | float], depth: int) -> bool:
+    """Collect every string (keys included) and every long number of the value; True when
+    a key asks for redaction.
 
     Raises DocumentTooDeep past MAX_DEPTH, as the copy below does.
     """
@@ -126,7 +640,9 @@ def _scan(value: Any, strings: list[str], depth: int) -> bool:
         found = False
         for key, item in value.items():
             strings.append(key)
-            if (item is not None and is_secret_key(key)) or _scan(item, strings, depth + 1):
+            if (is_secret_key(key) and not _says_nothing(item)) or _scan(
+                item, strings, numbers, depth + 1
+            ):
                 found = True
         return found
     if isinstance(value, list):
@@ -134,41 +650,73 @@ def _scan(value: Any, strings: list[str], depth: int) -> bool:
             raise DocumentTooDeep
         found = False
         for item in value:
-            if _scan(item, strings, depth + 1):
+            if _scan(item, strings, numbers, depth + 1):
                 found = True
         return found
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) >= 1e12:
+        numbers.append(value)
     return False
 
 
-# Joins the strings of a document for one search. No pattern matches a NUL, and no stored
-# string holds one (the parser replaces them), so no match can span two strings.
+# Joins the strings of a document for one search. No rule matches a NUL, and no stored
+# string holds one (the parser refuses them), so no match can span two strings.
 _JOIN = "\x00"
 
 
-def _needs_scrubbing(value: Any) -> bool:
+def _plan(value: Any) -> tuple[_Rule, ...] | None:
+    """None when the value holds nothing to scrub; else the rules to run on its strings.
+
+    A rule whose cheap check is false for the strings joined is false for each of them,
+    so the copy runs only the others (on a document with an address in it, the e-mail rule
+    and few more, instead of every rule on every string).
+    """
     strings: list[str] = []
-    if _scan(value, strings, 0):
-        return True
+    numbers: list[int | float] = []
+    redact = _scan(value, strings, numbers, 0)
     text = _JOIN.join(strings)
-    if "@" in text and _EMAIL.search(text):
-        return True
-    return _may_hold_secret(text) and _SECRET_IN_TEXT.search(text) is not None
+    folded = _fold(text)
+    rules = tuple(rule for rule in _RULES if rule.may_change(text, folded))
+    if redact or any(_scrub_number(number) is not number for number in numbers):
+        return rules
+    if any(rule.changes(text) for rule in rules):
+        return rules
+    return None
 
 
-def _scrub(value: Any, _depth: int = 0) -> Any:
+def _needs_scrubbing(value: Any) -> bool:
+    return _plan(value) is not None
+
+
+def _unique_key(out: dict[str, Any], key: str) -> str:
+    """Two keys masked alike ("a@x.example" and "b@y.example" both "[email]") both stay."""
+    if key not in out:
+        return key
+    number = 2
+    while f"{key} ({number})" in out:
+        number += 1
+    return f"{key} ({number})"
+
+
+def _scrub(value: Any, rules: tuple[_Rule, ...], depth: int = 0) -> Any:
     if isinstance(value, str):
-        return scrub_text(value)
+        return _scrub_text_with(value, rules) if rules else value
     if isinstance(value, dict):
-        if _depth >= MAX_DEPTH:
+        if depth >= MAX_DEPTH:
             raise DocumentTooDeep
-        return {
-            key: (REDACTED if is_secret_key(key) and item is not None else _scrub(item, _depth + 1))
-            for key, item in value.items()
-        }
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if is_secret_key(key) and not _says_nothing(item):
+                clean = REDACTED
+            else:
+                clean = _scrub(item, rules, depth + 1)
+            out[_unique_key(out, _scrub_text_with(key, rules) if rules else key)] = clean
+        return out
     if isinstance(value, list):
-        if _depth >= MAX_DEPTH:
+        if depth >= MAX_DEPTH:
             raise DocumentTooDeep
-        return [_scrub(item, _depth + 1) for item in value]
+        return [_scrub(item, rules, depth + 1) for item in value]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _scrub_number(value)
     return value
 
 
@@ -180,6 +728,7 @@ def scrub_document(value: Any) -> Any:
     value comes back as it is. Only a document with something to mask is copied string
     by string.
     """
-    if not _needs_scrubbing(value):
+    rules = _plan(value)
+    if rules is None:
         return value
-    return _scrub(value)
+    return _scrub(value, rules)

@@ -13,6 +13,7 @@ import math
 import re
 import uuid
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from .config import pii_salt
@@ -21,8 +22,12 @@ SCHEMA_VERSION = "1.0"
 STATUSES = ("SUCCESS", "FAILED", "ERROR", "ESCALATED")
 HASH_PREFIX = "sha256:"
 
+# The tokens, the same as the collector's (collector/scrubbing.py): a secret, or any value
+# under a secret key, is REDACTED; personal data found in free text is masked by kind.
 REDACTED = "[REDACTED]"
 EMAIL_MASK = "[email]"
+CARD_MASK = "[card]"
+IBAN_MASK = "[iban]"
 PHONE_MASK = "[phone]"
 NAME_MASK = "[name]"
 
@@ -63,33 +68,320 @@ _NAME_KEYS = frozenset(
     {"requester_name", "customer_name", "full_name", "first_name", "last_name", "requester"}
 )
 
-_SECRET_KEY = re.compile(
-    r"pass(word|wd|phrase)?|secret|api[-_ ]?key|apikey|access[-_]?key|private[-_]?key|"
-    r"auth|credential|cookie|session[-_]?(id|key)|token|signature|bearer|dsn|cvv|card[-_]?number|"
-    # Keys that carry a credential in a URL or connection string.
-    r"(database|db|redis|broker|amqp|mongo|postgres|mysql)[-_]?(url|uri)|"
-    r"conn(ection)?[-_]?str(ing)?|webhook[-_]?url|"
-    r"(encryption|signing|master|client|hmac|licen[cs]e)[-_]?key|"
-    # Short names only as a whole word of the key ("user_pin", not "shipping").
-    r"(^|[-_ .])(pwd|pin|otp|mfa|2fa|sig|ssn|iban|cvc|jwt|sas)([-_ .]|$)",
-    re.IGNORECASE,
+# -- The key vocabulary (identical in collector/scrubbing.py) ----------------------------------
+# A key is split into lower-case words at separators and camelCase humps, and a word's
+# trailing digits are dropped ("password1", "cvv2"). It is secret when:
+# - one of its words is a secret word ("db_password", "X-Auth-Token", "Passwort");
+_SECRET_WORDS = frozenset(
+    {
+        "password",
+        "passwords",
+        "passwort",
+        "kennwort",
+        "passwd",
+        "pwd",
+        "pw",
+        "passphrase",
+        "passcode",
+        "contraseña",
+        "contrasena",
+        "senha",
+        "wachtwoord",
+        "secret",
+        "secrets",
+        "token",
+        "apikey",
+        "authorization",
+        "auth",
+        "oauth",
+        "cookie",
+        "cookies",
+        "credential",
+        "credentials",
+        "creds",
+        "privatekey",
+        "sessionid",
+        "signature",
+        "jwt",
+        "bearer",
+        "dsn",
+        "otp",
+        "totp",
+        "hotp",
+        "mfa",
+        "2fa",
+        "pin",
+        "sig",
+        "ssn",
+        "cvv",
+        "cvc",
+        "cvn",
+        "iban",
+        "sas",
+    }
 )
-# Token *counts* are metrics, not secrets.
-_NOT_SECRET_KEY = re.compile(
-    r"^(max|num|total|prompt|completion|input|output|used|n)_?tokens?$|^tokens?_?(count|used|total)$|"
-    r"^author(s|_name)?$",
-    re.IGNORECASE,
+# - or its last word is one of these, which lead ordinary keys too ("pass_rate", "db_pass");
+_SECRET_LAST_WORDS = frozenset({"pass"})
+# - or a run of its words spells one of these, as separate words or inside one ("api_key",
+#   "apiKey", "APIKEY", "openaiapikey", "mot_de_passe", "DATABASE_URL").
+_SECRET_PHRASES = (
+    ("api", "key"),
+    ("access", "key"),
+    ("secret", "key"),
+    ("private", "key"),
+    ("session", "id"),
+    ("session", "key"),
+    ("mot", "de", "passe"),
+    ("pass", "word"),
+    ("pass", "phrase"),
+    ("card", "number"),
+    ("credit", "card"),
+    ("cc", "number"),
+    ("security", "code"),
+    ("database", "url"),
+    ("database", "uri"),
+    ("db", "url"),
+    ("db", "uri"),
+    ("redis", "url"),
+    ("redis", "uri"),
+    ("broker", "url"),
+    ("amqp", "url"),
+    ("mongo", "url"),
+    ("mongo", "uri"),
+    ("postgres", "url"),
+    ("mysql", "url"),
+    ("conn", "str"),
+    ("conn", "string"),
+    ("connection", "string"),
+    ("webhook", "url"),
+    ("encryption", "key"),
+    ("signing", "key"),
+    ("master", "key"),
+    ("client", "key"),
+    ("hmac", "key"),
+    ("license", "key"),
+    ("licence", "key"),
+    ("ssh", "key"),
+)
+_SECRET_JOINED = tuple("".join(phrase) for phrase in _SECRET_PHRASES)
+# A key whose only secret word is "token" and that counts something is a metric
+# ("max_tokens" has no secret word; "token_count", "prompt_token_limit" do).
+_COUNT_WORDS = frozenset(
+    {
+        "count",
+        "counts",
+        "used",
+        "usage",
+        "total",
+        "max",
+        "min",
+        "num",
+        "limit",
+        "limits",
+        "prompt",
+        "completion",
+        "input",
+        "output",
+        "remaining",
+        "budget",
+        "rate",
+    }
+)
+# \W is Unicode-aware: "contraseña" is one word.
+_WORD_SPLIT = re.compile(r"[\W_]+|(?<=[a-z0-9])(?=[A-Z])")
+
+
+def _key_words(key: str) -> list[str]:
+    words = []
+    for word in _WORD_SPLIT.split(key):
+        if word:
+            word = word.lower()
+            words.append(word.rstrip("0123456789") or word)
+    return words
+
+
+@lru_cache(maxsize=4096)
+def is_secret_key(key: str) -> bool:
+    """Whether values under this key are secrets (the shared corpus lists the cases)."""
+    words = _key_words(key)
+    if not words:
+        return False
+    reasons = {word for word in words if word in _SECRET_WORDS}
+    if words[-1] in _SECRET_LAST_WORDS:
+        reasons.add(words[-1])
+    if reasons:
+        return reasons != {"token"} or _COUNT_WORDS.isdisjoint(words)
+    if any(joined in word for word in words for joined in _SECRET_JOINED):
+        return True
+    for phrase in _SECRET_PHRASES:
+        size = len(phrase)
+        for start in range(len(words) - size + 1):
+            if tuple(words[start : start + size]) == phrase:
+                return True
+    return False
+
+
+def _says_nothing(value: Any) -> bool:
+    """Kept under a secret key: nothing, an empty value or a flag ("mfa_enabled": true)
+    says nothing of the secret, and shows that none was configured."""
+    return (
+        value is None
+        or isinstance(value, bool)
+        or (isinstance(value, (str, list, dict)) and not value)
+    )
+
+
+# -- Numbers: cards and IBANs ---------------------------------------------------------
+def _luhn_valid(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        digit = ord(char) - 48
+        if position % 2:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return total % 10 == 0
+
+
+def is_card_number(digits: str) -> bool:
+    """13-19 digits of a card network's range (the major industry identifiers 3-6, and
+    Mastercard's 2221-2720) whose Luhn check digit holds. Epoch timestamps (which start
+    with 1) and most ticket or order numbers are none of these."""
+    if not 13 <= len(digits) <= 19 or not digits.isdigit():
+        return False
+    if digits[0] not in "3456" and not (digits[0] == "2" and 2221 <= int(digits[:4]) <= 2720):
+        return False
+    return _luhn_valid(digits)
+
+
+def _card_sub(match: re.Match[str]) -> str:
+    text = match.group(0)
+    return CARD_MASK if is_card_number(text.replace(" ", "").replace("-", "")) else text
+
+
+# IBAN lengths by country (the SWIFT IBAN registry).
+_IBAN_LENGTHS = {
+    **dict.fromkeys(["NO"], 15),
+    **dict.fromkeys(["BE"], 16),
+    **dict.fromkeys(["DK", "FI", "FO", "GL", "NL", "SD", "FK"], 18),
+    **dict.fromkeys(["MK", "SI"], 19),
+    **dict.fromkeys(["AT", "BA", "EE", "KZ", "LT", "LU", "XK", "MN"], 20),
+    **dict.fromkeys(["CH", "HR", "LI", "LV"], 21),
+    **dict.fromkeys(["BG", "BH", "CR", "DE", "GB", "GE", "IE", "ME", "RS", "VA"], 22),
+    **dict.fromkeys(["AE", "GI", "IL", "IQ", "TL", "OM", "SO"], 23),
+    **dict.fromkeys(["AD", "CZ", "ES", "MD", "PK", "RO", "SA", "SE", "SK", "TN", "VG"], 24),
+    **dict.fromkeys(["LY", "PT", "ST"], 25),
+    **dict.fromkeys(["IS", "TR"], 26),
+    **dict.fromkeys(["FR", "GR", "IT", "MC", "MR", "SM", "BI", "DJ"], 27),
+    **dict.fromkeys(["AL", "AZ", "BY", "CY", "DO", "GT", "HU", "LB", "PL", "SV", "NI"], 28),
+    **dict.fromkeys(["BR", "EG", "PS", "QA", "UA"], 29),
+    **dict.fromkeys(["JO", "KW", "MU", "YE"], 30),
+    **dict.fromkeys(["MT", "SC"], 31),
+    **dict.fromkeys(["LC"], 32),
+    **dict.fromkeys(["RU"], 33),
+}
+
+
+def is_iban(compact: str) -> bool:
+    """A country's IBAN length and a valid ISO 13616 check (mod 97 == 1)."""
+    if _IBAN_LENGTHS.get(compact[:2]) != len(compact) or not compact.isalnum():
+        return False
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(char, 36)) for char in rearranged)) % 97 == 1
+
+
+def _iban_sub(match: re.Match[str]) -> str:
+    """The pattern takes every following group of capitals and digits; the IBAN is the
+    first <country length> of them, and the rest stays."""
+    text = match.group(0)
+    length = _IBAN_LENGTHS.get(text[:2])
+    if length is None:
+        return text
+    seen = 0
+    for end, char in enumerate(text, 1):
+        if char != " ":
+            seen += 1
+            if seen == length:
+                if is_iban(text[:end].replace(" ", "")):
+                    return IBAN_MASK + text[end:]
+                return text
+    return text
+
+
+# -- Text rules (identical, in this order, in collector/scrubbing.py) ----------------------
+# Every repetition is bounded and no rule can match across a NUL (none of its classes
+# holds one), so a scan is linear in the text and the document's strings can be searched
+# joined by NUL. The bounds: RFC 5321 lengths for addresses, 4096 for a credential, 16 KiB
+# for a PEM block (an 8192-bit RSA key is about 6.5 KB).
+
+# name=value, name: value, "name": "value", ?name=value& whose name is a secret key by the
+# vocabulary above; an Authorization header's scheme stays readable. The scan matches the
+# name and separator only, so a pair whose name is not secret ("url=https://x/?token=abc")
+# does not hide the pairs inside its value; the value is read after a secret name.
+_PAIR = re.compile(
+    r"(?<![\w.\-])([\w.\-]{1,80})([\"']?\s{0,8}[=:]\s{0,8})"
+    r"((?i:bearer|basic|token|digest|apikey)\s{1,8})?"
+)
+_PAIR_VALUE = re.compile(
+    r"\"[^\"\x00\n]{0,4096}\"|'[^'\x00\n]{0,4096}'|[\"']?[^\s,;&)}\"'\x00]{1,4096}"
 )
 
-# The local-part alphabet of RFC 5322 (dot-atom) plus Unicode letters (RFC 6531), so unusual
-# and internationalised addresses are caught too; "%40" is an "@" in a URL's query string.
-# Every repetition is bounded (RFC 5321: 64 characters of local part, 63 per label): an
-# unbounded one makes the scan quadratic, and a long run of such characters with an "@" in
-# it (a base64 blob, a dotted path) then holds the workflow's thread for minutes.
-_EMAIL = re.compile(
-    r"[\w!#$%&'*+/=?^`{|}~.-]{1,64}(?:@|%40)(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.){1,8}"
-    r"[\w-]{0,20}[^\W\d_][\w-]{0,40}"
+
+def _pair_masking(text: str, match: re.Match[str]) -> tuple[int, str] | None:
+    """Where a pair's value ends and what replaces it, or None when it stays (not secret,
+    no value, already masked, or an empty "" that says nothing). The value is read only
+    after a secret name: reading it at every "name=" made a run of them quadratic."""
+    if not is_secret_key(match.group(1)):
+        return None
+    start = match.end()
+    value = _PAIR_VALUE.match(text, start)
+    if value is None and match.group(3):  # "password: token" is the value, not a scheme
+        start = match.start(3)
+        value = _PAIR_VALUE.match(text, start)
+    if value is None:
+        return None
+    found = value.group(0)
+    quote = found[0] if found[0] in "\"'" and len(found) > 1 and found[-1] == found[0] else ""
+    if found in (REDACTED, f"{quote}{REDACTED}{quote}") or found == quote * 2:
+        return None
+    return value.end(), f"{text[match.start() : start]}{quote}{REDACTED}{quote}"
+
+
+def _mask_pairs(text: str) -> str:
+    parts: list[str] = []
+    done = 0
+    for match in _PAIR.finditer(text):
+        if match.start() < done:
+            continue  # inside a value masked already
+        masking = _pair_masking(text, match)
+        if masking is not None:
+            parts += (text[done : match.start()], masking[1])
+            done = masking[0]
+    if not parts:
+        return text
+    parts.append(text[done:])
+    return "".join(parts)
+
+
+def _connection_sub(match: re.Match[str]) -> str:
+    if match.group(2) == REDACTED:
+        return match.group(0)
+    return f"{match.group(1)}{REDACTED}@"
+
+
+_SECRET_AFTER_WORD = re.compile(
+    r"(?i)\b((?:password|passwort|passwd|passphrase|passcode|kennwort|contraseña|"
+    r"contrasena|senha|mot de passe|secret|token|api[ _\-]?key)\s{1,8}"
+    r"(?:(?:is|was|ist|es|est)\s{1,8})?)"
+    r"(?=[^\s\[\]\"'<>\x00]{0,255}[0-9#$%^&*_+=~])"
+    r"[^\s\[\]\"'<>\x00]{5,255}[^\s\[\]\"'<>\x00.,;:!?)]"
 )
+
+_EMAIL = re.compile(
+    r"(?:[\w!#$%&'*+/=?^`{|}~.\-]{1,64}@|[\w!#$%&'*+^`{|}~.\-]{1,64}%40)"
+    r"(?:[^\W_](?:[\w\-]{0,61}[^\W_])?\.){1,8}"
+    r"[\w\-]{0,20}[^\W\d_][\w\-]{0,40}"
+)
+
 # Phone numbers in free text: +country code, or groups split by spaces, dots, dashes. A
 # sentence's closing period may follow; a dotted or dashed continuation (a version, an id)
 # may not.
@@ -105,42 +397,64 @@ _PHONE_AFTER_WORD = re.compile(
     r"(?i)(\b(?:phone|tel|telephone|mobile|cell|call|fax|whatsapp|sms|reach)\w*\b[^\w\n]{0,3}"
     r"(?:(?:me|us|on|at|is|no|nr|number)\b[^\w\n]{0,3}){0,3})(\+?\d{9,15})(?!\w|[.-]\w)"
 )
-# The name of a secret in "name=value", "name: value" or JSON's "name": "value" inside text.
-_CREDENTIAL_NAME_IN_TEXT = (
-    r"(?:[\w.-]{0,40}?(?:password|passwd|passphrase|secret|api[_-]?key|apikey|access[_-]?key|"
-    r"private[_-]?key|token|credentials?|signature|cookie|session[_-]?(?:id|key)|sessionid|"
-    r"authori[sz]ation|auth(?!or)[\w-]{0,40}|dsn)[\w.-]{0,40}"
-    # Short names only as a whole word or after a separator ("db_pwd", not "bypass").
-    r"|(?:[\w.-]{0,40}?[_.-])?(?:pass|pwd|pw|pin|sig))"
-)
-_SECRET_PAIR = re.compile(
-    r"(?i)(?<![\w-])(" + _CREDENTIAL_NAME_IN_TEXT + r")([\"']?\s*[=:]\s*)"
-    # An Authorization header's scheme stays readable; its credentials do not.
-    r"((?:bearer|basic|token|digest|apikey)\s+)?"
-    r"(\"[^\"]*\"|'[^']*'|[^\s,;&)}\"']+)"
-)
 
-
-def _secret_pair_sub(match: re.Match[str]) -> str:
-    name, sep, scheme = match.group(1), match.group(2), match.group(3) or ""
-    if _NOT_SECRET_KEY.search(name):
-        return match.group(0)  # prompt_tokens=30 is a metric
-    return f"{name}{sep}{scheme}{REDACTED}"
-
-
-_SECRET_IN_TEXT: list[tuple[re.Pattern[str], Any]] = [
-    # "Authorization: Bearer abc", "bearer abc"
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{4,}"), r"\1 " + REDACTED),
-    # key=value / key: value / "key": "value" pairs whose key looks secret
-    (_SECRET_PAIR, _secret_pair_sub),
-    # Provider key shapes: OpenAI sk-..., Stripe-style sk_live_..., Flusso flk_..., GitHub,
-    # Slack, AWS (long-term and temporary), Google, JWTs.
-    (re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{6,}"), REDACTED),
-    (re.compile(r"(?<![A-Za-z0-9])[a-z]{2,8}_(?:live|test)_[A-Za-z0-9]{4,}"), REDACTED),
-    (re.compile(r"\bflk_[0-9a-fA-F]{6,}_[A-Za-z0-9_-]+"), REDACTED),
-    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{16,}"), REDACTED),
-    (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{8,}"), REDACTED),
-    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), REDACTED),
+_TEXT_RULES: tuple[tuple[re.Pattern[str], Any], ...] = (
+    # A PEM private key, its BEGIN line to its END line (or the end of its base64 body).
+    (
+        re.compile(
+            r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+            r"(?:\s{0,8}(?:Proc-Type|DEK-Info|Comment|Version):[^\n\x00]{0,200}){0,4}"
+            r"[A-Za-z0-9+/=\s\\]{0,16384}"
+            r"(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)?"
+        ),
+        REDACTED,
+    ),
+    # Webhook URLs are credentials: whoever has one can post as the integration.
+    (
+        re.compile(
+            r"(?i)https?://(?:hooks\.slack\.com/(?:services|workflows|triggers)/"
+            r"[A-Za-z0-9/_\-]{8,256}"
+            r"|(?:canary\.|ptb\.)?discord(?:app)?\.com/api/webhooks/[0-9]{5,30}/"
+            r"[A-Za-z0-9_\-]{20,128})"
+        ),
+        REDACTED,
+    ),
+    # The password of a connection string or URL: postgres://user:[REDACTED]@host/db.
+    (
+        re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{0,30}://[^\s:/@\x00]{0,256}:)([^\s/\x00]{1,256})@"),
+        _connection_sub,
+    ),
+    # "Authorization: Bearer abc", "bearer abc"; a Basic credential is base64 (a digit or
+    # one of +/=), so "basic questions" stays.
+    (re.compile(r"(?i)\b(bearer)\s{1,8}[A-Za-z0-9._~+/=\-]{4,4096}"), r"\1 " + REDACTED),
+    (
+        re.compile(
+            r"(?i)\b(basic)\s{1,8}(?=[A-Za-z0-9._~+/=\-]{0,4095}[0-9+/=])"
+            r"[A-Za-z0-9._~+/=\-]{4,4096}"
+        ),
+        r"\1 " + REDACTED,
+    ),
+    (_PAIR, None),  # applied by _mask_pairs
+    # "the password is hunter22", "secret wJalr...": a value with a digit or a symbol right
+    # after the word; "password reset link sent" and "the secret sauce" stay.
+    (_SECRET_AFTER_WORD, r"\1" + REDACTED),
+    # Provider key shapes: OpenAI sk-..., Stripe and others' sk_live_/rk_live_/.._test_...,
+    # Flusso flk_..., GitHub, Slack, AWS key ids, Google AIza..., GitLab gl...-, JWTs.
+    (
+        re.compile(
+            r"(?<![A-Za-z0-9])(?:sk-[A-Za-z0-9_\-]{12,512}"
+            r"|[a-z]{2,8}_(?:live|test)_(?=[A-Za-z0-9]{0,511}[0-9])[A-Za-z0-9]{4,512}"
+            r"|flk_[0-9a-fA-F]{6,32}_[A-Za-z0-9_\-]{8,256}"
+            r"|gh[pousr]_[A-Za-z0-9]{16,256}"
+            r"|github_pat_[A-Za-z0-9_]{22,256}"
+            r"|xox[abprse]-[A-Za-z0-9\-]{8,256}"
+            r"|(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Za-z0-9])"
+            r"|AIza[0-9A-Za-z_\-]{30,64}"
+            r"|gl(?:pat|dt|rt|ptt|ft|soat|cbt)-[A-Za-z0-9_\-]{20,64}"
+            r"|eyJ[A-Za-z0-9_\-]{5,4096}\.[A-Za-z0-9_\-]{5,4096}\.[A-Za-z0-9_\-]{0,4096})"
+        ),
+        REDACTED,
+    ),
     # An AWS secret access key: 40 base64 characters with upper, lower case and a digit.
     (
         re.compile(
@@ -149,18 +463,26 @@ _SECRET_IN_TEXT: list[tuple[re.Pattern[str], Any]] = [
         ),
         REDACTED,
     ),
-    # "password is hunter22", "secret wJalr...": a value with a digit right after the word.
+    # E-mail addresses: the local-part alphabet of RFC 5322 plus Unicode letters (RFC 6531),
+    # so josé@example.com and user@exämple.de are caught; "%40" is an "@" in a URL, where
+    # "/", "=" and "?" start the URL's parts ("/u?email=frank%40example.com").
+    (_EMAIL, EMAIL_MASK),
+    # Card numbers: four digits, then 9-15 more, single spaces or dashes between any of
+    # them; not inside a longer number, a decimal or an international phone number.
     (
         re.compile(
-            r"(?i)\b((?:password|passwd|passphrase|secret|token|api[_ -]?key)\s+(?:is\s+)?)"
-            r"(?=[^\s\[]{0,80}\d)[^\s\[]{8,}"
+            r"[0-9](?<![\w.,+][0-9])(?<![0-9][ \-][0-9])[0-9]{3}(?:[ \-]?[0-9]){9,15}"
+            r"(?![\w]|[ \-][0-9])",
+            re.ASCII,
         ),
-        r"\1" + REDACTED,
+        _card_sub,
     ),
-    (re.compile(r"\bAIza[0-9A-Za-z_-]{30,}"), REDACTED),
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), REDACTED),
-    (re.compile(r"(?i)\b[a-z][a-z0-9+.-]{0,30}://[^\s:/@]{1,256}:[^\s@/]{1,256}@"), REDACTED + "@"),
-]
+    # IBANs: country, check digits, 11-30 capitals or digits in groups.
+    (
+        re.compile(r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z][0-9]{2}(?: ?[A-Z0-9]){11,30}(?![A-Za-z0-9])"),
+        _iban_sub,
+    ),
+)
 
 
 def hash_pii(value: Any, salt: str | bytes | None = None) -> str | None:
@@ -187,10 +509,6 @@ def hash_pii(value: Any, salt: str | bytes | None = None) -> str | None:
     return HASH_PREFIX + digest
 
 
-def is_secret_key(key: str) -> bool:
-    return bool(_SECRET_KEY.search(key)) and not _NOT_SECRET_KEY.search(key)
-
-
 def _phone_sub(match: re.Match[str]) -> str:
     text = match.group(0)
     digits = sum(c.isdigit() for c in text)
@@ -201,13 +519,16 @@ def _phone_sub(match: re.Match[str]) -> str:
 
 
 def scrub_text(text: str, known: re.Pattern[str] | None = None) -> str:
-    """Mask PII and secrets inside free text."""
+    """Mask PII and secrets inside free text.
+
+    The known PII values go first; then the text rules shared with the collector (the
+    corpus in testdata/scrubbing_corpus.json holds both to the same answers); phone numbers
+    last, so a card number or an IBAN is not taken for one.
+    """
     if known is not None:
         text = known.sub(lambda m: _known_mask(m.group(0)), text)
-    for pattern, repl in _SECRET_IN_TEXT:
-        text = pattern.sub(repl, text)
-    if "@" in text or "%40" in text:
-        text = _EMAIL.sub(EMAIL_MASK, text)
+    for pattern, repl in _TEXT_RULES:
+        text = _mask_pairs(text) if repl is None else pattern.sub(repl, text)
     if any(c.isdigit() for c in text):
         text = _PHONE.sub(_phone_sub, text)
         text = _PHONE_AFTER_WORD.sub(lambda m: m.group(1) + PHONE_MASK, text)
@@ -357,9 +678,9 @@ class Sanitizer:
         if isinstance(obj, str):
             return self.text(obj)
         if isinstance(obj, int):
-            return int(obj)  # int subclasses (IntEnum) become plain ints
+            return _scrub_number(int(obj))  # int subclasses (IntEnum) become plain ints
         if isinstance(obj, float):
-            return float(obj) if math.isfinite(obj) else None
+            return _scrub_number(float(obj)) if math.isfinite(obj) else None
         if depth >= self.max_depth:
             return "[max depth]"
         if isinstance(obj, (Mapping, list, tuple, set, frozenset)) or is_object(obj):
@@ -383,11 +704,12 @@ class Sanitizer:
                 skey = self.text(key if isinstance(key, str) else str(self._scalar(key)))
                 lkey = skey.lower()
                 if lkey in PII_KEYS:
-                    out[skey] = self._hash(value)
-                elif is_secret_key(skey) and not _empty(value):
-                    out[skey] = REDACTED
+                    clean = self._hash(value)
+                elif is_secret_key(skey) and not _says_nothing(value):
+                    clean = REDACTED
                 else:
-                    out[skey] = self._clean(value, depth + 1, path)
+                    clean = self._clean(value, depth + 1, path)
+                out[_unique_key(out, skey)] = clean
             return out
         if isinstance(obj, (set, frozenset)):
             seq: list[Any] = sorted(obj, key=repr)
@@ -423,9 +745,27 @@ class Sanitizer:
         return self.text(text)
 
 
-def _empty(value: Any) -> bool:
-    """An empty value under a secret key says nothing; keep it so "no key configured" shows."""
-    return value is None or (isinstance(value, (str, list, dict)) and not value)
+def _scrub_number(value: int | float) -> Any:
+    """A JSON number that is a card number becomes ``[card]`` (as in the collector)."""
+    if isinstance(value, float):
+        if not (1e12 <= abs(value) < 1e19 and value.is_integer()):
+            return value
+        digits = str(int(abs(value)))
+    else:
+        if not 10**12 <= abs(value) < 10**19:
+            return value
+        digits = str(abs(value))
+    return CARD_MASK if is_card_number(digits) else value
+
+
+def _unique_key(out: dict[str, Any], key: str) -> str:
+    """Two keys masked alike ("a@x.example" and "b@y.example" both "[email]") both stay."""
+    if key not in out:
+        return key
+    number = 2
+    while f"{key} ({number})" in out:
+        number += 1
+    return f"{key} ({number})"
 
 
 def is_object(obj: Any) -> bool:
