@@ -56,9 +56,7 @@ def test_collectstatic_writes_brotli_and_gzip_beside_each_hashed_script(collecte
 
 
 @pytest.mark.parametrize(("accept", "encoding"), [("br, gzip", "br"), ("gzip", "gzip")])
-def test_whitenoise_serves_it_compressed_with_a_long_immutable_cache(
-    collected, accept, encoding
-):
+def test_whitenoise_serves_it_compressed_with_a_long_immutable_cache(collected, accept, encoding):
     [hashed] = [p.name for p in (collected / "js").glob("app.*.js")]
     response = HttpClient().get(f"/static/js/{hashed}", headers={"accept-encoding": accept})
     assert response.status_code == 200

@@ -1,8 +1,9 @@
 // Behaviour of every page, bound with addEventListener: the Content-Security-Policy
 // (script-src 'self') runs no inline handler. Markup asks for it with data attributes.
+// Loaded at the end of <body>, so the elements exist already.
 "use strict";
 
-document.addEventListener("DOMContentLoaded", () => {
+(() => {
   // The client switcher: picking a client opens its dashboard.
   for (const select of document.querySelectorAll("select[data-navigate]")) {
     select.addEventListener("change", () => {
@@ -19,4 +20,4 @@ document.addEventListener("DOMContentLoaded", () => {
       input.form.elements.period.value = "custom";
     });
   }
-});
+})();
