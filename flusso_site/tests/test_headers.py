@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
+from pathlib import Path
 
+import plotly
 import pytest
+from django.conf import settings
 from django.test import Client as HttpClient
 from django.urls import URLPattern, reverse
 
@@ -189,3 +194,22 @@ def test_every_kind_of_response_denies_the_device_features(http_user, log):
     assert_permissions_policy(HttpClient().get("/api/v1/nope"))
     assert_permissions_policy(http_user.get("/dashboard/acme/logs/not-a-uuid/"))
     assert_permissions_policy(HttpClient().post(reverse("collector:log-ingest"), {}))
+
+
+def csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def test_the_two_style_hashes_are_the_styles_the_installed_plotly_js_appends():
+    """plotly.js appends an empty <style> it fills through the CSSOM, and maplibre's fixed
+    stylesheet; the policy allows those two texts and nothing else inline."""
+    bundle = (Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js").read_text(
+        encoding="utf-8"
+    )
+    appended = re.search(r"e\.id=\"[0-9a-f]{64}\",e\.textContent='([^'\\]*)'", bundle)
+    assert appended and ".maplibregl-map" in appended[1]
+    assert settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]["style-src"] == [
+        "'self'",
+        csp_hash(""),
+        csp_hash(appended[1]),
+    ]
