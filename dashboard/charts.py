@@ -1,9 +1,11 @@
 """Plotly figures from selector data, rendered as HTML fragments.
 
 Each ``*_figure`` function turns selector output into a plotly figure (as a plain dict, so
-tests can read it); ``*_chart`` renders it as a ``<div>`` for the page. The page loads
-plotly.js once from our static files, so fragments never include it. Figures only draw
-what the selectors computed: no number is derived here.
+tests can read it); ``*_chart`` renders it as a ``<div>`` with the figure as a JSON data
+block beside it, which ``static/js/charts.js`` draws once it has loaded plotly.js from our
+static files. No fragment holds a script that runs: the Content-Security-Policy allows no
+inline script.
+Figures only draw what the selectors computed: no number is derived here.
 
 Figures are plain dicts rendered with ``validate=False``: building ``graph_objects`` and
 validating every property cost ~25 ms a chart, most of a page's time budget.
@@ -14,8 +16,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
+from uuid import uuid4
 
 import plotly.io as pio
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 
 from collector.models import LogStatus
 from dashboard.selectors import CalibrationBucket, ErrorGroup, HistogramBucket, SeriesPoint
@@ -57,9 +62,22 @@ def _figure(data: list[dict[str, Any]], **layout: Any) -> Figure:
     return {"data": data, "layout": base | layout}
 
 
-def to_div(figure: Figure) -> str:
-    return pio.to_html(
-        figure, full_html=False, include_plotlyjs=False, config=CONFIG, validate=False
+# What Django's json_script escapes: JSON inside <script> can then never close the element
+# or open a comment, whatever a client-supplied label holds.
+_JSON_SCRIPT_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
+
+
+def to_div(figure: Figure) -> SafeString:
+    """The chart's ``<div>`` and its figure as inert JSON for static/js/charts.js."""
+    element_id = f"chart-{uuid4().hex[:12]}"
+    # plotly's encoder, as to_html used: NaN and infinities become null, not invalid JSON.
+    payload = pio.to_json({**figure, "config": CONFIG}, validate=False)
+    return format_html(
+        '<div id="{}" class="plotly-chart"></div>'
+        '<script type="application/json" data-plotly-figure="{}">{}</script>',
+        element_id,
+        element_id,
+        mark_safe(payload.translate(_JSON_SCRIPT_ESCAPES)),  # noqa: S308 (escaped above)
     )
 
 

@@ -45,24 +45,51 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith(API_PREFIX)
 
 
+# The code and message an API client reads for an HTTP error Django (not DRF) produced.
+_API_ERRORS = {
+    400: ("bad_request", "The request could not be read."),
+    403: ("permission_denied", "You may not do this."),
+    404: ("not_found", "No API endpoint at {path}."),
+    405: ("method_not_allowed", "This method is not allowed at {path}."),
+    413: ("payload_too_large", "The request body is too large."),
+    500: ("server_error", "The server failed; the request was not stored."),
+}
+
+
+def api_error_for_status(request: HttpRequest, status: int) -> dict[str, Any]:
+    """The API's error body for a status, naming no more than the path."""
+    code, message = _API_ERRORS.get(status, ("error", "The request failed."))
+    return error_body(code, message.format(path=request.path))
+
+
+def _api_error(request: HttpRequest, status: int) -> JsonResponse:
+    return JsonResponse(api_error_for_status(request, status), status=status)
+
+
+# The branded pages (templates/400.html ... 500.html) extend our layout. Django's defaults
+# render them; the 500 one without a request, so no context processor (the user, the
+# session) can touch a database that may be the reason for the failure.
+
+
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _is_api(request):
-        return JsonResponse(error_body("bad_request", "The request could not be read."), status=400)
+        return _api_error(request, 400)
     return defaults.bad_request(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return _api_error(request, 403)
+    return defaults.permission_denied(request, exception)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _is_api(request):
-        return JsonResponse(
-            error_body("not_found", f"No API endpoint at {request.path}."), status=404
-        )
+        return _api_error(request, 404)
     return defaults.page_not_found(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     if _is_api(request):
-        return JsonResponse(
-            error_body("server_error", "The server failed; the request was not stored."),
-            status=500,
-        )
+        return _api_error(request, 500)
     return defaults.server_error(request)

@@ -1,7 +1,9 @@
 """Top-level routes: the API under /api/v1/, the dashboards, accounts and admin."""
 
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
 from dashboard.urls import account_urlpatterns
@@ -16,8 +18,11 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("dashboard/", include("dashboard.urls")),
     path("", RedirectView.as_view(pattern_name="dashboard:home", permanent=False)),
+    # Browsers ask for /favicon.ico on pages that name none (admin, Swagger UI).
+    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("favicon.svg"))),
 ]
 
 handler400 = errors.bad_request
+handler403 = errors.permission_denied
 handler404 = errors.page_not_found
 handler500 = errors.server_error

@@ -165,3 +165,119 @@ def test_picking_dates_and_applying_shows_that_custom_range(live_server, page):
     expect(page).to_have_url(re.compile(r"period=custom&start=2026-11-01&end=2026-11-10"))
     expect(page.get_by_test_id("window")).to_contain_text("2026-11-01 00:00")
     expect(page.get_by_test_id("filter-errors")).to_have_count(0)
+
+
+# Reports every Content-Security-Policy violation as a console error (the test collects
+# those), so a violation the browser would only count silently still fails the test.
+# Playwright injects this script itself: the page's policy does not apply to it.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"}`
+    + ` at ${e.sourceFile}:${e.lineNumber}`);
+});
+"""
+
+
+@pytest.fixture
+def strict_page(browser: Browser) -> Iterator[tuple[Page, list[str]]]:
+    """A page whose console errors, uncaught errors and CSP violations are collected."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on(
+        "console",
+        lambda m: problems.append(f"{page.url}: {m.text}") if m.type == "error" else None,
+    )
+    page.on("pageerror", lambda e: problems.append(f"{page.url}: uncaught {e}"))
+    yield page, problems
+    context.close()
+
+
+def paint_timings(page: Page) -> dict[str, float]:
+    """Milliseconds from navigation: first contentful paint, charts started and drawn."""
+    return page.evaluate(
+        """() => {
+          const at = (name) => performance.getEntriesByName(name)[0]?.startTime ?? null;
+          return {
+            fcp: at("first-contentful-paint"),
+            charts_start: at("flusso:charts-start"),
+            charts_drawn: at("flusso:charts-drawn"),
+          };
+        }"""
+    )
+
+
+def test_the_client_pages_run_under_the_csp_without_a_violation_and_their_scripts_work(
+    live_server, strict_page, demo
+):
+    """Charts drawn from JSON blocks, the filters' handlers bound from static JS, no
+    inline script blocked, no console error; plotly.js runs only after the first paint."""
+    page, problems = strict_page
+    base = live_server.url
+    page.goto(f"{base}/accounts/login/")
+    email, password = demo["client"]
+    log_in(page, base, email, password)
+
+    expect(page).to_have_url(f"{base}/dashboard/aurora-home/")
+    expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible()
+    expect(page.locator(".js-plotly-plot")).to_have_count(CHARTS_ON_DASHBOARD)
+    expect(page.locator("html[data-charts-drawn=true]")).to_have_count(1)
+    timings = paint_timings(page)
+    print(f"client dashboard paint timings (ms): {timings}")
+    assert timings["fcp"] is not None
+    # The page was on screen before plotly.js was even run.
+    assert timings["fcp"] < timings["charts_start"] <= timings["charts_drawn"]
+
+    # A date picked ticks "custom" (a handler bound by static/js/flusso.js) ...
+    page.fill("input[name=start]", "2026-11-01")
+    page.dispatch_event("input[name=start]", "change")
+    expect(page.locator("input[name=period][value=custom]")).to_be_checked()
+    # ... and a period pill sends the form at once.
+    page.click("label.pill:has-text('7d')")
+    expect(page).to_have_url(re.compile(r"/dashboard/aurora-home/\?period=7d&"))
+    expect(page.locator(".js-plotly-plot")).to_have_count(CHARTS_ON_DASHBOARD)
+
+    page.click("nav.nav >> text=Logs")
+    expect(page.get_by_test_id("log-table")).to_be_visible()
+    page.locator("table.logs tbody tr a").first.click()
+    expect(page.get_by_test_id("detail-status")).to_be_visible()
+    for path in ("/accounts/password/change/", "/accounts/2fa/"):
+        page.goto(f"{base}{path}")
+        expect(page.locator("header.topbar")).to_be_visible()
+    assert problems == [], "\n".join(problems)
+
+    # The branded 404 page, whose own status the console reports as a failed load.
+    page.goto(f"{base}/dashboard/no-such-client/")
+    expect(page.get_by_test_id("error-page")).to_contain_text("There is no such page")
+    assert [p for p in problems if "status of 404" not in p] == []
+
+
+def test_the_owner_pages_admin_and_api_docs_run_under_the_csp_without_a_violation(
+    live_server, strict_page, demo
+):
+    page, problems = strict_page
+    base = live_server.url
+    email, password = demo["owner"]
+    log_in(page, base, email, password)
+    expect(page.get_by_test_id("overview-table")).to_be_visible()
+
+    # The client switcher's handler comes from static/js/flusso.js.
+    page.select_option("#client-switcher", label="Aurora Home Fixtures")
+    expect(page).to_have_url(f"{base}/dashboard/aurora-home/")
+    expect(page.locator(".js-plotly-plot")).to_have_count(CHARTS_ON_DASHBOARD)
+
+    page.goto(f"{base}/admin/")
+    expect(page.locator("#site-name")).to_be_visible()
+    page.goto(f"{base}/admin/collector/client/")
+    expect(page.locator("#result_list")).to_be_visible()
+    page.goto(f"{base}/admin/collector/client/add/")
+    expect(page.locator("#client_form")).to_be_visible()
+
+    # Swagger UI draws the API from the schema: its init script is a static request too.
+    page.goto(f"{base}/api/v1/docs/")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Flusso collector API")
+    expect(page.locator(".opblock").first).to_be_visible()
+    shot(page, "api-docs", full_page=False)
+
+    assert problems == [], "\n".join(problems)

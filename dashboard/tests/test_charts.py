@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from pathlib import Path
 
 import plotly
@@ -64,12 +66,29 @@ def test_errors_figure_puts_the_largest_group_on_top_and_defuses_markup():
     assert trace["y"] == ["Small", "\u2039b\u203aBig\u2039/b\u203a"]
 
 
-def test_chart_html_is_a_div_that_needs_the_page_to_load_plotly():
+def test_chart_html_is_a_div_and_its_figure_as_inert_json_for_charts_js():
     html = charts.volume_chart(POINTS)
-    assert html.startswith("<div")
-    assert "Plotly.newPlot" in html
-    assert "<script src" not in html  # no CDN, no inline copy of plotly.js
-    assert '"displayModeBar": false' in html
+    match = re.fullmatch(
+        r'<div id="(chart-\w+)" class="plotly-chart"></div>'
+        r'<script type="application/json" data-plotly-figure="(chart-\w+)">(.*)</script>',
+        html,
+        re.DOTALL,
+    )
+    assert match and match[1] == match[2]
+    figure = json.loads(match[3])
+    assert figure["config"] == {"displayModeBar": False, "responsive": True}
+    assert [trace["type"] for trace in figure["data"]] == ["bar"] * 4
+    assert "Plotly" not in html  # no code at all: the Content-Security-Policy runs none inline
+
+
+def test_chart_json_cannot_close_its_script_element_whatever_a_label_holds():
+    html = charts.errors_chart([ErrorGroup("</script><script>alert(1)</script>&", 3, DAY1)])
+    assert html.count("</script>") == 1
+    assert "<script>" not in html and "&" not in html.split('">', 2)[2]
+    figure = json.loads(re.search(r">(\{.*\})</script>", html, re.DOTALL)[1])
+    assert figure["data"][0]["y"] == [
+        "\u2039/script\u203a\u2039script\u203aalert(1)\u2039/script\u203a&"
+    ]
 
 
 def test_plotly_js_is_found_by_the_static_files_finders():

@@ -41,7 +41,13 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
+    # Answers static files itself: the middleware below never touch them.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "flusso_site.middleware.NoStoreMiddleware",
+    # Inside the header middleware above, so the JSON it substitutes carries their headers.
+    "flusso_site.middleware.ApiJsonErrorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -53,6 +59,54 @@ MIDDLEWARE = [
     "dashboard.accounts.StaffMfaRequiredMiddleware",
     "flusso_site.routers.PrimaryAfterWriteMiddleware",
 ]
+
+# Headers (README, "Headers we send"). Scripts, styles and everything else load from our
+# own origin only; no inline script runs (figures are JSON data blocks, handlers live in
+# static/js). django-csp builds the header; a page that needs more says so with its
+# decorators (csp_update), never by loosening this.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # plotly.js (7.1's bundle) appends two <style> elements: an empty one it fills
+        # through the CSSOM (which CSP does not govern) and maplibre's fixed stylesheet.
+        # Their hashes allow exactly those; style attributes and any other inline
+        # style stay blocked. An upgrade that changes them fails the browser tests.
+        "style-src": [
+            "'self'",
+            "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",
+            "'sha256-ji27qzEtxXZW+7dun6UwjHXJ18e6WAin1VvNtkzIE/o='",
+        ],
+        # data: images: Swagger UI's icons (in its stylesheet) and allauth's TOTP QR code.
+        # An image cannot run script, and an SVG drawn as an <img> runs none of its own.
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+# Browser features no page of ours uses, denied to every page and anything it embeds.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "bluetooth",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "serial",
+        "usb",
+    )
+}
 
 ROOT_URLCONF = "flusso_site.urls"
 WSGI_APPLICATION = "flusso_site.wsgi.application"
