@@ -23,6 +23,8 @@ README_PRODUCTION_ENV = {
     "SECURE_HSTS_SECONDS": "31536000",
     "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
     "SECURE_HSTS_PRELOAD": "true",
+    # Without mail, password resets are refused and a check says so (flusso.W001).
+    "EMAIL_HOST": "smtp.example.com",
 }
 
 
