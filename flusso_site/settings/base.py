@@ -50,6 +50,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "flusso_site.routers.PrimaryAfterWriteMiddleware",
+    "collector.fairness.ClientSlotMiddleware",
 ]
 
 ROOT_URLCONF = "flusso_site.urls"
