@@ -13,6 +13,7 @@ import pytest
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
+from django.db import connection
 from django.test import RequestFactory
 from django.urls import reverse
 
@@ -211,3 +212,116 @@ def test_the_throttle_refuses_to_run_without_the_middleware_that_gives_slots_bac
     busy, _ = keys
     assert _post(client, busy.raw_key, log_document()).status_code == 500
     assert not WorkflowLog.objects.filter(client=busy.client).exists()
+
+
+# --- live: gunicorn with the repository's configuration ----------------------------------
+
+
+def _batch(count: int, tag: str) -> dict:
+    # About 10 KiB a log: a large batch that takes the server a while to store.
+    trace = {"notes": ["step " * 200 for _ in range(10)]}
+    return {"logs": [log_document(ticket_id=f"{tag}-{n}", trace=trace) for n in range(count)]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_client_flooding_large_batches_leaves_health_and_other_clients_prompt(tmp_path):
+    """One client sends 16 large batches at a time, again and again, well within its rate
+    limit, for 8 s. Meanwhile the health check and another client answer promptly, the
+    flood gets 429 with Retry-After past its slots (the shipper retries those:
+    shipper/tests/test_transport.py), and the client never has more than its slots in
+    flight. Without the limit the health check waited 5 s here.
+
+    The other client both reads (whoami) and, on PostgreSQL, ingests. On SQLite every
+    client's writes queue on the database's one write lock, whoever holds the threads
+    (SQLite's design; production runs PostgreSQL), so there it only reads.
+    """
+    import requests
+
+    from flusso_site.tests.live_gunicorn import gunicorn_server, timed_get
+
+    limit = 4  # the default
+    hog, other = ApiKeyFactory(client__slug="hog"), ApiKeyFactory(client__slug="other")
+    observer = _redis_cache_at(REDIS_TEST_URL)
+    server_slots = ClientSlots(cache=observer, limit=limit, ttl=30, prefix="fairness:client")
+    for client_id in (hog.client_id, other.client_id):  # slots an earlier run left behind
+        observer.delete_many(server_slots._keys(str(client_id)))
+
+    body = _batch(200, "hog")
+    stop = threading.Event()
+    hog_statuses: list[int] = []
+    refused: list[requests.Response] = []
+
+    def flood() -> None:
+        session = requests.Session()
+        while not stop.is_set():
+            for log in body["logs"]:
+                log["log_id"] = str(uuid.uuid4())
+            try:
+                response = session.post(
+                    f"{server.url}/api/v1/logs/batch",
+                    json=body,
+                    headers={"Authorization": f"Bearer {hog.raw_key}"},
+                    timeout=60,
+                )
+            except requests.RequestException:
+                continue
+            hog_statuses.append(response.status_code)
+            if response.status_code == 429:
+                refused.append(response)
+
+    def timed(method: str, path: str, **kwargs) -> float:
+        start = time.monotonic()
+        response = requests.request(
+            method,
+            f"{server.url}{path}",
+            headers={"Authorization": f"Bearer {other.raw_key}"},
+            timeout=15,
+            **kwargs,
+        )
+        assert response.status_code in (200, 201), response.text
+        return time.monotonic() - start
+
+    health_times: list[float] = []
+    other_times: list[float] = []
+    in_flight_seen: list[int] = []
+    with gunicorn_server(
+        tmp_path, workers=2, threads=4, REDIS_URL=REDIS_TEST_URL, INGEST_RATE_LIMIT="6000/minute"
+    ) as server:
+        flooders = [threading.Thread(target=flood) for _ in range(16)]
+        for thread in flooders:
+            thread.start()
+        try:
+            time.sleep(1.5)  # the flood is in full swing
+            deadline = time.monotonic() + 8
+            while time.monotonic() < deadline:
+                in_flight_seen.append(server_slots.in_use(str(hog.client_id)))
+                seconds, response = timed_get(f"{server.url}/api/v1/health", timeout=15)
+                assert response is not None and response.status_code == 200
+                health_times.append(seconds)
+                other_times.append(timed("GET", "/api/v1/whoami"))
+                if connection.vendor == "postgresql":
+                    other_times.append(
+                        timed("POST", "/api/v1/logs", json=log_document(ticket_id="other"))
+                    )
+                time.sleep(0.2)
+        finally:
+            stop.set()
+            for thread in flooders:
+                thread.join(timeout=90)
+
+    assert max(health_times) < 1.5, health_times
+    assert max(other_times) < 2.0, other_times
+    assert refused and 200 in hog_statuses, hog_statuses
+    assert all(response.headers["Retry-After"] == "1" for response in refused)
+    assert refused[0].json()["error"]["code"] == "too_many_concurrent_requests"
+    assert max(in_flight_seen) <= limit
+
+
+def _redis_cache_at(url: str) -> RedisCache:
+    """The server's cache as the server sees it (no key prefix)."""
+    redis_cache = RedisCache(url, {})
+    try:
+        redis_cache.get("ping")
+    except Exception as exc:
+        pytest.skip(f"needs Redis at {url} ({type(exc).__name__})")
+    return redis_cache
