@@ -48,6 +48,7 @@ from functools import partial
 from typing import Any
 
 from gunicorn.http.message import DEFAULT_MAX_HEADERFIELD_SIZE, MAX_HEADERS
+from gunicorn.http.unreader import SocketUnreader
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from flusso_site.env import env_int
@@ -62,6 +63,10 @@ LINGER_MAX_BYTES = 256 * 1024
 # once a second).
 DEADLINE_CHECK_SECONDS = 0.25
 RECV_BYTES = 64 * 1024
+# Largest read of a body whose length is known. Every recv() releases and retakes the GIL,
+# which can take 5 ms while threads run Python: 64 KiB reads slowed a 10 MiB body to
+# seconds (gunicorn's own body reads are bounded the same way).
+RECV_BODY_BYTES = 1024 * 1024
 # Seconds a client is asked to wait when the worker's buffer is full.
 BUSY_RETRY_AFTER_SECONDS = 1
 
@@ -202,6 +207,13 @@ class PendingRequest:
         """The body bytes the deadline allows for (a chunked body may be the largest)."""
         return self._length if self._length is not None else self.limits.body
 
+    @property
+    def body_missing(self) -> int:
+        """Body bytes still to come, when the length is known (0 otherwise)."""
+        if self.head_end is None or self._length is None:
+            return 0
+        return max(self.head_end + self._length - len(self.buf), 0)
+
     def feed(self, data: bytes) -> Verdict:
         self.buf += data
         return self.scan()
@@ -326,6 +338,39 @@ def _request_target(buf: bytearray) -> str:
     return bytes(buf[space + 1 : target_end]).decode("latin-1")
 
 
+class PrefixedSocketUnreader(SocketUnreader):
+    """gunicorn's socket reader, serving the bytes the event loop already read first, in
+    the pieces a socket read would give. (Handing them to ``unread()`` instead made every
+    64 KiB read of a body copy all that was left of it: quadratic in the body.)"""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__(sock)
+        self.prefix = memoryview(b"")
+
+    def give(self, data: bytes) -> None:
+        self.prefix = memoryview(bytes(self.prefix) + data if self.prefix else data)
+
+    def chunk(self, size_hint: int | None = None) -> bytes:
+        if not self.prefix:
+            return super().chunk(size_hint)
+        size = self.mxchunk
+        if size_hint and size_hint > size:
+            size = min(size_hint, self.max_body_chunk)
+        piece, self.prefix = self.prefix[:size], self.prefix[size:]
+        return bytes(piece)
+
+    def settle(self) -> None:
+        """Between requests: what is left (a pipelined request) goes where gthread looks
+        for read-ahead bytes, after any the parser put back."""
+        if self.prefix:
+            self.unread_after(bytes(self.prefix))
+            self.prefix = memoryview(b"")
+
+    def unread_after(self, data: bytes) -> None:
+        self.buf.seek(0, 2)
+        self.buf.write(data)
+
+
 class BufferingConn(TConn):
     """gunicorn's connection, with the request being buffered and a socket timeout for
     everything a thread reads or writes."""
@@ -405,7 +450,7 @@ class BufferingThreadWorker(ThreadWorker):
         pending = conn.pending
         assert pending is not None
         try:
-            data = conn.sock.recv(RECV_BYTES)
+            data = conn.sock.recv(min(max(pending.body_missing, RECV_BYTES), RECV_BODY_BYTES))
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -453,8 +498,9 @@ class BufferingThreadWorker(ThreadWorker):
         conn.target = pending.target
         if conn.parser is None:
             conn.init()  # makes the parser; no I/O for plain HTTP/1
+            conn.parser.unreader = PrefixedSocketUnreader(conn.sock)
         conn.sock.setblocking(True)
-        conn.parser.unreader.unread(bytes(pending.buf))
+        conn.parser.unreader.give(bytes(pending.buf))
         conn.data_ready = True
         conn.buffered = True
         super().enqueue_req(conn)
@@ -530,6 +576,9 @@ class BufferingThreadWorker(ThreadWorker):
             return super().handle(conn)
         finally:
             self._local.conn = None
+            unreader = getattr(conn.parser, "unreader", None)
+            if isinstance(unreader, PrefixedSocketUnreader):
+                unreader.settle()
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         """gunicorn decides the status and logs; on API paths the body is the API's JSON

@@ -137,3 +137,29 @@ def test_the_servers_own_answers_are_json_on_the_api_and_html_elsewhere(target, 
     assert b"Content-Type: " + content_type in head and b"Connection: close" in head
     assert b"Content-Length: %d" % len(body) in head
     assert b"Retry-After: 1" in error_response(503, target)
+
+
+def test_a_buffered_body_is_read_in_socket_sized_pieces_and_the_rest_kept_for_next():
+    """gunicorn's parser reads what the event loop buffered as it would read the socket:
+    its buffer never holds more than one socket read (all of a 16 MiB body made each
+    64 KiB read copy the rest of it), and a pipelined request stays for the next turn."""
+    import socket
+
+    from gunicorn.http.body import LengthReader
+
+    from flusso_site.gunicorn_worker import PrefixedSocketUnreader
+
+    body = bytes(range(256)) * (16 * 4096)  # 16 MiB
+    following = b"GET /api/v1/health HTTP/1.1\r\n\r\n"
+    ours, _theirs = socket.socketpair()
+    with ours, _theirs:
+        unreader = PrefixedSocketUnreader(ours)
+        unreader.give(body + following)
+        reader = LengthReader(unreader, len(body))
+        pieces = []
+        while piece := reader.read(65536):
+            pieces.append(piece)
+            assert len(unreader.buf.getvalue()) <= unreader.max_body_chunk
+        assert b"".join(pieces) == body
+        unreader.settle()
+        assert unreader.take_buffered() == following
