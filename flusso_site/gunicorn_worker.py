@@ -437,12 +437,12 @@ class BufferingThreadWorker(ThreadWorker):
             super().enqueue_req(conn)
             return
         held = conn.parser.unreader.take_buffered() if conn.parser is not None else b""
-        conn.pending = PendingRequest(self.framing_limits, held)
+        conn.pending = PendingRequest(self.framing_limits)
         conn.deadline = time.monotonic() + self.read_limits.header_timeout
-        self.buffered_bytes += len(held)
-        if held and self._judge(conn, conn.pending.scan()):
-            return
         conn.sock.setblocking(False)
+        self.buffered_bytes += len(held)
+        if held and self._advance(conn, held):
+            return
         self.buffering_conns.add(conn)
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._readable, conn))
 
@@ -463,6 +463,12 @@ class BufferingThreadWorker(ThreadWorker):
             self._refuse(conn, 503)
             return
         self.buffered_bytes += len(data)
+        self._advance(conn, data)
+
+    def _advance(self, conn: BufferingConn, data: bytes) -> bool:
+        """Add bytes to the request; whether the connection has left the buffering state."""
+        pending = conn.pending
+        assert pending is not None
         had_head = pending.head_end is not None
         verdict = pending.feed(data)
         if not had_head and pending.head_end is not None:
@@ -478,7 +484,7 @@ class BufferingThreadWorker(ThreadWorker):
             # ones); gunicorn's own would come only once the body is here (handle_request).
             with contextlib.suppress(OSError):
                 conn.sock.send(b"HTTP/1.1 100 Continue\r\n\r\n")
-        self._judge(conn, verdict)
+        return self._judge(conn, verdict)
 
     def _judge(self, conn: BufferingConn, verdict: Verdict) -> bool:
         """Act on a verdict; whether the connection has left the buffering state."""
@@ -530,6 +536,8 @@ class BufferingThreadWorker(ThreadWorker):
         """Answer ``status`` from the event loop, then close without resetting."""
         target = conn.pending.target if conn.pending is not None else conn.target
         self._forget(conn)
+        # Never blocking: a client that does not read must not stop the event loop.
+        conn.sock.setblocking(False)
         with contextlib.suppress(OSError):
             conn.sock.send(error_response(status, target))
             conn.sock.shutdown(socket.SHUT_WR)
