@@ -3,13 +3,23 @@
 Chosen from the ingestion and dashboard benchmarks (docs/performance.md); every value can be
 changed from the environment without editing this file.
 
-- ``gthread`` workers: each worker process serves GUNICORN_THREADS requests at once, so a
-  slow client or a request waiting on the database holds one thread, not a whole process,
-  and keep-alive connections from shippers and browsers are reused instead of reopened.
+- gunicorn's ``gthread`` workers, as ``flusso_site.gunicorn_worker.BufferingThreadWorker``:
+  each worker process serves GUNICORN_THREADS requests at once, so a request waiting on
+  the database holds one thread, not a whole process, and keep-alive connections from
+  shippers and browsers are reused instead of reopened. Unlike plain ``gthread``, the
+  worker reads each request (headers and body) in its event loop and gives it to a thread
+  only once complete, within deadlines: slow or idle clients hold a connection slot, never
+  a thread. Its limits come from the environment too: GUNICORN_HEADER_TIMEOUT (10 s),
+  GUNICORN_BODY_TIMEOUT (10 s, plus the body's length at GUNICORN_BODY_MIN_RATE bytes a
+  second, default 256 KiB/s), GUNICORN_MAX_BODY_BYTES (16 MiB), GUNICORN_BUFFER_BYTES (256
+  MiB a worker for requests still arriving) and GUNICORN_SOCKET_TIMEOUT (10 s for each
+  read or write a thread still makes). See that module's docstring.
 - Two workers per core by default (Python holds one core per process at a time; the
   database round trips leave room for a second).
-- Bounded request line, header count and header size, and a worker timeout, so no request
-  can hold a worker for long; a front proxy must still buffer request bodies (README).
+- Bounded request line, header count and header size. The worker ``timeout`` only
+  replaces a worker whose event loop stopped; it cannot stop one slow request, so the
+  application bounds its own work (body sizes, decompression). A front proxy should still
+  buffer request bodies and set its own timeouts (README).
 """
 
 from __future__ import annotations
@@ -25,8 +35,13 @@ def _int(name: str, default: int) -> int:
 
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 workers = _int("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count())
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+worker_class = os.environ.get(
+    "GUNICORN_WORKER_CLASS", "flusso_site.gunicorn_worker.BufferingThreadWorker"
+)
 threads = _int("GUNICORN_THREADS", 4)
+# Connections a worker holds at once (being read, served or kept alive), gunicorn's
+# default stated: it bounds how many slow clients one worker keeps reading from.
+worker_connections = _int("GUNICORN_WORKER_CONNECTIONS", 1000)
 # Seconds a worker may spend silent on one request before it is replaced.
 timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)

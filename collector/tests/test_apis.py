@@ -351,8 +351,10 @@ def test_no_client_input_causes_a_500(api, document):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_retries_of_one_log_store_it_once(api_key: ApiKey):
+def test_concurrent_retries_of_one_log_store_it_once(api_key: ApiKey, settings):
     """Parallel deliveries of the same log (a shipper retrying) never double-count."""
+    # All six in flight at once, past the per-client limit (collector/tests/test_fairness.py).
+    settings.INGEST_MAX_CONCURRENT_PER_CLIENT = 6
     document = log_document()
     statuses: list[int] = []
     barrier = threading.Barrier(6)

@@ -7,7 +7,11 @@ from flusso_site.env import env_int, env_str
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["collector.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_THROTTLE_CLASSES": ["collector.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "collector.throttling.ApiKeyRateThrottle",
+        # Needs collector.fairness.ClientSlotMiddleware (settings/base.py).
+        "collector.fairness.ClientConcurrencyThrottle",
+    ],
     "DEFAULT_PARSER_CLASSES": ["collector.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -38,6 +42,14 @@ INGEST_MAX_BATCH_BYTES = env_int("INGEST_MAX_BATCH_BYTES", 10 * 1024 * 1024, min
 INGEST_MAX_BATCH_SIZE = env_int("INGEST_MAX_BATCH_SIZE", 500, minimum=1)
 # Requests per key; sized for a busy deployment (100 a second) so only a runaway meets it.
 INGEST_RATE_LIMIT = env_str("INGEST_RATE_LIMIT", "6000/minute")
+# Requests of one client served at once (collector/fairness.py); past it 429 + Retry-After.
+# Small, so that one client cannot take the threads every other client, the health check
+# and the dashboards need (2 cores run 4 workers of 4 threads). Shared by every worker
+# with REDIS_URL; per worker process with the default in-process cache. 0 turns it off.
+INGEST_MAX_CONCURRENT_PER_CLIENT = env_int("INGEST_MAX_CONCURRENT_PER_CLIENT", 4)
+# A slot a killed worker never gave back frees itself after this long: longer than any
+# request takes (a full batch takes about a second).
+INGEST_SLOT_TTL_SECONDS = env_int("INGEST_SLOT_TTL_SECONDS", 30, minimum=1)
 # last_used_at is written at most this often per key, keeping writes off the hot path.
 API_KEY_LAST_USED_RESOLUTION_SECONDS = env_int("API_KEY_LAST_USED_RESOLUTION_SECONDS", 60)
 # A revoked key presented to the API is recorded at most once per key this often: the

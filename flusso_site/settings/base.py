@@ -58,6 +58,7 @@ MIDDLEWARE = [
     # REQUIRE_MFA_FOR_STAFF: staff without an authenticator see only the account pages.
     "dashboard.accounts.StaffMfaRequiredMiddleware",
     "flusso_site.routers.PrimaryAfterWriteMiddleware",
+    "collector.fairness.ClientSlotMiddleware",
 ]
 
 # Headers (README, "Headers we send"). Scripts, styles and everything else load from our
