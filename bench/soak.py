@@ -207,6 +207,11 @@ class PrivatePostgres:
         )
 
     def init(self) -> None:
+        if not (PG_BIN / "initdb").exists():
+            raise SystemExit(
+                f"soak: no initdb in {PG_BIN} (apt-get install postgresql-15, or set "
+                "SOAK_PG_BIN to a PostgreSQL bin directory)"
+            )
         self.root.mkdir(mode=0o700)
         self.sockets.mkdir(mode=0o700)
         if self.user:
