@@ -158,6 +158,26 @@ def latency_summary(samples: list[tuple[float, float, bool]], faults: Sequence[F
     return out
 
 
+def fault_impact(samples: list[tuple[float, float, bool]], fault: Fault) -> dict:
+    """What one fault did to the ingestion probe: its failed probes from the fault's start
+    to the next fault-free success, and how long after the fault ended (the server or the
+    database was back) the first log was acknowledged again."""
+    after = [(sent_at, seconds, ok) for sent_at, seconds, ok in samples if sent_at >= fault.start]
+    failed = 0
+    recovered = None
+    for sent_at, seconds, ok in after:
+        if ok:
+            recovered = sent_at + seconds
+            break
+        failed += 1
+    return {
+        "failed_probes": failed,
+        "acknowledged_again_after_s": (
+            None if recovered is None else round(max(0.0, recovered - fault.end), 2)
+        ),
+    }
+
+
 def fault_plan(seconds: float, *, down: float, pg_down: float, kill_every: float) -> list:
     """(at, kind, length) for a run of ``seconds``: the server stop at 30%, the PostgreSQL
     restart at 65%, worker kills every ``kill_every`` seconds away from both (each fault
@@ -718,7 +738,7 @@ def soak(args: argparse.Namespace) -> Report:
         _sleep_until(t0 + seconds)
         probes.stop_event.set()
         probes.join(timeout=30)
-        report.faults = [asdict(f) for f in faults]
+        report.faults = [asdict(f) | fault_impact(probes.ingest, f) for f in faults]
 
         print("sending done; shippers flushing and draining the spool")
         for child in children:
@@ -830,6 +850,13 @@ def print_report(report: Report) -> None:
     )
     kinds = Counter(f["kind"] for f in report.faults)
     print("faults: " + ", ".join(f"{kinds[k]} x {k}" for k in PHASES[1:]))
+    for f in report.faults:
+        again = f["acknowledged_again_after_s"]
+        print(
+            f"  {f['start']:7.1f}s  {f['kind']:<18} {f['end'] - f['start']:5.1f} s; ingest probe: "
+            f"{f['failed_probes']} failed, acknowledged again "
+            + ("never" if again is None else f"{again:.1f} s after the fault ended")
+        )
     stats = report.shipper_stats
     print(
         "shippers: "
@@ -874,6 +901,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.add_argument("--ids", required=True)
         parser.add_argument("--stats", required=True)
         return ship_main(parser.parse_args(argv[1:]))
+    sys.stdout.reconfigure(line_buffering=True)  # progress lines show as they happen
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=30.0, help="logs/s over all shippers")

@@ -14,6 +14,7 @@ from psycopg.conninfo import make_conninfo
 from bench.soak import (
     Fault,
     delivery_check,
+    fault_impact,
     fault_plan,
     latency_summary,
     phase_of,
@@ -99,6 +100,23 @@ def test_latency_is_summarised_per_phase_with_failures_counted():
     }
     assert summary["worker kill"]["probes"] == 0
     assert summary["worker kill"]["p50_ms"] is None
+
+
+def test_a_faults_impact_is_its_failed_probes_until_the_first_acknowledgement():
+    fault = Fault("server down", 30.0, 50.0)
+    samples = [
+        (29.5, 0.01, True),
+        (30.5, 0.001, False),
+        (40.0, 0.001, False),
+        (50.5, 0.002, False),
+        (51.0, 0.5, True),
+        (52.0, 0.01, False),
+    ]
+    assert fault_impact(samples, fault) == {
+        "failed_probes": 3,
+        "acknowledged_again_after_s": 1.5,
+    }
+    assert fault_impact(samples[:4], fault)["acknowledged_again_after_s"] is None
 
 
 def _database_url() -> str:
