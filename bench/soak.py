@@ -14,9 +14,10 @@ spool directory they share. Two probes beside them, every 0.5 s on a fresh conne
 ``GET /api/v1/health``, and ``POST /api/v1/logs`` of one log of their own (its log_id is
 expected to be stored once it was acknowledged; unacknowledged ones are resent at the end,
 as a client would). Meanwhile the script SIGKILLs a random gunicorn worker at intervals,
-stops the whole server (SIGTERM, as a deploy does) for ``--down-seconds`` and starts it
-again, and stops PostgreSQL with ``pg_ctl -m immediate`` (a crash: recovery from the WAL
-on start) and starts it again, once each.
+stops the whole server for ``--down-seconds`` (SIGTERM, as a deploy does; with
+``--server-stop kill``, SIGKILL to every process, as a crash does) and starts it again,
+and stops PostgreSQL with ``pg_ctl -m immediate`` (a crash: recovery from the WAL on
+start) and starts it again, once each.
 
 At the end the shippers flush and wait for the shared spool to drain, ``python -m shipper
 send`` drains what is left, the server stops, the rollups are compacted, and the script
@@ -303,11 +304,11 @@ class Service:
                 raise RuntimeError(f"gunicorn did not start (see {self.logfile})")
             time.sleep(0.2)
 
-    def stop(self) -> None:
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return
-        os.killpg(process.pid, signal.SIGTERM)
+        os.killpg(process.pid, sig)
         try:
             process.wait(timeout=40)
         except subprocess.TimeoutExpired:
@@ -723,10 +724,11 @@ def soak(args: argparse.Namespace) -> Report:
                 pid = service.kill_worker(rng)
                 detail = f"SIGKILL worker {pid}" if pid else "no worker to kill"
             elif kind == "server down":
-                service.stop()
+                sig = signal.SIGKILL if args.server_stop == "kill" else signal.SIGTERM
+                service.stop(sig)
                 _sleep_until(time.monotonic() + length)
                 service.start()
-                detail = f"SIGTERM, {length:.0f} s down, started again"
+                detail = f"{sig.name} to every process, {length:.0f} s down, started again"
             else:
                 postgres.stop("immediate")
                 _sleep_until(time.monotonic() + length)
@@ -909,6 +911,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker")
     parser.add_argument("--down-seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--server-stop",
+        choices=("term", "kill"),
+        default="term",
+        help="stop the server as a deploy does (SIGTERM) or as a crash does (SIGKILL)",
+    )
     parser.add_argument("--pg-down-seconds", type=float, default=3.0)
     parser.add_argument("--kill-every", type=float, default=30.0, help="seconds")
     parser.add_argument("--seed", type=int, default=1)
