@@ -165,14 +165,24 @@ def fault_impact(samples: list[tuple[float, float, bool]], fault: Fault) -> dict
     database was back) the first log was acknowledged again."""
     after = [(sent_at, seconds, ok) for sent_at, seconds, ok in samples if sent_at >= fault.start]
     failed = 0
-    recovered = None
+    first_failure = recovered = None
     for sent_at, seconds, ok in after:
         if ok:
             recovered = sent_at + seconds
             break
         failed += 1
+        if first_failure is None:
+            first_failure = sent_at
     return {
         "failed_probes": failed,
+        # From the first refused probe to the next acknowledgement (0: none was refused).
+        "ingest_outage_s": (
+            None
+            if recovered is None
+            else round(recovered - first_failure, 2)
+            if first_failure is not None
+            else 0.0
+        ),
         "acknowledged_again_after_s": (
             None if recovered is None else round(max(0.0, recovered - fault.end), 2)
         ),
@@ -856,8 +866,12 @@ def print_report(report: Report) -> None:
         again = f["acknowledged_again_after_s"]
         print(
             f"  {f['start']:7.1f}s  {f['kind']:<18} {f['end'] - f['start']:5.1f} s; ingest probe: "
-            f"{f['failed_probes']} failed, acknowledged again "
-            + ("never" if again is None else f"{again:.1f} s after the fault ended")
+            + (
+                "never acknowledged again"
+                if again is None
+                else f"{f['failed_probes']} refused over {f['ingest_outage_s']:.1f} s, "
+                f"next acknowledgement {again:.1f} s after the fault ended"
+            )
         )
     stats = report.shipper_stats
     print(

@@ -114,8 +114,10 @@ def test_a_faults_impact_is_its_failed_probes_until_the_first_acknowledgement():
     ]
     assert fault_impact(samples, fault) == {
         "failed_probes": 3,
+        "ingest_outage_s": 21.0,  # from the probe at 30.5 s to the answer at 51.5 s
         "acknowledged_again_after_s": 1.5,
     }
+    assert fault_impact(samples[4:], Fault("worker kill", 50.0, 50.0))["ingest_outage_s"] == 0
     assert fault_impact(samples[:4], fault)["acknowledged_again_after_s"] is None
 
 
