@@ -353,6 +353,7 @@ class Probes(threading.Thread):
         self.acknowledged: list[str] = []
         self.unacknowledged: list[dict] = []
         self.statuses: Counter[str] = Counter()
+        self.health_errors: Counter[str] = Counter()
 
     def post(self, document: dict) -> tuple[bool, str]:
         import requests
@@ -370,7 +371,7 @@ class Probes(threading.Thread):
             )
         except requests.RequestException as exc:
             return False, type(exc).__name__
-        return response.status_code in (200, 201), str(response.status_code)
+        return response.status_code in (200, 201), answer_label(response)
 
     def run(self) -> None:
         import requests
@@ -386,8 +387,11 @@ class Probes(threading.Thread):
                     timeout=PROBE_TIMEOUT,
                 )
                 ok = response.status_code == 200
-            except requests.RequestException:
+                if not ok:
+                    self.health_errors[answer_label(response)] += 1
+            except requests.RequestException as exc:
                 ok = False
+                self.health_errors[type(exc).__name__] += 1
             self.health.append((sent_at - self.t0, time.monotonic() - sent_at, ok))
 
             document = dict(rng.choice(self.documents), log_id=str(uuid.uuid4()))
@@ -414,6 +418,25 @@ class Probes(threading.Thread):
             else:
                 time.sleep(1)
         return [document["log_id"] for document in pending]
+
+
+def answer_label(response: Any) -> str:
+    """The status code, marked when an error answer is not the API's JSON error shape."""
+    label = str(response.status_code)
+    if response.status_code >= 400:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not (isinstance(body, dict) and isinstance(body.get("error"), dict)):
+            label += " not-JSON-error"
+    return label
+
+
+def answer_problems(labels: Iterable[str]) -> list[str]:
+    """Answers a client must never get, even while the server or the database is down:
+    a 500, or an error that is not the API's JSON error shape."""
+    return sorted(label for label in set(labels) if label.startswith("500") or "not-JSON" in label)
 
 
 def _now_iso() -> str:
@@ -516,6 +539,7 @@ class Report:
     problems: list[str] = field(default_factory=list)
     shipper_stats: dict = field(default_factory=dict)
     probe_statuses: dict = field(default_factory=dict)
+    health_errors: dict = field(default_factory=dict)
     health: dict = field(default_factory=dict)
     ingest: dict = field(default_factory=dict)
 
@@ -795,6 +819,10 @@ def soak(args: argparse.Namespace) -> Report:
         if totals["rejected"]:
             report.problems.append(f"the collector rejected {totals['rejected']} log(s)")
         report.probe_statuses = dict(probes.statuses)
+        report.health_errors = dict(probes.health_errors)
+        bad = answer_problems([*probes.statuses, *probes.health_errors])
+        if bad:
+            report.problems.append(f"the probes got answers no client should: {bad}")
         report.health = latency_summary(probes.health, faults)
         report.ingest = latency_summary(probes.ingest, faults)
 
@@ -881,7 +909,8 @@ def print_report(report: Report) -> None:
             for name in ("sent", "duplicates", "retried", "spooled", "unspooled", "dropped")
         )
     )
-    print(f"probe answers: {dict(sorted(report.probe_statuses.items()))}")
+    print(f"ingest probe answers: {dict(sorted(report.probe_statuses.items()))}")
+    print(f"health probe failures: {dict(sorted(report.health_errors.items()))}")
     print(
         f"logs: sent {report.created_by_shippers} by the shippers + {report.created_by_probe} "
         f"by the probe, stored {report.stored}, lost {report.lost}, "

@@ -13,6 +13,8 @@ from psycopg.conninfo import make_conninfo
 
 from bench.soak import (
     Fault,
+    answer_label,
+    answer_problems,
     delivery_check,
     fault_impact,
     fault_plan,
@@ -119,6 +121,29 @@ def test_a_faults_impact_is_its_failed_probes_until_the_first_acknowledgement():
     }
     assert fault_impact(samples[4:], Fault("worker kill", 50.0, 50.0))["ingest_outage_s"] == 0
     assert fault_impact(samples[:4], fault)["acknowledged_again_after_s"] is None
+
+
+class _Answer:
+    def __init__(self, status_code: int, body: object) -> None:
+        self.status_code = status_code
+        self.body = body
+
+    def json(self) -> object:
+        if isinstance(self.body, str):
+            raise ValueError("not JSON")
+        return self.body
+
+
+def test_an_error_answer_outside_the_json_error_shape_or_any_500_is_a_problem():
+    json_503 = _Answer(503, {"error": {"code": "database_unavailable", "message": "..."}})
+    assert answer_label(json_503) == "503"
+    assert answer_label(_Answer(201, {"status": "created"})) == "201"
+    html_502 = _Answer(502, "<html>Bad Gateway</html>")
+    assert answer_label(html_502) == "502 not-JSON-error"
+    json_500 = _Answer(500, {"error": {"code": "server_error", "message": "..."}})
+    labels = ["201", "503", "ConnectionError", answer_label(html_502), answer_label(json_500)]
+    assert answer_problems(labels) == ["500", "502 not-JSON-error"]
+    assert answer_problems(["200", "201", "503", "429", "ConnectionError"]) == []
 
 
 def _database_url() -> str:
