@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import itertools
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -321,30 +320,20 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
-class _ExportBody:
-    """An export's body: the query already run and its first rows read, then ``render``
-    writes every row as text while the response streams.
+def _export_body(
+    queryset: QuerySet[Any], render: Callable[[Iterator[Any]], Iterator[str]]
+) -> Iterator[str]:
+    """An export's body: ``render`` writes each row as text while the response streams.
 
-    An export streams after its 200 is sent; a query failing then could only cut the
-    body short. Run here, before the response exists, such a failure is an error page.
-    A failure later still (the connection lost mid-way) propagates: the server aborts the
-    chunked body without its last chunk, which every HTTP client reports as an error.
-    ``close``, called by the server when it closes the response (downloaded or not),
-    closes the database cursor there and then, not whenever the garbage collector runs.
+    An export streams after its 200 is sent; a query failing then could only cut the body
+    short. So the query runs here once, for its first row, before the response exists:
+    a query that fails is an error page. A failure later still (the connection lost
+    mid-way) propagates: the server aborts the chunked body without its last chunk, which
+    every HTTP client reports as an error. The streaming cursor opens only when the body
+    is read, so a response nobody reads holds none.
     """
-
-    def __init__(
-        self, queryset: QuerySet[Any], render: Callable[[Iterator[Any]], Iterator[str]]
-    ) -> None:
-        self._rows = queryset.iterator(chunk_size=EXPORT_CHUNK_SIZE)
-        self._first = list(itertools.islice(self._rows, 1))
-        self._render = render
-
-    def __iter__(self) -> Iterator[str]:
-        return self._render(itertools.chain(self._first, self._rows))
-
-    def close(self) -> None:
-        self._rows.close()
+    list(queryset[:1])
+    return render(queryset.iterator(chunk_size=EXPORT_CHUNK_SIZE))
 
 
 def _export_name(client: Client, extension: str) -> str:
@@ -366,7 +355,7 @@ def log_export_csv(request: HttpRequest, *, client: Client) -> HttpResponse:
             yield writer.writerow([_csv_cell(v) for v in values])
 
     response = StreamingHttpResponse(
-        _ExportBody(queryset.values_list(*EXPORT_COLUMNS), lines),
+        _export_body(queryset.values_list(*EXPORT_COLUMNS), lines),
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{_export_name(client, "csv")}"'
@@ -390,7 +379,7 @@ def log_export_json(request: HttpRequest, *, client: Client) -> HttpResponse:
         yield "\n]\n"
 
     response = StreamingHttpResponse(
-        _ExportBody(queryset.values_list("document", flat=True), chunks),
+        _export_body(queryset.values_list("document", flat=True), chunks),
         content_type="application/json",
     )
     response["Content-Disposition"] = f'attachment; filename="{_export_name(client, "json")}"'
