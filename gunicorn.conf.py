@@ -59,6 +59,11 @@ preload_app = True
 # A worker is replaced after this many requests (with jitter), bounding any slow leak.
 max_requests = _int("GUNICORN_MAX_REQUESTS", 20000)
 max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 2000)
+# gunicorn's control socket (gunicornc) defaults to one path per user, shared by every
+# gunicorn that user runs on the host (tests, the soak, a second instance): off unless an
+# operator names a path of its own.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "") or "gunicorn.ctl"
+control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET", "")
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 # Request bodies never reach the access log: only method, path (no query string), status,
 # size and time.

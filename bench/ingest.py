@@ -206,7 +206,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--worker-class", default="gthread")
+    parser.add_argument(
+        "--worker-class", default="flusso_site.gunicorn_worker.BufferingThreadWorker"
+    )
     parser.add_argument("--concurrency", default="8,32")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server")
     args = parser.parse_args()
