@@ -232,13 +232,16 @@ class PendingRequest:
         buf = self.buf
         if not self.target:
             self.target = _request_target(buf)
-        # A bare LF ends no line for gunicorn's parser, which refuses it at once.
-        newline = buf.find(b"\n", self._scanned)
+        end = buf.find(b"\r\n\r\n", max(self._scanned - 3, 0))
+        # A bare LF in the head ends no line for gunicorn's parser, which refuses the
+        # request at once. Only the head is searched: a body's own line breaks (which
+        # may arrive in the same packet) say nothing about the request's framing.
+        head_limit = end + 2 if end >= 0 else len(buf)
+        newline = buf.find(b"\n", self._scanned, head_limit)
         while newline >= 0:
             if newline == 0 or buf[newline - 1] != 0x0D:
                 return Verdict.READY
-            newline = buf.find(b"\n", newline + 1)
-        end = buf.find(b"\r\n\r\n", max(self._scanned - 3, 0))
+            newline = buf.find(b"\n", newline + 1, head_limit)
         self._scanned = len(buf)
         limits = self.limits
         if end < 0:

@@ -45,6 +45,13 @@ COMPLETE = [
     pytest.param(
         HEAD + b"Content-Length: 2\r\n\r\n{}GET /next HTTP/1.1\r\n", id="pipelined next request"
     ),
+    # A body's own line breaks, arriving with the head, are not a bare LF in the head: the
+    # request is read whole, not handed to a thread that would then wait on the client.
+    pytest.param(HEAD + b"Content-Length: 5\r\n\r\n{\n}\n\n", id="line breaks in the body"),
+    pytest.param(
+        HEAD + b"Transfer-Encoding: chunked\r\n\r\n3\r\n{\n}\r\n0\r\n\r\n",
+        id="line breaks in a chunk",
+    ),
 ]
 
 
