@@ -27,11 +27,32 @@ def _clean(value: str) -> str | None:
         return None
 
 
+def _from_trusted_proxy(address: str | None) -> bool:
+    """Whether the socket's peer is one of the operator's proxies (TRUSTED_PROXY_ADDRESSES:
+    addresses or networks, ``*`` for any)."""
+    if address is None:
+        return False
+    peer = ipaddress.ip_address(address)
+    for entry in settings.TRUSTED_PROXY_ADDRESSES:
+        entry = entry.strip()
+        if entry == "*":
+            return True
+        try:
+            if peer in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
 def client_ip(request: HttpRequest) -> str | None:
     """The caller's address, or None when nothing usable is known."""
     count: int = settings.TRUSTED_PROXY_COUNT
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if count > 0 and forwarded:
+    peer = _clean(request.META.get("REMOTE_ADDR", "") or "")
+    # From anywhere but a proxy of ours (a caller who reached the port directly), the
+    # header is the caller's own claim: believing it would let them pick their address.
+    if count > 0 and forwarded and _from_trusted_proxy(peer):
         hops = forwarded.split(",")
         # Fewer hops than trusted proxies: the request bypassed a proxy, or the proxies
         # are set up differently from what the operator said. The header then proves
@@ -40,4 +61,4 @@ def client_ip(request: HttpRequest) -> str | None:
             found = _clean(hops[-count])
             if found:
                 return found
-    return _clean(request.META.get("REMOTE_ADDR", "") or "")
+    return peer

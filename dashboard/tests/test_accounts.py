@@ -190,6 +190,7 @@ def test_a_success_does_not_reset_the_accounts_failure_count(user_a):
 
 def test_with_a_trusted_proxy_the_per_ip_limit_counts_the_address_it_forwarded(db, settings):
     settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXY_ADDRESSES = [PROXY["REMOTE_ADDR"]]
     http = _flood(10, **{"X-Forwarded-For": "198.51.100.1"})
     limited = log_in(http, "x@nowhere.example", "g", **{"X-Forwarded-For": "198.51.100.1"})
     assert "Too many failed login attempts" in limited.content.decode()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flusso_site.env import env_bool, env_int, env_str
+from flusso_site.env import env_bool, env_int, env_list, env_str
 
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
@@ -76,3 +76,7 @@ MFA_TOTP_ISSUER = "Flusso"
 # allauth asks the account adapter (dashboard.adapters) for the address, which asks
 # flusso_site.proxies; allauth's own ALLAUTH_TRUSTED_PROXY_COUNT is therefore not set.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+# Only a request from one of these addresses (or networks) is a proxy's: from anywhere
+# else X-Forwarded-For is the caller's own word and is ignored. The same variable tells
+# gunicorn whose X-Forwarded-Proto to believe (gunicorn.conf.py).
+TRUSTED_PROXY_ADDRESSES = env_list("FORWARDED_ALLOW_IPS", ["127.0.0.1", "::1"])
