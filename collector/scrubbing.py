@@ -548,10 +548,12 @@ _RULES: tuple[_Rule, ...] = (
     ),
     # E-mail addresses: the local-part alphabet of RFC 5322 plus Unicode letters (RFC 6531),
     # so josé@example.com and user@exämple.de are caught; "%40" is an "@" in a URL, where
-    # "/", "=" and "?" start the URL's parts ("/u?email=frank%40example.com").
+    # "/", "=" and "?" start the URL's parts ("/u?email=frank%40example.com"). Its local
+    # part holds no "%": otherwise "%40%40%40..." made every position scan 64 characters
+    # twice, 20 times the cost of plain text (a 9 MiB batch held a worker for 23 s).
     _Rule(
         re.compile(
-            r"(?:[\w!#$%&'*+/=?^`{|}~.\-]{1,64}@|[\w!#$%&'*+^`{|}~.\-]{1,64}%40)"
+            r"(?:[\w!#$%&'*+/=?^`{|}~.\-]{1,64}@|[\w!#&'*+^`{|}~.\-]{1,64}%40)"
             r"(?:[^\W_](?:[\w\-]{0,61}[^\W_])?\.){1,8}"
             r"[\w\-]{0,20}[^\W\d_][\w\-]{0,40}"
         ),
