@@ -33,7 +33,8 @@ class CollectorConfig(AppConfig):
     verbose_name = "Collector"
 
     def ready(self) -> None:
-        # Registers the OpenAPI description of the API key authentication.
-        from collector import schema  # noqa: F401
+        # Registers the OpenAPI description of the API key authentication, and the
+        # collector's deploy checks.
+        from collector import checks, schema  # noqa: F401
 
         post_migrate.connect(_read_model_after_migrate, sender=self)

@@ -45,8 +45,15 @@ INGEST_RATE_LIMIT = env_str("INGEST_RATE_LIMIT", "6000/minute")
 # Requests of one client served at once (collector/fairness.py); past it 429 + Retry-After.
 # Small, so that one client cannot take the threads every other client, the health check
 # and the dashboards need (2 cores run 4 workers of 4 threads). Shared by every worker
-# with REDIS_URL; per worker process with the default in-process cache. 0 turns it off.
-INGEST_MAX_CONCURRENT_PER_CLIENT = env_int("INGEST_MAX_CONCURRENT_PER_CLIENT", 4)
+# with REDIS_URL. Without it each worker process counts alone, so the default stays below
+# one process's threads (GUNICORN_THREADS, which gunicorn.conf.py reads from the same
+# environment): a client then holds at most half of each process, and a check warns.
+# 0 turns it off.
+_SHARED_COUNT = bool(env_str("REDIS_URL", ""))
+_THREADS = env_int("GUNICORN_THREADS", 4, minimum=1)
+INGEST_MAX_CONCURRENT_PER_CLIENT = env_int(
+    "INGEST_MAX_CONCURRENT_PER_CLIENT", 4 if _SHARED_COUNT else max(1, _THREADS // 2)
+)
 # A slot a killed worker never gave back frees itself after this long: longer than any
 # request takes (a full batch takes about a second).
 INGEST_SLOT_TTL_SECONDS = env_int("INGEST_SLOT_TTL_SECONDS", 30, minimum=1)

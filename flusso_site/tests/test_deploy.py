@@ -25,6 +25,8 @@ README_PRODUCTION_ENV = {
     "SECURE_HSTS_PRELOAD": "true",
     # Without mail, password resets are refused and a check says so (flusso.W001).
     "EMAIL_HOST": "smtp.example.com",
+    # Without it the limits count per worker process and a check says so (flusso.W002).
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
 }
 
 
@@ -60,5 +62,16 @@ def test_check_deploy_reports_nothing_with_the_readme_production_settings():
 )
 def test_each_hardening_variable_is_what_silences_its_warning(variable, warning):
     result = check_deploy(**{variable: "false"})
+    assert result.returncode != 0
+    assert warning in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("variable", "warning"), [("REDIS_URL", "flusso.W002"), ("EMAIL_HOST", "flusso.W001")]
+)
+def test_without_a_shared_cache_or_mail_the_deploy_check_says_so(variable, warning):
+    """Without REDIS_URL every worker counts a client's limits alone; without EMAIL_HOST
+    resets are refused: both are warned about, not silently accepted."""
+    result = check_deploy(**{variable: ""})
     assert result.returncode != 0
     assert warning in result.stderr + result.stdout
