@@ -11,9 +11,13 @@ changed from the environment without editing this file.
   only once complete, within deadlines: slow or idle clients hold a connection slot, never
   a thread. Its limits come from the environment too: GUNICORN_HEADER_TIMEOUT (10 s),
   GUNICORN_BODY_TIMEOUT (10 s, plus the body's length at GUNICORN_BODY_MIN_RATE bytes a
-  second, default 256 KiB/s), GUNICORN_MAX_BODY_BYTES (16 MiB), GUNICORN_BUFFER_BYTES (256
-  MiB a worker for requests still arriving) and GUNICORN_SOCKET_TIMEOUT (10 s for each
-  read or write a thread still makes). See that module's docstring.
+  second, default 256 KiB/s), GUNICORN_MAX_BODY_BYTES (16 MiB, chunk framing included),
+  GUNICORN_BUFFER_BYTES (64 MiB a worker for requests still arriving: WEB_CONCURRENCY
+  times that is the most a host buffers), GUNICORN_BUFFER_RESERVE_BYTES (a quarter of it,
+  kept from bodies for every request's first 64 KiB), GUNICORN_BUFFER_PEER_BYTES (a
+  quarter of it, at least one largest request: what one address may buffer bodies in;
+  behind a proxy, set it to GUNICORN_BUFFER_BYTES) and GUNICORN_SOCKET_TIMEOUT (10 s for
+  each read or write a thread still makes). See that module's docstring.
 - Two workers per core by default (Python holds one core per process at a time; the
   database round trips leave room for a second).
 - Bounded request line, header count and header size. The worker ``timeout`` only

@@ -15,9 +15,27 @@ buffering proxy does. Reading is bounded in time and in memory:
   the connection (or of a kept-alive connection's next request) starting to send;
 - the body within ``GUNICORN_BODY_TIMEOUT`` seconds plus its length at
   ``GUNICORN_BODY_MIN_RATE`` bytes a second;
-- a body longer than ``GUNICORN_MAX_BODY_BYTES`` is refused (413) before it is read;
-- one worker buffers at most ``GUNICORN_BUFFER_BYTES`` for requests still arriving; past
-  that a request is refused with 503 and Retry-After.
+- a body longer than ``GUNICORN_MAX_BODY_BYTES`` is refused (413) before it is read; a
+  chunked body's framing (size lines, extensions) counts against that limit, and a chunk
+  size line longer than ``MAX_CHUNK_LINE`` bytes is refused (400) at once, so one
+  request buffers at most its head plus ``GUNICORN_MAX_BODY_BYTES``;
+- one worker buffers at most ``GUNICORN_BUFFER_BYTES`` (64 MiB) for requests still
+  arriving, shared so that a few hostile connections cannot starve the rest (``BufferPool``):
+
+  * the first ``HEAD_ALLOWANCE`` (64 KiB) bytes of every request, which hold the head
+    of nearly all of them and the whole of a health check, may use the whole pool;
+  * the bytes past that (large bodies) may not use the last
+    ``GUNICORN_BUFFER_RESERVE_BYTES`` (a quarter of the pool), so bodies alone never fill
+    it and new requests can always start;
+  * one peer (an IPv4 address or an IPv6 /64) may buffer bodies only while all it
+    buffers stays within ``GUNICORN_BUFFER_PEER_BYTES`` (a quarter of the pool, at least
+    one largest request): a peer past it can still start requests, health checks
+    included, but buffers no more body bytes.
+
+  A request that would break one of these is refused with 503 and Retry-After. Behind a
+  proxy every request comes from the proxy's address: raise
+  ``GUNICORN_BUFFER_PEER_BYTES`` to the pool there (the proxy must bound its clients).
+  The memory a host may spend is ``WEB_CONCURRENCY`` times ``GUNICORN_BUFFER_BYTES``.
 
 Past a deadline the client gets 408 and the connection closes. Threads then read only
 memory; as a backstop for what they still read from the socket (a request this loop does
@@ -38,6 +56,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import errno
+import ipaddress
 import json
 import selectors
 import socket
@@ -47,6 +66,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from gunicorn.http.message import DEFAULT_MAX_HEADERFIELD_SIZE, MAX_HEADERS
 from gunicorn.http.unreader import SocketUnreader
 from gunicorn.workers.gthread import TConn, ThreadWorker
@@ -69,12 +89,22 @@ RECV_BYTES = 64 * 1024
 RECV_BODY_BYTES = 1024 * 1024
 # Seconds a client is asked to wait when the worker's buffer is full.
 BUSY_RETRY_AFTER_SECONDS = 1
+# The first bytes of every request, which only the whole pool bounds: a health check or
+# an API call with its head (a few hundred bytes to a few KiB) fits many times over.
+HEAD_ALLOWANCE = 64 * 1024
+# Longest chunk size line (hex size plus extensions) read: nothing we serve uses chunk
+# extensions and no client we know sends them; gunicorn's own bound (the header field
+# size, 8190) let a 1-byte chunk cost 8 KB of buffer.
+MAX_CHUNK_LINE = 256
 
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 
 # The answers this server gives itself, on API paths: stable codes, no client input.
 _API_ERRORS = {
-    400: ("bad_request", "The request could not be read: malformed request line or headers."),
+    400: (
+        "bad_request",
+        "The request could not be read: malformed request line, headers or chunked body.",
+    ),
     403: ("forbidden", "The request is forbidden."),
     408: ("request_timeout", "The request did not arrive in time; send it again."),
     413: ("payload_too_large", "The request body is larger than the server accepts."),
@@ -130,13 +160,26 @@ class ReadLimits:
     # Above INGEST_MAX_BATCH_BYTES (10 MiB), so the application's own 413 stays the
     # precise one for the API.
     max_body: int = 16 * 1024 * 1024
-    buffer_bytes: int = 256 * 1024 * 1024
+    # 64 MiB a worker, two workers a core: 256 MiB on a 2-core machine.
+    buffer_bytes: int = 64 * 1024 * 1024
+    # 0: a quarter of buffer_bytes.
+    buffer_reserve: int = 0
+    # 0: a quarter of buffer_bytes, and at least one largest request.
+    buffer_per_peer: int = 0
     socket_timeout: float = 10
+
+    @property
+    def reserve_bytes(self) -> int:
+        return self.buffer_reserve or self.buffer_bytes // 4
+
+    @property
+    def peer_bytes(self) -> int:
+        return self.buffer_per_peer or max(self.buffer_bytes // 4, self.max_body + HEAD_ALLOWANCE)
 
     @classmethod
     def from_environment(cls) -> ReadLimits:
         default = cls()
-        return cls(
+        limits = cls(
             header_timeout=env_int(
                 "GUNICORN_HEADER_TIMEOUT", int(default.header_timeout), minimum=1
             ),
@@ -144,10 +187,82 @@ class ReadLimits:
             body_min_rate=env_int("GUNICORN_BODY_MIN_RATE", default.body_min_rate, minimum=1),
             max_body=env_int("GUNICORN_MAX_BODY_BYTES", default.max_body, minimum=1024),
             buffer_bytes=env_int("GUNICORN_BUFFER_BYTES", default.buffer_bytes, minimum=65536),
+            buffer_reserve=env_int("GUNICORN_BUFFER_RESERVE_BYTES", 0, minimum=0),
+            buffer_per_peer=env_int("GUNICORN_BUFFER_PEER_BYTES", 0, minimum=0),
             socket_timeout=env_int(
                 "GUNICORN_SOCKET_TIMEOUT", int(default.socket_timeout), minimum=1
             ),
         )
+        if limits.reserve_bytes >= limits.buffer_bytes:
+            raise ImproperlyConfigured(
+                "GUNICORN_BUFFER_RESERVE_BYTES must be less than GUNICORN_BUFFER_BYTES."
+            )
+        return limits
+
+
+def peer_of(client: Any) -> str:
+    """Whom a connection's bytes are counted against: its IPv4 address, or its IPv6 /64
+    (one host commonly holds a whole /64); a Unix socket's clients are one peer."""
+    host = client[0] if isinstance(client, tuple) and client else ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return str(host)
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+class BufferPool:
+    """The bytes one worker holds for requests still arriving (see the module docstring).
+
+    Each request's bytes are counted as they arrive (``take``) and given back at once when
+    it leaves the buffering state (``give_back``); the request's own size is its
+    ``PendingRequest.buf``, so only the totals live here."""
+
+    def __init__(self, *, capacity: int, reserve: int, per_peer: int) -> None:
+        self.capacity = capacity
+        # Bytes past a request's HEAD_ALLOWANCE may use this much of the pool.
+        self.bulk_capacity = capacity - reserve
+        self.per_peer = per_peer
+        self.used = 0
+        self.bulk = 0
+        self.peers: dict[str, int] = {}
+
+    @classmethod
+    def from_limits(cls, limits: ReadLimits) -> BufferPool:
+        return cls(
+            capacity=limits.buffer_bytes,
+            reserve=limits.reserve_bytes,
+            per_peer=limits.peer_bytes,
+        )
+
+    def take(self, *, peer: str, held: int, size: int) -> bool:
+        """Whether a request from ``peer`` that holds ``held`` bytes may buffer ``size``
+        more; if it may, they are counted."""
+        bulk = max(held + size - max(held, HEAD_ALLOWANCE), 0)
+        if self.used + size > self.capacity:
+            return False
+        if bulk and (
+            self.bulk + bulk > self.bulk_capacity or self.peers.get(peer, 0) + size > self.per_peer
+        ):
+            return False
+        self.used += size
+        self.bulk += bulk
+        self.peers[peer] = self.peers.get(peer, 0) + size
+        return True
+
+    def give_back(self, *, peer: str, held: int) -> None:
+        """A request that held ``held`` bytes has left (whole, refused or gone)."""
+        self.used -= held
+        self.bulk -= max(held - HEAD_ALLOWANCE, 0)
+        left = self.peers.get(peer, 0) - held
+        if left > 0:
+            self.peers[peer] = left
+        else:
+            self.peers.pop(peer, None)
 
 
 @dataclass(frozen=True)
@@ -156,7 +271,6 @@ class FramingLimits:
 
     request_line: int  # 0: unlimited
     header_block: int
-    chunk_line: int
     body: int
 
     @classmethod
@@ -171,7 +285,6 @@ class FramingLimits:
         return cls(
             request_line=max(cfg.limit_request_line, 0),
             header_block=fields * (field_size + 2) + 4,
-            chunk_line=field_size,
             body=max_body,
         )
 
@@ -182,7 +295,8 @@ class Verdict(enum.Enum):
     # a way the parser will refuse from the bytes it gets (and answer 400, 414, 501...).
     READY = "ready"
     HEADERS_TOO_LARGE = "headers too large"
-    BODY_TOO_LARGE = "body too large"
+    BODY_TOO_LARGE = "body too large"  # framing of a chunked body included
+    BAD_CHUNK = "chunk size line too long"
 
 
 class PendingRequest:
@@ -200,7 +314,6 @@ class PendingRequest:
         self._scanned = 0
         self._length: int | None = None
         self._chunk_at = 0
-        self._chunk_bytes = 0
 
     @property
     def body_expected(self) -> int:
@@ -299,11 +412,12 @@ class PendingRequest:
         buf = self.buf
         limits = self.limits
         position = self._chunk_at
+        body_start = self.head_end or 0
         while True:
-            line_end = buf.find(b"\r\n", position)
+            line_end = buf.find(b"\r\n", position, position + MAX_CHUNK_LINE + 2)
             if line_end < 0:
-                too_long = len(buf) - position > limits.chunk_line
-                return Verdict.READY if too_long else Verdict.MORE
+                too_long = len(buf) - position > MAX_CHUNK_LINE + 1
+                return Verdict.BAD_CHUNK if too_long else Verdict.MORE
             size_field = bytes(buf[position:line_end]).split(b";", 1)[0].rstrip(b" \t")
             if not size_field or len(size_field) > 16 or not _HEX.issuperset(size_field):
                 return Verdict.READY
@@ -314,14 +428,14 @@ class PendingRequest:
                     return Verdict.READY
                 too_long = len(buf) - line_end > limits.header_block
                 return Verdict.READY if too_long else Verdict.MORE
-            if self._chunk_bytes + size > limits.body:
-                return Verdict.BODY_TOO_LARGE
             data_end = line_end + 2 + size
+            # What the body costs to buffer is its bytes on the wire, framing included.
+            if data_end + 2 - body_start > limits.body:
+                return Verdict.BODY_TOO_LARGE
             if len(buf) < data_end + 2:
                 return Verdict.MORE
             if buf[data_end : data_end + 2] != b"\r\n":
                 return Verdict.READY
-            self._chunk_bytes += size
             position = self._chunk_at = data_end + 2
 
 
@@ -381,6 +495,7 @@ class BufferingConn(TConn):
     def __init__(self, cfg: Any, sock: socket.socket, client: Any, server: Any, *, limits):
         super().__init__(cfg, sock, client, server)
         self.socket_timeout: float = limits.socket_timeout
+        self.peer = peer_of(client)
         self.pending: PendingRequest | None = None
         self.deadline = 0.0
         self.target = ""
@@ -412,7 +527,7 @@ class BufferingThreadWorker(ThreadWorker):
         )
         self.buffering_conns: set[BufferingConn] = set()
         self.lingering_conns: dict[BufferingConn, float] = {}
-        self.buffered_bytes = 0
+        self.pool = BufferPool.from_limits(self.read_limits)
         self._next_deadline_check = 0.0
         self._local = threading.local()
 
@@ -443,10 +558,12 @@ class BufferingThreadWorker(ThreadWorker):
         conn.pending = PendingRequest(self.framing_limits)
         conn.deadline = time.monotonic() + self.read_limits.header_timeout
         conn.sock.setblocking(False)
-        self.buffered_bytes += len(held)
-        if held and self._advance(conn, held):
-            return
         self.buffering_conns.add(conn)
+        if held and self._take(conn, held) and self._advance(conn, held):
+            return
+        if conn.pending is None:  # refused
+            return
+
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._readable, conn))
 
     def _readable(self, conn: BufferingConn, _sock: socket.socket) -> None:
@@ -461,12 +578,22 @@ class BufferingThreadWorker(ThreadWorker):
         if not data:  # the client went away
             self._close(conn)
             return
-        if self.buffered_bytes + len(data) > self.read_limits.buffer_bytes:
-            self.log.warning("Request refused: the worker's request buffer is full.")
-            self._refuse(conn, 503)
-            return
-        self.buffered_bytes += len(data)
-        self._advance(conn, data)
+        if self._take(conn, data):
+            self._advance(conn, data)
+
+    def _take(self, conn: BufferingConn, data: bytes) -> bool:
+        """Count ``data`` in the pool, or refuse the request (503) when it may not have it."""
+        pending = conn.pending
+        assert pending is not None
+        if self.pool.take(peer=conn.peer, held=len(pending.buf), size=len(data)):
+            return True
+        if not pending.target:
+            # Refused at its first bytes: still the answer its path calls for (JSON on the
+            # API), read from what just arrived.
+            pending.target = _request_target(pending.buf + data[:RECV_BYTES])
+        self.log.warning("Request refused: the worker's request buffer is full.")
+        self._refuse(conn, 503)
+        return False
 
     def _advance(self, conn: BufferingConn, data: bytes) -> bool:
         """Add bytes to the request; whether the connection has left the buffering state."""
@@ -497,6 +624,8 @@ class BufferingThreadWorker(ThreadWorker):
             self._dispatch(conn)
         elif verdict is Verdict.HEADERS_TOO_LARGE:
             self._refuse(conn, 431)
+        elif verdict is Verdict.BAD_CHUNK:
+            self._refuse(conn, 400)
         else:
             self._refuse(conn, 413)
         return True
@@ -520,7 +649,7 @@ class BufferingThreadWorker(ThreadWorker):
         pending = conn.pending
         assert pending is not None
         conn.pending = None
-        self.buffered_bytes -= len(pending.buf)
+        self.pool.give_back(peer=conn.peer, held=len(pending.buf))
         self.buffering_conns.discard(conn)
         with contextlib.suppress(KeyError, ValueError, OSError):
             self.poller.unregister(conn.sock)

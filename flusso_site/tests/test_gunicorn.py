@@ -241,6 +241,117 @@ def test_a_full_request_buffer_refuses_with_503_and_retry_after_and_health_still
         _assert_health_prompt(server)
 
 
+# A small pool and body limit, so that filling them takes little time: 4 MiB a worker,
+# 1 MiB bodies (each peer may then hold 1 MiB and 64 KiB; bodies may use 3 MiB).
+SMALL_POOL = 4 * 1024 * 1024
+SMALL_POOL_ENV = {"GUNICORN_BUFFER_BYTES": str(SMALL_POOL), "GUNICORN_MAX_BODY_BYTES": "1048576"}
+
+
+def _fill_head(declared: int) -> bytes:
+    return (
+        b"POST /api/v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Length: " + str(declared).encode() + b"\r\n\r\n"
+    )
+
+
+@contextlib.contextmanager
+def _fill(server: LiveServer, peers: list[str], total: int) -> Iterator[list[bytes]]:
+    """One connection from each of ``peers`` (local addresses), together sending ``total``
+    bytes of requests whose bodies never finish: the reviewer's reproduction, which filled
+    a worker's whole buffer to 10 bytes short. Yields what each connection was answered."""
+    head = _fill_head(1_048_000)  # more than any connection sends
+    share = total // len(peers)
+    sockets = []
+    try:
+        for number, peer in enumerate(peers):
+            sock = socket.create_connection((server.host, server.port), 5, (peer, 0))
+            size = share if number < len(peers) - 1 else total - share * number
+            with contextlib.suppress(OSError):
+                sock.sendall(head + b"a" * (size - len(head)))
+            sockets.append(sock)
+            time.sleep(0.1)
+        time.sleep(0.5)  # the worker has read what it will of every one
+        answers = []
+        for sock in sockets:
+            sock.settimeout(0.2)
+            answer = b""
+            with contextlib.suppress(OSError):
+                while chunk := sock.recv(65536):
+                    answer += chunk
+            answers.append(answer)
+        yield answers
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _refused_busy(answers: list[bytes]) -> int:
+    busy = 0
+    for answer in answers:
+        if answer:
+            status, document = _json_error(answer)
+            assert (status, document["error"]["code"]) == (503, "server_busy"), answer
+            busy += 1
+    return busy
+
+
+def test_one_peer_filling_the_buffer_from_several_connections_leaves_health_answering(
+    tmp_path,
+):
+    """Five connections of one address try to fill the worker's whole buffer with bodies
+    they never finish: past its share, the peer's bodies are refused (503), and health
+    checks, from that same address too, answer 200 at once."""
+    with gunicorn_server(tmp_path, **SMALL_POOL_ENV) as server:
+        peers = ["127.0.0.1"] * 5
+        with _fill(server, peers, SMALL_POOL - 10) as answers:
+            assert _refused_busy(answers) == 4  # its 1 MiB share holds one of them
+            _assert_health_prompt(server)
+
+
+def test_bodies_from_several_peers_leave_room_for_new_requests(tmp_path):
+    """Five addresses each within its share: their bodies still may not use the pool's
+    reserve, which stays for every request's first bytes (the health check's whole)."""
+    with gunicorn_server(tmp_path, **SMALL_POOL_ENV) as server:
+        peers = [f"127.0.0.{n}" for n in range(2, 7)]
+        with _fill(server, peers, SMALL_POOL - 10) as answers:
+            assert _refused_busy(answers) >= 1  # 3 MiB of bodies at most
+            _assert_health_prompt(server)
+
+
+def test_a_request_refused_at_its_first_bytes_answers_json_on_the_api(tmp_path):
+    """A request whose very first bytes find the buffer full (no path read yet) is answered
+    from those bytes: the API's JSON 503, not an HTML page."""
+    with (
+        gunicorn_server(tmp_path, GUNICORN_BUFFER_BYTES="65536") as server,
+        server.connect() as hog,
+    ):
+        head = _fill_head(100_000)
+        hog.sendall(head + b"a" * (65536 - 10 - len(head)))
+        time.sleep(0.5)
+        answer = raw_exchange(
+            server, _fill_head(2).replace(b"/api/v1/logs", b"/api/v1/logs/batch") + b"{}"
+        )
+        status, document = _json_error(answer)
+        assert (status, document["error"]["code"]) == (503, "server_busy")
+        assert _response(answer)[1]["retry-after"] == "1"
+        # Outside the API, the same refusal is the HTML page.
+        answer = raw_exchange(server, b"GET /dashboard/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 503") and b"text/html" in answer
+
+
+def test_a_long_chunk_extension_is_refused_before_megabytes_are_sent(server):
+    """The reviewer's trick, 1-byte chunks behind 8000-byte extensions, would buffer 16 MB
+    for 2 KB of body: the first such chunk line is refused (400) on its own."""
+    with server.connect() as sock:
+        sock.sendall(
+            b"POST /api/v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n1;" + b"a" * 8000
+        )
+        answer = read_response(sock)
+    status, document = _json_error(answer)
+    assert (status, document["error"]["code"]) == (400, "bad_request")
+
+
 @pytest.mark.parametrize(
     ("request_bytes", "status", "code"),
     [

@@ -5,13 +5,18 @@ would use (the live behaviour is in test_gunicorn.py)."""
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from gunicorn.config import Config
 
 from flusso_site.gunicorn_worker import (
+    HEAD_ALLOWANCE,
+    BufferPool,
     FramingLimits,
     PendingRequest,
+    ReadLimits,
     Verdict,
     error_response,
+    peer_of,
 )
 
 LIMITS = FramingLimits.from_config(Config(), max_body=1024 * 1024)
@@ -170,3 +175,114 @@ def test_a_buffered_body_is_read_in_socket_sized_pieces_and_the_rest_kept_for_ne
         assert b"".join(pieces) == body
         unreader.settle()
         assert unreader.take_buffered() == following
+
+
+# --- chunked bodies: what they cost to buffer ---------------------------------------
+
+CHUNKED = HEAD + b"Transfer-Encoding: chunked\r\n\r\n"
+
+
+def test_a_long_chunk_extension_is_refused_before_the_next_line_arrives():
+    """A 1-byte chunk behind 8000 bytes of extension buffered 8 KB for each body byte."""
+    assert _verdict(CHUNKED + b"1;" + b"a" * 8000).verdict is Verdict.BAD_CHUNK
+    assert _verdict(CHUNKED + b"1;" + b"a" * 8000 + b"\r\nx\r\n").verdict is Verdict.BAD_CHUNK
+
+
+def test_a_short_chunk_extension_is_still_read():
+    data = CHUNKED + b"1;" + b"a" * 200 + b"\r\nx\r\n0\r\n\r\n"
+    assert _verdict(data, step=7).verdict is Verdict.READY
+
+
+def test_chunk_framing_counts_against_the_body_limit():
+    """Many small chunks with extensions: their framing, not only their data, is what is
+    buffered, and it is what the body limit bounds."""
+    chunk = b"1;" + b"a" * 200 + b"\r\nx\r\n"  # 1 byte of data, 208 on the wire
+    chunks = LIMITS.body // len(chunk) + 1
+    pending = _verdict(CHUNKED + chunk * chunks, step=65536)
+    assert pending.verdict is Verdict.BODY_TOO_LARGE
+    assert len(pending.buf) - len(CHUNKED) <= LIMITS.body + 65536
+
+
+def test_a_chunked_body_just_within_the_limit_is_read():
+    framing = len(b"0\r\n\r\n") + len(b"%x\r\n\r\n" % LIMITS.body)
+    data_size = LIMITS.body - framing
+    body = b"%x\r\n" % data_size + b"x" * data_size + b"\r\n0\r\n\r\n"
+    assert _verdict(CHUNKED + body).verdict is Verdict.READY
+
+
+# --- the pool: who may buffer how much ----------------------------------------------
+
+
+def _pool(**overrides: int) -> BufferPool:
+    settings = {"capacity": 1000 * KIB, "reserve": 250 * KIB, "per_peer": 300 * KIB}
+    return BufferPool(**(settings | overrides))
+
+
+KIB = 1024
+
+
+def test_every_requests_first_bytes_may_use_the_whole_pool_bodies_not_the_reserve():
+    pool = _pool(capacity=2000 * KIB, reserve=500 * KIB, per_peer=10_000 * KIB)
+    # Bodies (bytes past each request's first 64 KiB) fill only the pool less the reserve:
+    # seven 200 KiB bodies fit its 1500 KiB, the eighth does not.
+    for request in range(8):
+        assert pool.take(peer=f"10.0.0.{request}", held=0, size=HEAD_ALLOWANCE)
+        taken = pool.take(peer=f"10.0.0.{request}", held=HEAD_ALLOWANCE, size=200 * KIB)
+        assert taken is (request < 7), request
+    assert pool.used == 7 * (64 + 200) * KIB + 64 * KIB
+    # New requests' first bytes still fit, in the reserve, until the whole pool is used.
+    assert pool.take(peer="10.0.1.1", held=0, size=HEAD_ALLOWANCE)
+    assert not pool.take(peer="10.0.1.2", held=0, size=HEAD_ALLOWANCE)
+    assert pool.take(peer="10.0.1.2", held=0, size=pool.capacity - pool.used)
+    assert not pool.take(peer="10.0.1.3", held=0, size=1)
+
+
+def test_one_peer_buffers_bodies_only_within_its_share_and_may_still_start_requests():
+    pool = _pool()
+    assert pool.take(peer="10.0.0.1", held=0, size=290 * KIB)
+    assert not pool.take(peer="10.0.0.1", held=290 * KIB, size=20 * KIB)
+    assert not pool.take(peer="10.0.0.1", held=0, size=HEAD_ALLOWANCE + 1)
+    # Past its share, the peer's health check (a request's first bytes) still gets in...
+    assert pool.take(peer="10.0.0.1", held=0, size=20 * KIB)
+    assert pool.take(peer="10.0.0.1", held=20 * KIB, size=40 * KIB)
+    # ...and another peer's body too.
+    assert pool.take(peer="10.0.0.2", held=0, size=290 * KIB)
+
+
+def test_a_request_gives_back_all_it_held():
+    pool = _pool()
+    assert pool.take(peer="10.0.0.1", held=0, size=100 * KIB)
+    assert pool.take(peer="10.0.0.1", held=100 * KIB, size=150 * KIB)
+    assert pool.take(peer="10.0.0.2", held=0, size=10 * KIB)
+    pool.give_back(peer="10.0.0.1", held=250 * KIB)
+    assert (pool.used, pool.bulk, pool.peers) == (10 * KIB, 0, {"10.0.0.2": 10 * KIB})
+    pool.give_back(peer="10.0.0.2", held=10 * KIB)
+    assert (pool.used, pool.bulk, pool.peers) == (0, 0, {})
+
+
+def test_the_default_limits_fit_a_small_machine_and_one_peer_one_largest_request():
+    limits = ReadLimits()
+    assert limits.buffer_bytes == 64 * 1024 * 1024
+    assert limits.reserve_bytes == limits.buffer_bytes // 4
+    assert limits.peer_bytes >= limits.max_body + HEAD_ALLOWANCE
+    assert limits.buffer_bytes - limits.reserve_bytes >= limits.peer_bytes
+
+
+def test_a_reserve_as_large_as_the_pool_is_refused_at_start(monkeypatch):
+    monkeypatch.setenv("GUNICORN_BUFFER_BYTES", "1048576")
+    monkeypatch.setenv("GUNICORN_BUFFER_RESERVE_BYTES", "1048576")
+    with pytest.raises(ImproperlyConfigured, match="GUNICORN_BUFFER_RESERVE_BYTES"):
+        ReadLimits.from_environment()
+
+
+@pytest.mark.parametrize(
+    ("client", "peer"),
+    [
+        (("192.0.2.7", 51000), "192.0.2.7"),
+        (("2001:db8:1:2:aaaa::1", 51000, 0, 0), "2001:db8:1:2::/64"),
+        (("::ffff:192.0.2.7", 51000, 0, 0), "192.0.2.7"),
+        ("", ""),  # a Unix socket's clients
+    ],
+)
+def test_bytes_are_counted_per_address_and_per_ipv6_64(client, peer):
+    assert peer_of(client) == peer
