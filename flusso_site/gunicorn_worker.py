@@ -33,8 +33,9 @@ buffering proxy does. Reading is bounded in time and in memory:
     included, but buffers no more body bytes.
 
   A request that would break one of these is refused with 503 and Retry-After. Behind a
-  proxy every request comes from the proxy's address: raise
-  ``GUNICORN_BUFFER_PEER_BYTES`` to the pool there (the proxy must bound its clients).
+  proxy every request comes from the proxy's address, so the operator's proxies
+  (``FORWARDED_ALLOW_IPS``) have no share of their own, only the pool and its reserve;
+  the proxy must buffer bodies and bound its clients.
   The memory a host may spend is ``WEB_CONCURRENCY`` times ``GUNICORN_BUFFER_BYTES``.
 
 Past a deadline the client gets 408 and the connection closes. Threads then read only
@@ -222,22 +223,44 @@ class BufferPool:
     it leaves the buffering state (``give_back``); the request's own size is its
     ``PendingRequest.buf``, so only the totals live here."""
 
-    def __init__(self, *, capacity: int, reserve: int, per_peer: int) -> None:
+    def __init__(
+        self,
+        *,
+        capacity: int,
+        reserve: int,
+        per_peer: int,
+        proxies: tuple[str, ...] = (),
+    ) -> None:
         self.capacity = capacity
         # Bytes past a request's HEAD_ALLOWANCE may use this much of the pool.
         self.bulk_capacity = capacity - reserve
         self.per_peer = per_peer
+        # The operator's proxies (FORWARDED_ALLOW_IPS): every client behind one shares its
+        # address, so a share per address would be one share for all of them. Their bytes
+        # are bounded by the pool and its reserve only (the proxy buffers bodies itself).
+        self.proxies = tuple(ipaddress.ip_network(p, strict=False) for p in proxies if p != "*")
+        self.any_proxy = "*" in proxies
         self.used = 0
         self.bulk = 0
         self.peers: dict[str, int] = {}
 
     @classmethod
-    def from_limits(cls, limits: ReadLimits) -> BufferPool:
+    def from_limits(cls, limits: ReadLimits, *, proxies: tuple[str, ...] = ()) -> BufferPool:
         return cls(
             capacity=limits.buffer_bytes,
             reserve=limits.reserve_bytes,
             per_peer=limits.peer_bytes,
+            proxies=proxies,
         )
+
+    def is_proxy(self, peer: str) -> bool:
+        if self.any_proxy:
+            return True
+        try:
+            network = ipaddress.ip_network(peer, strict=False)
+        except ValueError:
+            return False
+        return any(network.subnet_of(p) for p in self.proxies if p.version == network.version)
 
     def take(self, *, peer: str, held: int, size: int) -> bool:
         """Whether a request from ``peer`` that holds ``held`` bytes may buffer ``size``
@@ -246,7 +269,8 @@ class BufferPool:
         if self.used + size > self.capacity:
             return False
         if bulk and (
-            self.bulk + bulk > self.bulk_capacity or self.peers.get(peer, 0) + size > self.per_peer
+            self.bulk + bulk > self.bulk_capacity
+            or (self.peers.get(peer, 0) + size > self.per_peer and not self.is_proxy(peer))
         ):
             return False
         self.used += size
@@ -527,7 +551,9 @@ class BufferingThreadWorker(ThreadWorker):
         )
         self.buffering_conns: set[BufferingConn] = set()
         self.lingering_conns: dict[BufferingConn, float] = {}
-        self.pool = BufferPool.from_limits(self.read_limits)
+        self.pool = BufferPool.from_limits(
+            self.read_limits, proxies=tuple(self.cfg.forwarded_allow_ips or ())
+        )
         self._next_deadline_check = 0.0
         self._local = threading.local()
 

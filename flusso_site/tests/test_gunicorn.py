@@ -244,7 +244,13 @@ def test_a_full_request_buffer_refuses_with_503_and_retry_after_and_health_still
 # A small pool and body limit, so that filling them takes little time: 4 MiB a worker,
 # 1 MiB bodies (each peer may then hold 1 MiB and 64 KiB; bodies may use 3 MiB).
 SMALL_POOL = 4 * 1024 * 1024
-SMALL_POOL_ENV = {"GUNICORN_BUFFER_BYTES": str(SMALL_POOL), "GUNICORN_MAX_BODY_BYTES": "1048576"}
+SMALL_POOL_ENV = {
+    "GUNICORN_BUFFER_BYTES": str(SMALL_POOL),
+    "GUNICORN_MAX_BODY_BYTES": "1048576",
+    # The test's clients are not the operator's proxies (the default trusts 127.0.0.1,
+    # whose bytes then have no share of their own: every client behind a proxy is one).
+    "FORWARDED_ALLOW_IPS": "192.0.2.1",
+}
 
 
 def _fill_head(declared: int) -> bytes:

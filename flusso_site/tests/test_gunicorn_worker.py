@@ -249,6 +249,16 @@ def test_one_peer_buffers_bodies_only_within_its_share_and_may_still_start_reque
     assert pool.take(peer="10.0.0.2", held=0, size=290 * KIB)
 
 
+@pytest.mark.parametrize("proxies", [("10.0.0.0/24",), ("*",)])
+def test_the_operators_proxies_have_no_share_of_their_own_only_the_pool_and_reserve(proxies):
+    """Every client behind a proxy shares its address: one share would be one for all."""
+    pool = BufferPool(capacity=1024 * KIB, reserve=256 * KIB, per_peer=300 * KIB, proxies=proxies)
+    for _ in range(3):  # far past a 300 KiB share: still in
+        assert pool.take(peer="10.0.0.1", held=0, size=290 * KIB)
+    assert not pool.take(peer="10.0.0.1", held=0, size=290 * KIB)  # the reserve holds
+    assert pool.take(peer="10.0.0.1", held=0, size=20 * KIB)  # a health check gets in
+
+
 def test_a_request_gives_back_all_it_held():
     pool = _pool()
     assert pool.take(peer="10.0.0.1", held=0, size=100 * KIB)
