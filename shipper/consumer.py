@@ -430,33 +430,43 @@ class Consumer(threading.Thread):
 def drain_file(consumer: Consumer, path: Any, *, max_retries: int) -> bool:
     """Send the logs of one spool file; remove it once the collector has them all.
 
-    Logs it still could not deliver are written back as a new file. Returns True if the whole
-    file was delivered.
+    The file is claimed first (``Spool.claim``), so no other drainer sends it at the same time.
+    Logs it still could not deliver are written back as a new file; if none went through, the
+    file stays as it is. Returns True if the whole file was delivered, or is not ours to send
+    (another drainer has it, or it cannot be read and is skipped from now on).
     """
     spool = consumer.spool
     assert spool is not None
-    docs = spool.read(path)
-    if docs is None:
-        return True  # another process took it
-    items: list[Item] = []
-    for doc in docs:
-        item = encode(doc, consumer.config)
-        if item is None:
-            consumer.stats.add(rejected=1)
-        else:
-            items.append(item)
-    undelivered: list[Item] = []
-    size = consumer.config.batch_size
-    for start in range(0, len(items), size):
-        chunk = items[start : start + size]
+    claim = spool.claim(path)
+    if claim is None:
+        return True  # another drainer has it (or took it and is done)
+    try:
+        docs = spool.read(path)
+        if docs is None:
+            return True  # unreadable: skipped from now on
+        items: list[Item] = []
+        for doc in docs:
+            item = encode(doc, consumer.config)
+            if item is None:
+                consumer.stats.add(rejected=1)
+            else:
+                items.append(item)
+        undelivered: list[Item] = []
+        size = consumer.config.batch_size
+        for start in range(0, len(items), size):
+            chunk = items[start : start + size]
+            if undelivered:
+                undelivered.extend(chunk)  # the collector is down: do not hammer it
+                continue
+            undelivered.extend(consumer.deliver(chunk, max_retries))
+        if len(undelivered) == len(items) and items:
+            return False  # nothing went through: leave the file as it is
+        consumer.stats.add(unspooled=len(items) - len(undelivered))
         if undelivered:
-            undelivered.extend(chunk)  # the collector is down: do not hammer it
-            continue
-        undelivered.extend(consumer.deliver(chunk, max_retries))
-    if len(undelivered) == len(items) and items:
-        return False  # nothing went through: leave the file as it is
-    consumer.stats.add(unspooled=len(items) - len(undelivered))
-    if undelivered:
-        spool.write([i.body for i in undelivered])
-    spool.remove(path)
-    return not undelivered
+            spool.write([i.body for i in undelivered])
+        # A crash before this removes nothing: the lock goes with the process, and the next
+        # drain sends the file again (the collector answers duplicate); no log is lost.
+        claim.done()
+        return not undelivered
+    finally:
+        claim.release()  # a no-op after done()
