@@ -11,14 +11,19 @@ import stat
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from shipper import cli
+from shipper.client import Client
 from shipper.config import Config
 from shipper.spool import Spool
 
 from .conftest import API_KEY, CLIENT_ID, WAIT, FakeCollector, make_log
+
+MakeClient = Callable[..., Client]
 
 
 def body(doc: dict[str, Any]) -> bytes:
@@ -292,3 +297,31 @@ def test_the_bound_does_not_remove_a_file_being_sent(tmp_path: Path) -> None:
     assert sending.exists()  # it is gone the moment it is delivered anyway
     assert spool.files() == [sending, written[-1]]
     claim.release()
+
+
+def test_the_worker_sends_the_other_files_while_one_is_claimed_elsewhere_without_spinning(
+    collector: FakeCollector, make_client: MakeClient, tmp_path: Path, monkeypatch: Any
+) -> None:
+    spool = Spool(tmp_path, 10**9)
+    held_ids, free_ids = fill(spool, files=1, per_file=2), fill(spool, files=1, per_file=2)
+    held = spool.claim(spool.files()[0])  # another drainer is sending the oldest file
+    assert held is not None
+    attempts = []
+    claim = Spool.claim
+
+    def counted(self: Spool, path: Path) -> Any:
+        attempts.append(path.name)
+        return claim(self, path)
+
+    monkeypatch.setattr(Spool, "claim", counted)
+    client = make_client(collector.url, spool_dir=str(tmp_path), flush_interval=0.05)
+    client.start()
+    try:
+        assert collector.wait_for(lambda: all(collector.stored[i] for i in free_ids))
+        time.sleep(0.5)  # ten flush intervals: a worker spinning on it tries thousands of times
+        tries = attempts.count(held.path.name)
+        assert 1 <= tries <= 30, tries
+        assert not any(collector.received[i] for i in held_ids)
+    finally:
+        held.release()
+    assert collector.wait_for(lambda: all(collector.stored[i] == 1 for i in held_ids))
