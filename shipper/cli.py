@@ -164,7 +164,7 @@ def send(config: Config, files: Sequence[str], out: TextIO) -> int:
                 print(f"{name}: {delivered} log(s) delivered", file=out)
         if spool is not None:
             for path in spool.files():
-                if not drain_file(consumer, path, max_retries=config.max_retries):
+                if drain_file(consumer, path, max_retries=config.max_retries) is False:
                     failed += 1
                     print("spool: collector unavailable; the rest stays spooled", file=out)
                     break

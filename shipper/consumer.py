@@ -117,6 +117,9 @@ class Consumer(threading.Thread):
         # Spool files the collector did not take on their last try: the others go first, so
         # one file it keeps failing on (a document that crashes it) does not block the rest.
         self._drain_failed: set[str] = set()
+        # Monotonic time before which we do not look at the spool again: every file in it was
+        # claimed by another drainer, which is sending them.
+        self._drain_after = 0.0
         self._wait = self.stop_event.wait  # replaced in tests to record delays
 
     # -- the loop ---------------------------------------------------------------------------
@@ -149,7 +152,7 @@ class Consumer(threading.Thread):
                 return items, True
             if items:
                 timeout = max(0.0, deadline - time.monotonic())
-            elif self._spool_dirty and time.monotonic() >= self._down_until:
+            elif self._spool_dirty and time.monotonic() >= max(self._down_until, self._drain_after):
                 # Idle with a spool to drain and a collector to drain it to: take only what
                 # is already queued, then go on to the next spool file at once.
                 timeout = 0.0
@@ -404,7 +407,7 @@ class Consumer(threading.Thread):
         """Send one spooled file when the collector is up (or when it is time to probe)."""
         if self.spool is None or not self._spool_dirty:
             return
-        if time.monotonic() < self._down_until:
+        if time.monotonic() < max(self._down_until, self._drain_after):
             return
         probing = self._down_attempts > 0
         try:
@@ -416,47 +419,64 @@ class Consumer(threading.Thread):
             if not fresh:
                 self._drain_failed.clear()  # every file had its turn: start over
                 fresh = files
-            path = fresh[0]
-            if drain_file(self, path, max_retries=0 if probing else 1):
-                self._drain_failed.discard(path.name)
-            else:
-                self._drain_failed.add(path.name)
+            for path in fresh:
+                drained = drain_file(self, path, max_retries=0 if probing else 1)
+                if drained is None:
+                    continue  # another drainer is sending it: the next one, then
+                if drained:
+                    self._drain_failed.discard(path.name)
+                else:
+                    self._drain_failed.add(path.name)
+                return
+            # All claimed by other drainers: look again later rather than spin on them.
+            self._drain_after = time.monotonic() + max(self.config.flush_interval, 0.05)
         except OSError as exc:
             # An unreadable spool directory: say so once, try again after the next write.
             self._spool_dirty = False
             logger.error("shipper: cannot read the spool (%s)", type(exc).__name__)
 
 
-def drain_file(consumer: Consumer, path: Any, *, max_retries: int) -> bool:
+def drain_file(consumer: Consumer, path: Any, *, max_retries: int) -> bool | None:
     """Send the logs of one spool file; remove it once the collector has them all.
 
-    Logs it still could not deliver are written back as a new file. Returns True if the whole
-    file was delivered.
+    The file is claimed first (``Spool.claim``), so no other drainer sends it at the same time.
+    Logs it still could not deliver are written back as a new file; if none went through, the
+    file stays as it is. Returns True if the whole file was delivered (or cannot be read, and
+    is skipped from now on), False if not, None if it is not ours to send: another drainer has
+    it (or had it, and it is gone).
     """
     spool = consumer.spool
     assert spool is not None
-    docs = spool.read(path)
-    if docs is None:
-        return True  # another process took it
-    items: list[Item] = []
-    for doc in docs:
-        item = encode(doc, consumer.config)
-        if item is None:
-            consumer.stats.add(rejected=1)
-        else:
-            items.append(item)
-    undelivered: list[Item] = []
-    size = consumer.config.batch_size
-    for start in range(0, len(items), size):
-        chunk = items[start : start + size]
+    claim = spool.claim(path)
+    if claim is None:
+        return None
+    try:
+        docs = spool.read(path)
+        if docs is None:
+            return True  # unreadable: skipped from now on
+        items: list[Item] = []
+        for doc in docs:
+            item = encode(doc, consumer.config)
+            if item is None:
+                consumer.stats.add(rejected=1)
+            else:
+                items.append(item)
+        undelivered: list[Item] = []
+        size = consumer.config.batch_size
+        for start in range(0, len(items), size):
+            chunk = items[start : start + size]
+            if undelivered:
+                undelivered.extend(chunk)  # the collector is down: do not hammer it
+                continue
+            undelivered.extend(consumer.deliver(chunk, max_retries))
+        if len(undelivered) == len(items) and items:
+            return False  # nothing went through: leave the file as it is
+        consumer.stats.add(unspooled=len(items) - len(undelivered))
         if undelivered:
-            undelivered.extend(chunk)  # the collector is down: do not hammer it
-            continue
-        undelivered.extend(consumer.deliver(chunk, max_retries))
-    if len(undelivered) == len(items) and items:
-        return False  # nothing went through: leave the file as it is
-    consumer.stats.add(unspooled=len(items) - len(undelivered))
-    if undelivered:
-        spool.write([i.body for i in undelivered])
-    spool.remove(path)
-    return not undelivered
+            spool.write([i.body for i in undelivered])
+        # A crash before this removes nothing: the lock goes with the process, and the next
+        # drain sends the file again (the collector answers duplicate); no log is lost.
+        claim.done()
+        return not undelivered
+    finally:
+        claim.release()  # a no-op after done()

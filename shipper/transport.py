@@ -235,14 +235,36 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 def storable(value: Any) -> Any:
     """``value`` with every NUL and lone surrogate, in keys and values, replaced by U+FFFD,
-    so a workflow's odd text costs one character, never the whole log."""
+    so a workflow's odd text costs one character, never the whole log.
+
+    Keys that become alike (``"a\x00"`` and ``"a\ud800"``, or either and ``"a\ufffd"``) all
+    stay, numbered ``"a\ufffd (2)"`` as the collector's scrubber numbers keys it masks alike; a
+    key that needed no change keeps its name."""
     if isinstance(value, str):
         return _UNSTORABLE.sub("\ufffd", value)
     if isinstance(value, dict):
-        return {storable(key): storable(item) for key, item in value.items()}
+        # Keys are str once serialisable (json turns the others into text); only text ones
+        # can change here.
+        taken = {key for key in value if not (isinstance(key, str) and _UNSTORABLE.search(key))}
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            if key not in taken:
+                key = _unique_key(taken, storable(key))
+                taken.add(key)
+            out[key] = storable(item)
+        return out
     if isinstance(value, list | tuple):
         return [storable(item) for item in value]
     return value
+
+
+def _unique_key(taken: set[Any], key: str) -> str:
+    if key not in taken:
+        return key
+    number = 2
+    while f"{key} ({number})" in taken:
+        number += 1
+    return f"{key} ({number})"
 
 
 def _json(doc: Any) -> str:

@@ -937,3 +937,26 @@ def test_dumps_replaces_nul_and_lone_surrogates_the_collector_would_refuse() -> 
         "b": ["\ufffd", "\U0001f600"],
         "c": "lit \\u0000",
     }
+
+
+def test_dumps_keeps_keys_the_replacement_makes_alike_apart() -> None:
+    """``"a\\x00"`` and ``"a\\ud800"`` both become ``"a\\ufffd"``: one value was silently lost.
+    Now they are numbered like keys the collector's scrubber masks alike; a key that needed no
+    replacement (here a literal ``"a\\ufffd"`` and ``"a\\ufffd (2)"``) keeps its name."""
+    # Pairs, not a literal: a linter that cannot hold lone surrogates sees repeated keys.
+    doc = dict(
+        [
+            ("a\x00", 1),
+            ("a\ud800", 2),
+            ("a\ufffd (2)", 3),
+            ("a\ufffd", 4),
+            ("n", {"k\x00": 5, "k\udfff": 6}),
+        ]
+    )
+    assert json.loads(dumps(doc)) == {
+        "a\ufffd (3)": 1,
+        "a\ufffd (4)": 2,
+        "a\ufffd (2)": 3,
+        "a\ufffd": 4,
+        "n": {"k\ufffd": 5, "k\ufffd (2)": 6},
+    }
