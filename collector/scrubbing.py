@@ -131,6 +131,7 @@ _SECRET_PHRASES = (
     ("license", "key"),
     ("licence", "key"),
     ("ssh", "key"),
+    ("account", "key"),
 )
 _SECRET_JOINED = tuple("".join(phrase) for phrase in _SECRET_PHRASES)
 # A key whose only secret word is "token" and that counts something is a metric
@@ -262,7 +263,7 @@ def _iban_sub(match: re.Match[str]) -> str:
     """The pattern takes every following group of capitals and digits; the IBAN is the
     first <country length> of them, and the rest stays."""
     text = match.group(0)
-    length = _IBAN_LENGTHS.get(text[:2])
+    length = _IBAN_LENGTHS.get(text[:2].upper())
     if length is None:
         return text
     seen = 0
@@ -270,7 +271,7 @@ def _iban_sub(match: re.Match[str]) -> str:
         if char != " ":
             seen += 1
             if seen == length:
-                if is_iban(text[:end].replace(" ", "")):
+                if is_iban(text[:end].replace(" ", "").upper()):
                     return IBAN_MASK + text[end:]
                 return text
     return text
@@ -293,6 +294,39 @@ _PAIR = re.compile(
 _PAIR_VALUE = re.compile(
     r"\"[^\"\x00\n]{0,4096}\"|'[^'\x00\n]{0,4096}'|[\"']?[^\s,;&)}\"'\x00]{1,4096}"
 )
+# A name may also be one of the vocabulary's phrases written with spaces ("mot de passe: x",
+# "API key: x", "pin code: 1234"), whose last word alone is no secret ("key", "code") and
+# would let the value through. The scan above finds the last word; the phrase is then read
+# backwards from it, only when that word ends one (an alternation of forty phrases tried at
+# every name made the clean path's pair check twice as slow).
+_SPACED_NAMES = (*(phrase for phrase in _SECRET_PHRASES if phrase[0] != "pass"), ("pin", "code"))
+_SPACED = "|".join(r"[ \t]{1,4}".join(phrase) for phrase in _SPACED_NAMES)
+_SPACED_LAST_WORDS = frozenset(phrase[-1] for phrase in _SPACED_NAMES)
+_SPACED_BACKWARDS = re.compile(
+    "(?i:"
+    + "|".join(r"[ \t]{1,4}".join(word[::-1] for word in reversed(p)) for p in _SPACED_NAMES)
+    + r")(?![\w.\-])"
+)
+# Longer than any spaced name with its spaces, and the character before it.
+_SPACED_REACH = 64
+
+
+def _spaced_name_ends(text: str, match: re.Match[str]) -> bool:
+    """Whether the pair's name is the last word of a spaced secret name ("API key")."""
+    if match.group(1).lower() not in _SPACED_LAST_WORDS:
+        return False
+    end = match.end(1)
+    return _SPACED_BACKWARDS.match(text[max(0, end - _SPACED_REACH) : end][::-1]) is not None
+
+
+# An unquoted value goes on over spaces ("password=correct horse battery staple"): up to
+# the end of the line, a ",;&)}" or a quote, or the next "name=" or "name:" pair, which
+# keeps its own (a word followed by a separator, or a spaced name, ends the value); at most
+# 32 more words of 256 characters. Atomic words: a shorter piece of "user=bob" is no word.
+_PAIR_VALUE_MORE = re.compile(
+    rf"(?:[ \t]{{1,8}}(?!(?i:{_SPACED})[\"']?\s{{0,8}}[=:])"
+    r"(?>[^\s,;&)}\"'\x00=:]{1,256})(?![\"']?\s{0,8}[=:])){0,32}"
+)
 # The same pairs read backwards from their separator, for the fast path (see _pairs_change).
 _PAIR_REVERSED = re.compile(r"[=:]\s{0,8}[\"']?([\w.\-]{1,80})(?![\w.\-])")
 
@@ -301,7 +335,7 @@ def _pair_masking(text: str, match: re.Match[str]) -> tuple[int, str] | None:
     """Where a pair's value ends and what replaces it, or None when it stays (not secret,
     no value, already masked, or an empty "" that says nothing). The value is read only
     after a secret name: reading it at every "name=" made a run of them quadratic."""
-    if not is_secret_key(match.group(1)):
+    if not is_secret_key(match.group(1)) and not _spaced_name_ends(text, match):
         return None
     start = match.end()
     value = _PAIR_VALUE.match(text, start)
@@ -314,7 +348,11 @@ def _pair_masking(text: str, match: re.Match[str]) -> tuple[int, str] | None:
     quote = found[0] if found[0] in "\"'" and len(found) > 1 and found[-1] == found[0] else ""
     if found in (REDACTED, f"{quote}{REDACTED}{quote}") or found == quote * 2:
         return None
-    return value.end(), f"{text[match.start() : start]}{quote}{REDACTED}{quote}"
+    end = value.end()
+    more = None if quote else _PAIR_VALUE_MORE.match(text, end)  # it matches, if only ""
+    if more is not None:
+        end = more.end()
+    return end, f"{text[match.start() : start]}{quote}{REDACTED}{quote}"
 
 
 def _mask_pairs(text: str) -> str:
@@ -341,7 +379,8 @@ def _pairs_change(text: str) -> bool:
         return False
     size = len(text)
     for backwards in _PAIR_REVERSED.finditer(text[::-1]):
-        if is_secret_key(backwards.group(1)[::-1]):
+        name = backwards.group(1)[::-1]
+        if is_secret_key(name) or name.lower() in _SPACED_LAST_WORDS:
             match = _PAIR.match(text, size - backwards.end(1))
             if match is not None and _pair_masking(text, match) is not None:
                 return True
@@ -369,8 +408,11 @@ _UPPER = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _LOWER = _UPPER.lower()
 # Digits as "0", spaces and dashes deleted: a card number is 13 zeros in a row.
 _CARD_BYTES = _byte_classes({_DIGITS: b"0"})
-# Capitals as "A", digits as "0", spaces deleted: an IBAN starts "AA00".
-_IBAN_BYTES = _byte_classes({_UPPER: b"A", _DIGITS: b"0"})
+# Capitals as "A", small letters as "a", digits as "0", spaces deleted: an IBAN starts
+# "AA00", or "aa00" in lower case, which is common ("sha256:"), so the 11 characters after
+# it are looked at too.
+_IBAN_BYTES = _byte_classes({_UPPER: b"A", _LOWER: b"a", _DIGITS: b"0"})
+_LOWER_IBAN_RUN = re.compile(rb"aa00[a0]{11}")
 # The AWS key alphabet as "b" and "=" as "=": a key is exactly 40 "b" between two others.
 _AWS_BYTES = _byte_classes({_UPPER + _LOWER + _DIGITS + b"/+": b"b", b"=": b"="})
 _AWS_RUN = b"x" + b"b" * 40 + b"x"
@@ -378,6 +420,13 @@ _AWS_RUN = b"x" + b"b" * 40 + b"x"
 
 def _encoded(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")
+
+
+def _may_hold_iban(text: str) -> bool:
+    """Whether the text has what an IBAN (spaces deleted) starts with: "AA00", or "aa00"
+    followed by 11 more small letters or digits."""
+    run = _encoded(text).translate(_IBAN_BYTES, b" ")
+    return b"AA00" in run or _LOWER_IBAN_RUN.search(run) is not None
 
 
 @dataclass(frozen=True)
@@ -418,23 +467,47 @@ class _Rule:
         return self.pattern.sub(self.repl, text)
 
 
-_SECRET_AFTER_WORD = re.compile(
-    r"(?i)\b((?:password|passwort|passwd|passphrase|passcode|kennwort|contraseña|"
-    r"contrasena|senha|mot de passe|secret|token|api[ _\-]?key)\s{1,8}"
-    r"(?:(?:is|was|ist|es|est)\s{1,8})?)"
+_IS_WORDS = r"(?:(?:is|was|ist|war|es|era|est|é)\s{1,8})?"
+# A value with a digit or a symbol, 6-256 characters.
+_LONG_VALUE = (
     r"(?=[^\s\[\]\"'<>\x00]{0,255}[0-9#$%^&*_+=~])"
     r"[^\s\[\]\"'<>\x00]{5,255}[^\s\[\]\"'<>\x00.,;:!?)]"
 )
+# A PIN is shorter than that (shorter values after "password" are mostly words: "password
+# was reset"): 4-8 digits after a PIN or password word, not part of a date or a decimal.
+# "code" alone is not such a word ("error code 5003", "zip code 10115" stay), and "token"
+# nor "secret" either ("max token 4096").
+_PIN_VALUE = r"[0-9]{4,8}(?!\w|[.,:/\-][0-9A-Za-z])"
+_SECRET_AFTER_WORD = re.compile(
+    r"(?i)\b(?:((?:password|passwort|passwd|pwd|passphrase|passcode|kennwort|contraseña|"
+    rf"contrasena|senha|wachtwoord|mot de passe)\s{{1,8}}{_IS_WORDS})(?:{_LONG_VALUE}|{_PIN_VALUE})"
+    rf"|((?:secret|token|api[ _\-]?key)\s{{1,8}}{_IS_WORDS}){_LONG_VALUE}"
+    rf"|((?:pin(?:[ \t]{{1,4}}code)?|otp)\s{{1,8}}{_IS_WORDS}){_PIN_VALUE})"
+)
+
+
+def _secret_after_word_sub(match: re.Match[str]) -> str:
+    return (match.group(1) or match.group(2) or match.group(3)) + REDACTED
+
+
 # Each word of the rule above starts with one of these.
 _SECRET_AFTER_WORD_STARTS = (
     "pass",
+    "pwd",
     "kennwort",
     "contrase",
     "senha",
+    "wachtwoord",
     "mot de passe",
     "secret",
     "token",
     "api",
+    "pin",
+    "otp",
+)
+# The cheap check needs fewer: "pass" is in "mot de passe".
+_SECRET_AFTER_WORD_TRIGGERS = tuple(
+    start for start in _SECRET_AFTER_WORD_STARTS if start != "mot de passe"
 )
 
 
@@ -453,7 +526,10 @@ def _secret_after_word_changes(text: str, folded: str) -> bool:
 
 
 _GIT_HOST_TOKEN = re.compile(r"g(?:h[pousr]_|ithub_pat_|l(?:pat|dt|rt|ptt|ft|soat|cbt)-)")
-_PROVIDER_PREFIXES = ("sk-", "_live_", "_test_", "flk_", "xox", "AKIA", "ASIA", "AIza", "eyJ")
+_PROVIDER_PREFIXES = (
+    *("sk-", "_live_", "_test_", "flk_", "xox", "AKIA", "ASIA", "AIza", "eyJ"),
+    *("SG.", "hf_", "npm_", "pypi-", "whsec_"),
+)
 
 _RULES: tuple[_Rule, ...] = (
     # A PEM private key, its BEGIN line to its END line (or the end of its base64 body).
@@ -509,15 +585,18 @@ _RULES: tuple[_Rule, ...] = (
         mask=_mask_pairs,
     ),
     # "the password is hunter22", "secret wJalr...": a value with a digit or a symbol right
-    # after the word; "password reset link sent" and "the secret sauce" stay.
+    # after the word; "the passcode is 1234", "PIN 4821"; "password reset link sent" and
+    # "the secret sauce" stay.
     _Rule(
         _SECRET_AFTER_WORD,
-        r"\1" + REDACTED,
-        test=lambda text, folded: any(start in folded for start in _SECRET_AFTER_WORD_STARTS),
+        _secret_after_word_sub,
+        test=lambda text, folded: any(start in folded for start in _SECRET_AFTER_WORD_TRIGGERS),
         exact=lambda text: _secret_after_word_changes(text, _fold(text)),
     ),
     # Provider key shapes: OpenAI sk-..., Stripe and others' sk_live_/rk_live_/.._test_...,
-    # Flusso flk_..., GitHub, Slack, AWS key ids, Google AIza..., GitLab gl...-, JWTs.
+    # Flusso flk_..., GitHub, Slack, AWS key ids, Google AIza..., GitLab gl...-, JWTs,
+    # SendGrid SG.<22>.<43>, Hugging Face hf_, npm npm_, PyPI pypi-AgE (a macaroon),
+    # Stripe webhook secrets whsec_.
     _Rule(
         re.compile(
             r"(?<![A-Za-z0-9])(?:sk-[A-Za-z0-9_\-]{12,512}"
@@ -529,7 +608,11 @@ _RULES: tuple[_Rule, ...] = (
             r"|(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Za-z0-9])"
             r"|AIza[0-9A-Za-z_\-]{30,64}"
             r"|gl(?:pat|dt|rt|ptt|ft|soat|cbt)-[A-Za-z0-9_\-]{20,64}"
-            r"|eyJ[A-Za-z0-9_\-]{5,4096}\.[A-Za-z0-9_\-]{5,4096}\.[A-Za-z0-9_\-]{0,4096})"
+            r"|eyJ[A-Za-z0-9_\-]{5,4096}\.[A-Za-z0-9_\-]{5,4096}\.[A-Za-z0-9_\-]{0,4096}"
+            r"|SG\.[A-Za-z0-9_\-]{16,32}\.[A-Za-z0-9_\-]{16,64}"
+            r"|(?:hf|npm)_[A-Za-z0-9]{30,64}"
+            r"|pypi-AgE[A-Za-z0-9_\-]{50,4096}"
+            r"|whsec_[A-Za-z0-9+/=]{24,128})"
         ),
         REDACTED,
         test=lambda text, folded: (
@@ -548,17 +631,18 @@ _RULES: tuple[_Rule, ...] = (
     ),
     # E-mail addresses: the local-part alphabet of RFC 5322 plus Unicode letters (RFC 6531),
     # so josé@example.com and user@exämple.de are caught; "%40" is an "@" in a URL, where
-    # "/", "=" and "?" start the URL's parts ("/u?email=frank%40example.com"). Its local
-    # part holds no "%": otherwise "%40%40%40..." made every position scan 64 characters
-    # twice, 20 times the cost of plain text (a 9 MiB batch held a worker for 23 s).
+    # "/", "=" and "?" start the URL's parts ("/u?email=frank%40example.com"), and "%2540"
+    # one encoded twice (up to four times). Its local part holds no "%": otherwise
+    # "%40%40%40..." made every position scan 64 characters twice, 20 times the cost of
+    # plain text (a 9 MiB batch held a worker for 23 s).
     _Rule(
         re.compile(
-            r"(?:[\w!#$%&'*+/=?^`{|}~.\-]{1,64}@|[\w!#&'*+^`{|}~.\-]{1,64}%40)"
+            r"(?:[\w!#$%&'*+/=?^`{|}~.\-]{1,64}@|[\w!#&'*+^`{|}~.\-]{1,64}%(?:25){0,3}40)"
             r"(?:[^\W_](?:[\w\-]{0,61}[^\W_])?\.){1,8}"
             r"[\w\-]{0,20}[^\W\d_][\w\-]{0,40}"
         ),
         EMAIL_MASK,
-        triggers=("@", "%40"),
+        triggers=("@", "%40", "%25"),
     ),
     # Card numbers: four digits, then 9-15 more, single spaces or dashes between any of
     # them; not inside a longer number, a decimal or an international phone number.
@@ -571,11 +655,16 @@ _RULES: tuple[_Rule, ...] = (
         _card_sub,
         test=lambda text, folded: b"0" * 13 in _encoded(text).translate(_CARD_BYTES, b" -"),
     ),
-    # IBANs: country, check digits, 11-30 capitals or digits in groups.
+    # IBANs: country, check digits, 11-30 capitals or digits in groups; or all of it in
+    # lower case ("de89 3704 ..."), not a mix (few identifiers pass the check, fewer still
+    # if their case must be one).
     _Rule(
-        re.compile(r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z][0-9]{2}(?: ?[A-Z0-9]){11,30}(?![A-Za-z0-9])"),
+        re.compile(
+            r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z][0-9]{2}(?: ?[A-Z0-9]){11,30}(?![A-Za-z0-9])"
+            r"|[a-z](?<![A-Za-z0-9][a-z])[a-z][0-9]{2}(?: ?[a-z0-9]){11,30}(?![A-Za-z0-9])"
+        ),
         _iban_sub,
-        test=lambda text, folded: b"AA00" in _encoded(text).translate(_IBAN_BYTES, b" "),
+        test=lambda text, folded: _may_hold_iban(text),
     ),
 )
 
