@@ -148,8 +148,24 @@ class ApiKeyAdmin(admin.ModelAdmin):
         return False
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by the service (logs, the key audit trail): shown, never edited."""
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(ApiKeyEvent)
-class ApiKeyEventAdmin(admin.ModelAdmin):
+class ApiKeyEventAdmin(ReadOnlyAdmin):
     """The keys' audit trail: read-only, written only by the key services."""
 
     list_display = ("at", "kind", "key", "client_slug", "who", "ip")
@@ -170,21 +186,9 @@ class ApiKeyEventAdmin(admin.ModelAdmin):
             return "a deleted user"
         return obj.get_source_display()
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(WorkflowLog)
-class WorkflowLogAdmin(admin.ModelAdmin):
+class WorkflowLogAdmin(ReadOnlyAdmin):
     list_display = (
         "timestamp",
         "client",
@@ -202,15 +206,3 @@ class WorkflowLogAdmin(admin.ModelAdmin):
     # Counting millions of rows on every page is the slow part of the changelist.
     show_full_result_count = False
     list_per_page = 50
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
