@@ -411,8 +411,12 @@ _CARD_BYTES = _byte_classes({_DIGITS: b"0"})
 # Capitals as "A", small letters as "a", digits as "0", spaces deleted: an IBAN starts
 # "AA00", or "aa00" in lower case, which is common ("sha256:"), so the 11 characters after
 # it are looked at too.
-_IBAN_BYTES = _byte_classes({_UPPER: b"A", _LOWER: b"a", _DIGITS: b"0"})
-_LOWER_IBAN_RUN = re.compile(rb"aa00[a0]{11}")
+_IBAN_BYTES = _byte_classes({_UPPER: b"A", _LOWER: b"a", _DIGITS: b"0", b" ": b" "})
+# What the IBAN pattern needs, in those classes: a start no letter or digit precedes, two
+# letters, two digits, 11 more with single spaces between (spaces kept: deleting them made
+# any prose with a number, "cartridge 461 replacement", look like an IBAN's start, and the
+# pattern then ran over every clean document).
+_IBAN_START = re.compile(rb"(?<![Aa0])(?:AA00(?: ?[A0]){11}|aa00(?: ?[a0]){11})")
 # The AWS key alphabet as "b" and "=" as "=": a key is exactly 40 "b" between two others.
 _AWS_BYTES = _byte_classes({_UPPER + _LOWER + _DIGITS + b"/+": b"b", b"=": b"="})
 _AWS_RUN = b"x" + b"b" * 40 + b"x"
@@ -423,10 +427,8 @@ def _encoded(text: str) -> bytes:
 
 
 def _may_hold_iban(text: str) -> bool:
-    """Whether the text has what an IBAN (spaces deleted) starts with: "AA00", or "aa00"
-    followed by 11 more small letters or digits."""
-    run = _encoded(text).translate(_IBAN_BYTES, b" ")
-    return b"AA00" in run or _LOWER_IBAN_RUN.search(run) is not None
+    """Whether the text has what an IBAN starts with (``_IBAN_START``)."""
+    return _IBAN_START.search(_encoded(text).translate(_IBAN_BYTES)) is not None
 
 
 @dataclass(frozen=True)
