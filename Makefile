@@ -13,7 +13,7 @@ include .env
 export
 endif
 
-.PHONY: run test install install-dev migrate lint bench bench-ingest bench-dashboard bench-shipper bench-soak serve clean
+.PHONY: run test install install-dev migrate lint bench bench-ingest bench-dashboard bench-shipper bench-soak bench-fairness serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,9 @@ bench-shipper: install-dev
 # The soak under faults (docs/reliability.md), 10 minutes by default (BENCH_ARGS="--minutes 1"
 # for the short one CI runs). It runs its own PostgreSQL 15 in a temporary directory, which
 # it kills and restarts, never the machine's; its accounting tests run first.
+bench-fairness: install-dev
+	$(BIN)/python bench/fairness.py $(BENCH_ARGS)
+
 bench-soak: install-dev
 	$(BIN)/python -m pytest -q -p no:cacheprovider bench/tests
 	$(BIN)/python bench/soak.py $(BENCH_ARGS)
