@@ -378,12 +378,21 @@ def _pairs_change(text: str) -> bool:
     if "=" not in text and ":" not in text:
         return False
     size = len(text)
-    for backwards in _PAIR_REVERSED.finditer(text[::-1]):
-        name = backwards.group(1)[::-1]
-        if is_secret_key(name) or name.lower() in _SPACED_LAST_WORDS:
-            match = _PAIR.match(text, size - backwards.end(1))
-            if match is not None and _pair_masking(text, match) is not None:
-                return True
+    reversed_text = text[::-1]
+    # Matched at each separator found (in C) rather than searched for: the search tried
+    # every position, 20 ns a byte. No match holds a separator, so this finds the same.
+    for separator in "=:":
+        at = reversed_text.find(separator)
+        while at != -1:
+            backwards = _PAIR_REVERSED.match(reversed_text, at)
+            at = reversed_text.find(separator, at + 1)
+            if backwards is None:
+                continue
+            name = backwards.group(1)[::-1]
+            if is_secret_key(name) or name.lower() in _SPACED_LAST_WORDS:
+                match = _PAIR.match(text, size - backwards.end(1))
+                if match is not None and _pair_masking(text, match) is not None:
+                    return True
     return False
 
 
@@ -426,9 +435,22 @@ def _encoded(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
+# ``_IBAN_START`` after its first four bytes, tried only where those are (a search with
+# the pattern's leading look-behind tries every position: 30 ns a byte, half the clean
+# document's check; finding "AA00" and "aa00" runs in C).
+_IBAN_TAILS = ((b"AA00", re.compile(rb"(?: ?[A0]){11}")), (b"aa00", re.compile(rb"(?: ?[a0]){11}")))
+
+
 def _may_hold_iban(text: str) -> bool:
     """Whether the text has what an IBAN starts with (``_IBAN_START``)."""
-    return _IBAN_START.search(_encoded(text).translate(_IBAN_BYTES)) is not None
+    classes = _encoded(text).translate(_IBAN_BYTES)
+    for head, tail in _IBAN_TAILS:
+        at = classes.find(head)
+        while at != -1:
+            if (at == 0 or classes[at - 1] not in b"Aa0") and tail.match(classes, at + 4):
+                return True
+            at = classes.find(head, at + 1)
+    return False
 
 
 @dataclass(frozen=True)

@@ -238,6 +238,30 @@ def test_no_text_a_rule_changes_gets_past_the_fast_path(first, second):
         assert scrubbing._needs_scrubbing({first: 1, second: 2})
 
 
+@given(
+    st.lists(
+        st.sampled_from(
+            ["DE89", "de89", "AA00", "0", "7", "B", "b", " ", "  ", "x", "-", "\u00e9"]
+        ),
+        max_size=30,
+    ).map("".join)
+)
+def test_the_iban_check_finds_what_the_iban_start_pattern_finds(text):
+    """The IBAN check looks for the pattern's first four bytes and matches the rest there;
+    over texts of the classes it reads (capitals, small letters, digits, spaces, others),
+    it answers what searching with the whole pattern answers."""
+    classes = scrubbing._encoded(text).translate(scrubbing._IBAN_BYTES)
+    expected = scrubbing._IBAN_START.search(classes) is not None
+    assert scrubbing._may_hold_iban(text) == expected
+
+
+@given(_texts)
+def test_the_pair_check_answers_what_masking_the_pairs_does(text):
+    """Matched at each separator instead of searched for, the pair check still says
+    exactly whether masking the pairs changes the text."""
+    assert scrubbing._pairs_change(text) == (scrubbing._mask_pairs(text) != text)
+
+
 def _variants(text: str) -> list[str]:
     return [text, text.upper(), text.lower(), f"x {text} y", f"{text}\n{text}", f"({text})"]
 
