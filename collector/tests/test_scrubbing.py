@@ -360,22 +360,26 @@ _HOSTILE = {
 }
 
 
-def _seconds(text: str) -> float:
-    best = float("inf")
-    for _ in range(3):
-        started = time.perf_counter()
-        scrub_document({"t": text, "k": {text[:1000]: 1}})
-        best = min(best, time.perf_counter() - started)
+def _best_seconds(*texts: str, rounds: int = 5) -> list[float]:
+    """The fastest of ``rounds`` scrubs of each text, the texts taken in turn, so a load
+    on the shared machine slows both sizes alike and cannot fake a ratio."""
+    best = [float("inf")] * len(texts)
+    for _ in range(rounds):
+        for index, text in enumerate(texts):
+            started = time.perf_counter()
+            scrub_document({"t": text, "k": {text[:1000]: 1}})
+            best[index] = min(best[index], time.perf_counter() - started)
     return best
 
 
 @pytest.mark.parametrize("make", list(_HOSTILE.values()), ids=list(_HOSTILE))
 def test_hostile_text_is_scrubbed_in_linear_time(make):
     """Four times the text takes about four times as long, not sixteen; and 100 KB of it
-    takes well under a second. The bound on the ratio is loose (the machine is shared),
-    the quadratic cases it guards against were 16x and more."""
-    small, large = _seconds(make(25_000)), _seconds(make(100_000))
-    assert large < 1.0, large
+    takes well under a few seconds. The bound on the ratio is loose (the machine is
+    shared), the quadratic cases it guards against were 16x and more (a 9 MiB batch held
+    a worker for 23 s); the absolute bound only catches a pattern gone badly wrong."""
+    small, large = _best_seconds(make(25_000), make(100_000))
+    assert large < 2.0, large
     assert large < 10 * max(small, 0.002), (small, large)
 
 
