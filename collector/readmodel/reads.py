@@ -502,7 +502,8 @@ def duration_series(scope: Scope, buckets: Sequence[Span]) -> list[dict[int, int
                 histogram[bucket] = histogram.get(bucket, 0) + runs
     starts = [bucket.start for bucket in buckets]
     seconds_at = FACT_COLUMNS.index("execution_time_seconds")
-    for values in _raw_facts(scope, edges, columns=frozenset({"execution_time_seconds"})):
+    columns = frozenset({"timestamp", "execution_time_seconds"})
+    for values in _raw_facts(scope, edges, columns=columns):
         index = bisect.bisect_right(starts, values[0]) - 1
         seconds = values[seconds_at]
         if index >= 0 and values[0] < buckets[index].end and seconds is not None:
