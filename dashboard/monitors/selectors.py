@@ -271,7 +271,8 @@ def chart_markers(
     end: dt.datetime,
     environment: str = "",
 ) -> list[ChartMarker]:
-    """Alerts that opened and versions that first appeared in [start, end), oldest first.
+    """Alerts that opened, and versions that first appeared after another, in
+    [start, end); oldest first.
 
     With an environment, that environment's alerts (and alerts over all environments)
     and the versions first seen in it. Two rollup queries and one alert query.
@@ -294,19 +295,17 @@ def chart_markers(
         reads.Scope(client_id=client.pk, environment=environment), until=end
     )
     ordered = sorted(first_hours.items(), key=lambda item: (item[1], item[0]))
-    for index, (version, first) in enumerate(ordered):
-        if not start <= first < end:
-            continue
-        previous = ordered[index - 1][0] if index else ""
-        markers.append(
-            ChartMarker(
-                at=first,
-                kind="version",
-                label=f"version {version} first seen",
-                url=compare_url(client=client, previous=previous, version=version)
-                if previous
-                else "",
-                previous=previous,
+    # The client's first version is when it started sending logs, not a deployment: only
+    # a version that followed another is marked.
+    for (previous, _), (version, first) in zip(ordered, ordered[1:], strict=False):
+        if start <= first < end:
+            markers.append(
+                ChartMarker(
+                    at=first,
+                    kind="version",
+                    label=f"version {version} first seen",
+                    url=compare_url(client=client, previous=previous, version=version),
+                    previous=previous,
+                )
             )
-        )
     return sorted(markers, key=lambda m: (m.at, m.kind, m.label))

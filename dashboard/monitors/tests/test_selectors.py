@@ -210,6 +210,11 @@ def test_markers_show_alerts_and_new_versions_in_the_window_only(client_a, clien
     assert version.url == compare_url(client=client_a, previous="v1", version="v2") == ""
 
 
+def test_a_clients_first_version_is_not_marked_as_a_new_one(client_a):
+    log(client_a, at(2026, 11, 3, 8), workflow_version="v1")
+    assert chart_markers(client=client_a, start=at(2026, 11, 1), end=at(2026, 11, 11)) == []
+
+
 def test_an_environment_filter_keeps_that_environments_alerts_and_all_environment_ones(
     client_a,
 ):
