@@ -10,6 +10,7 @@ the page size and the chart's hours, never by the number of logs or alerts.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -297,7 +298,7 @@ def chart_markers(
     ordered = sorted(first_hours.items(), key=lambda item: (item[1], item[0]))
     # The client's first version is when it started sending logs, not a deployment: only
     # a version that followed another is marked.
-    for (previous, _), (version, first) in zip(ordered, ordered[1:], strict=False):
+    for (previous, _), (version, first) in itertools.pairwise(ordered):
         if start <= first < end:
             markers.append(
                 ChartMarker(

@@ -91,7 +91,7 @@ def test_a_member_sees_the_alert_its_values_band_and_chart(http_a, client_a, dri
     assert text(row, "alert-value").startswith("25.0% over")
     assert "4 runs" in text(row, "alert-value")
     assert text(row, "alert-latest").startswith("50.0%")
-    assert text(row, "alert-band") == "95.0% (90.0% – 99.0%)"
+    assert text(row, "alert-band") == "95.0% (90.0% \u2013 99.0%)"
     assert "2026-11-05 10:20" in text(row, "alert-opened")
     # The chart: the metric per hour from the rollups, the band, the opening marked.
     (figure,) = figures(row)
