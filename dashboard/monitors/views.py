@@ -20,14 +20,13 @@ from dashboard import charts
 from dashboard.monitors.selectors import alert_get, alert_page
 from dashboard.monitors.services.alerts import alert_acknowledge, alert_resolve
 from dashboard.scoping import client_view
+from dashboard.views import _render  # the layout's context: switcher, nav badge
 from flusso_site.errors import ApplicationError
 from flusso_site.routers import reading_from_primary
 
 
 @client_view
 def alert_list(request: HttpRequest, *, client: Client) -> HttpResponse:
-    from dashboard.views import _render  # the layout's context (switcher, nav badge)
-
     page = alert_page(client=client, page=request.GET.get("page") or 1)
     context = {
         "alert_page": page,
