@@ -19,10 +19,12 @@ from typing import Any
 from uuid import uuid4
 
 import plotly.io as pio
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from collector.models import LogStatus
+from dashboard.monitors.selectors import AlertChart, ChartMarker
 from dashboard.selectors import CalibrationBucket, ErrorGroup, HistogramBucket, SeriesPoint
 
 Figure = dict[str, Any]
@@ -38,6 +40,14 @@ RISK = "#d9534f"
 CONFIG = {"displayModeBar": False, "responsive": True}
 CHART_HEIGHT = 300
 ERRORS_SHOWN = 12
+ALERT_CHART_HEIGHT = 180
+# Marker kinds: (legend name, symbol, colour).
+MARKER_KINDS = {
+    "alert": ("alert opened", "triangle-down", "#d9534f"),
+    "version": ("new version", "diamond", "#6c5ce7"),
+    "resolved": ("resolved", "circle", "#888"),
+}
+BAND = "rgba(47, 158, 107, 0.14)"
 
 
 @cache
@@ -83,6 +93,55 @@ def to_div(figure: Figure) -> SafeString:
 
 def _x(points: Sequence[SeriesPoint]) -> list[str]:
     return [p.bucket.isoformat() for p in points]
+
+
+def _local(moment: Any) -> str:
+    return timezone.localtime(moment).isoformat()
+
+
+def with_markers(figure: Figure, markers: Sequence[ChartMarker]) -> Figure:
+    """The figure with a dotted vertical line at each marker and, on a hidden axis over
+    the whole height, a triangle at its top whose hover names what happened there
+    (shapes alone have no hover)."""
+    if not markers:
+        return figure
+    layout = dict(figure["layout"])
+    layout["shapes"] = [
+        *layout.get("shapes", []),
+        *(
+            {
+                "type": "line",
+                "xref": "x",
+                "yref": "paper",
+                "x0": _local(m.at),
+                "x1": _local(m.at),
+                "y0": 0,
+                "y1": 1,
+                "line": {"color": MARKER_KINDS[m.kind][2], "width": 1, "dash": "dot"},
+            }
+            for m in markers
+        ),
+    ]
+    layout["yaxis2"] = {"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True}
+    data = list(figure["data"])
+    for kind, (name, symbol, color) in MARKER_KINDS.items():
+        chosen = [m for m in markers if m.kind == kind]
+        if chosen:
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "markers",
+                    "name": name,
+                    "x": [_local(m.at) for m in chosen],
+                    "y": [0.97] * len(chosen),
+                    "yaxis": "y2",
+                    "text": [_plain(m.label) for m in chosen],
+                    "hovertemplate": "%{text}<extra></extra>",
+                    "marker": {"color": color, "symbol": symbol, "size": 10},
+                    "meta": {"marker_kind": kind},
+                }
+            )
+    return {"data": data, "layout": layout}
 
 
 def volume_figure(points: Sequence[SeriesPoint]) -> Figure:
@@ -212,16 +271,79 @@ def errors_figure(groups: Sequence[ErrorGroup]) -> Figure:
     )
 
 
-def volume_chart(points: Sequence[SeriesPoint]) -> str:
-    return to_div(volume_figure(points))
+def alert_figure(chart: AlertChart) -> Figure:
+    """An alert's metric per hour: the baseline band shaded, its median dashed, the
+    opening (and the resolution) marked."""
+    x = [_local(p.bucket) for p in chart.points]
+    percent = chart.kind == "pct"
+    data: list[dict[str, Any]] = []
+    if chart.low is not None and chart.high is not None and x:
+        data.append(
+            {
+                "type": "scatter",
+                "name": "normal band",
+                "x": [x[0], x[-1], x[-1], x[0]],
+                "y": [chart.low, chart.low, chart.high, chart.high],
+                "fill": "toself",
+                "fillcolor": BAND,
+                "line": {"width": 0},
+                "mode": "lines",
+                "hoverinfo": "skip",
+            }
+        )
+    if chart.median is not None and x:
+        data.append(
+            {
+                "type": "scatter",
+                "name": "baseline median",
+                "x": [x[0], x[-1]],
+                "y": [chart.median, chart.median],
+                "mode": "lines",
+                "line": {"dash": "dash", "color": "#2f9e6b", "width": 1},
+                "hoverinfo": "skip",
+            }
+        )
+    data.append(
+        {
+            "type": "scatter",
+            "name": _plain(chart.label),
+            "x": x,
+            "y": [p.value for p in chart.points],
+            "customdata": [p.samples for p in chart.points],
+            "hovertemplate": ("%{y:.1%}" if percent else "%{y:.3g}")
+            + " (%{customdata} runs)<extra></extra>",
+            "mode": "lines+markers",
+            "line": {"color": ACCENT},
+        }
+    )
+    events = [ChartMarker(at=chart.opened_at, kind="alert", label="opened")]
+    if chart.resolved_at is not None:
+        events.append(ChartMarker(at=chart.resolved_at, kind="resolved", label="resolved"))
+    figure = _figure(
+        data,
+        height=ALERT_CHART_HEIGHT,
+        margin={"l": 48, "r": 8, "t": 8, "b": 28},
+        showlegend=False,
+        hovermode="closest",
+        yaxis={"tickformat": ".0%"} if percent else {},
+    )
+    return with_markers(figure, events)
 
 
-def success_rate_chart(points: Sequence[SeriesPoint]) -> str:
-    return to_div(success_rate_figure(points))
+def alert_chart(chart: AlertChart) -> str:
+    return to_div(alert_figure(chart))
 
 
-def quality_chart(points: Sequence[SeriesPoint]) -> str:
-    return to_div(quality_figure(points))
+def volume_chart(points: Sequence[SeriesPoint], markers: Sequence[ChartMarker] = ()) -> str:
+    return to_div(with_markers(volume_figure(points), markers))
+
+
+def success_rate_chart(points: Sequence[SeriesPoint], markers: Sequence[ChartMarker] = ()) -> str:
+    return to_div(with_markers(success_rate_figure(points), markers))
+
+
+def quality_chart(points: Sequence[SeriesPoint], markers: Sequence[ChartMarker] = ()) -> str:
+    return to_div(with_markers(quality_figure(points), markers))
 
 
 def execution_time_chart(buckets: Sequence[HistogramBucket]) -> str:

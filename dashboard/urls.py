@@ -1,6 +1,7 @@
 from django.urls import path
 
 from dashboard import accounts, views
+from dashboard.monitors import views as monitor_views
 
 app_name = "dashboard"
 
@@ -12,6 +13,17 @@ urlpatterns = [
     path("<slug:client_slug>/logs/export.json", views.log_export_json, name="logs_json"),
     path("<slug:client_slug>/logs/<uuid:log_id>/", views.log_detail, name="log"),
     path("<slug:client_slug>/logs/<uuid:log_id>/raw.json", views.log_raw, name="log_raw"),
+    path("<slug:client_slug>/alerts/", monitor_views.alert_list, name="alerts"),
+    path(
+        "<slug:client_slug>/alerts/<int:alert_id>/acknowledge",
+        monitor_views.alert_acknowledge_view,
+        name="alert_acknowledge",
+    ),
+    path(
+        "<slug:client_slug>/alerts/<int:alert_id>/resolve",
+        monitor_views.alert_resolve_view,
+        name="alert_resolve",
+    ),
 ]
 
 # Mounted at /accounts/ before allauth's own routes, which they replace (same names, so

@@ -31,6 +31,7 @@ from collector.models import Client, LogStatus
 from collector.readmodel.facts import DURATION_RELATIVE_ERROR
 from dashboard import charts
 from dashboard.forms import PERIODS, DashboardFilterForm, LogFilterForm
+from dashboard.monitors.selectors import alert_open_count, chart_markers
 from dashboard.scoping import client_view
 from dashboard.selectors import (
     DashboardFilters,
@@ -67,6 +68,7 @@ OVERVIEW_SORTS = {
     "avg_confidence_30d",
     "errors_30d",
     "last_log_at",
+    "open_alerts",
 }
 
 
@@ -78,10 +80,12 @@ def _render(
     client: Client | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    """Render with the layout's needs: the current client and the client switcher."""
+    """Render with the layout's needs: the current client, its unresolved alerts (the
+    nav's badge) and the client switcher."""
     switcher = list(client_list_for_user(user=request.user).only("slug", "name")[:200])
     context = {
         "client": client,
+        "nav_open_alerts": alert_open_count(client=client) if client is not None else 0,
         "switcher_clients": switcher if len(switcher) > 1 else [],
         **context,
     }
@@ -141,6 +145,7 @@ def _overview(request: HttpRequest) -> HttpResponse:
             "runs_30d",
             "successes_30d",
             "errors_30d",
+            "open_alerts",
         )
     }
     for span in ("24h", "7d", "30d"):
@@ -228,6 +233,12 @@ def client_dashboard(request: HttpRequest, *, client: Client) -> HttpResponse:
     form = DashboardFilterForm(request.GET)
     filters = form.filters(now=timezone.now())
     numbers = client_dashboard_numbers(client=client, filters=filters)
+    markers = chart_markers(
+        client=client,
+        start=filters.window.start,
+        end=filters.window.end,
+        environment=filters.environment,
+    )
     series, distributions = numbers.series, numbers.distributions
     by_type, by_node = numbers.errors.by_type, numbers.errors.by_node
     context = {
@@ -238,9 +249,9 @@ def client_dashboard(request: HttpRequest, *, client: Client) -> HttpResponse:
         "options": numbers.options,
         "cards": _kpi_cards(numbers.kpis),
         "charts": {
-            "volume": charts.volume_chart(series),
-            "success": charts.success_rate_chart(series),
-            "quality": charts.quality_chart(series),
+            "volume": charts.volume_chart(series, markers),
+            "success": charts.success_rate_chart(series, markers),
+            "quality": charts.quality_chart(series, markers),
             "duration": charts.execution_time_chart(distributions.execution_time),
             "calibration": charts.calibration_chart(distributions.calibration),
         },
@@ -249,6 +260,8 @@ def client_dashboard(request: HttpRequest, *, client: Client) -> HttpResponse:
         "errors_type_chart": charts.errors_chart(by_type) if by_type else "",
         "errors_node_chart": charts.errors_chart(by_node) if by_node else "",
         "logs_url": _logs_url(client, filters),
+        "alert_markers": [m for m in markers if m.kind == "alert"],
+        "version_markers": [m for m in markers if m.kind == "version"],
     }
     return _render(request, "dashboard/client.html", context, client=client)
 

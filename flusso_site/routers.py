@@ -61,6 +61,17 @@ def reading_from_replica() -> Iterator[None]:
         _reading_replica.reset(token)
 
 
+@contextlib.contextmanager
+def reading_from_primary() -> Iterator[None]:
+    """Inside a page that reads the replica: an action's reads (a row locked before it is
+    changed) go to the primary, where its writes go."""
+    token = _reading_replica.set(False)
+    try:
+        yield
+    finally:
+        _reading_replica.reset(token)
+
+
 def _wants_primary(request: HttpRequest) -> bool:
     until = request.COOKIES.get(STICKY_COOKIE, "")
     return until.isdigit() and int(until) > time.time()

@@ -11,6 +11,7 @@ from django.utils import timezone
 from collector.models import Client, Rollup, WorkflowLog
 from collector.readmodel import reads
 from collector.readmodel.facts import hour_floor
+from dashboard.monitors.selectors import alert_open_counts_unscoped
 from dashboard.selectors.stats import _rate
 
 # The owner's overview ----------------------------------------------------------------
@@ -44,6 +45,8 @@ class ClientOverviewRow:
     avg_confidence_30d: float | None = None
     last_log_at: datetime | None = None
     silent_since: timedelta | None = None
+    # Unresolved (open or acknowledged) alerts.
+    open_alerts: int = 0
 
     @property
     def success_rate_24h(self) -> float | None:
@@ -151,7 +154,8 @@ def client_overview_all_unscoped(*, now: datetime | None = None) -> list[ClientO
 
     From the read model, in a fixed number of queries whatever the number of clients: one
     rollup query for every client's 24 h / 7 d / 30 d figures, one for the raw logs of
-    those windows' partial hours, and the last logs (``_last_logs``).
+    those windows' partial hours, the last logs (``_last_logs``) and one grouped count of
+    the unresolved alerts.
     """
     now = now or timezone.now()
     spans = {
@@ -164,6 +168,7 @@ def client_overview_all_unscoped(*, now: datetime | None = None) -> list[ClientO
         ids = [c["id"] for c in clients]
         by_client = reads.totals_by_client(ids, spans, OVERVIEW_MEASURES)
         last_logs = _last_logs(now=now)
+        open_alerts = alert_open_counts_unscoped()
     rows = []
     for c in clients:
         totals = by_client.get(c["id"])
@@ -190,6 +195,7 @@ def client_overview_all_unscoped(*, now: datetime | None = None) -> list[ClientO
                 name=c["name"],
                 is_active=c["is_active"],
                 last_log_at=last_log_at,
+                open_alerts=open_alerts.get(c["id"], 0),
                 silent_since=_silence(
                     runs_30d=numbers.get("runs_30d", 0),
                     last=last_log_at,

@@ -53,7 +53,7 @@ def kpi(value: Any, kind: str) -> str:
     if value is None:
         return DASH
     if kind == "int":
-        return f"{value:,}"
+        return f"{round(value):,}"
     if kind == "pct":
         return pct(value)
     if kind == "ratio":

@@ -169,13 +169,26 @@ def unscoped(routes: list[Route]) -> list[str]:
 ROUTES = client_routes(get_resolver().url_patterns)
 
 
+# Actions that change something take POST only: the walk sends them a POST (a GET is 405
+# for those allowed in, which test_post_only_routes_refuse_a_get checks).
+POST_ONLY = {"dashboard:alert_acknowledge", "dashboard:alert_resolve"}
+
+
+def send(http: HttpClient, route: Route, url: str):
+    return http.post(url) if route.name in POST_ONLY else http.get(url)
+
+
 def route_url(route: Route, client, log) -> str:
+    from dashboard.monitors.tests.factories import AlertFactory
+
     kwargs = {}
     for name, converter in route.converters.items():
         if name == "client_slug":
             kwargs[name] = client.slug
         elif isinstance(converter, UUIDConverter):
             kwargs[name] = log.log_id
+        elif name == "alert_id":
+            kwargs[name] = AlertFactory(monitor__client=log.client).pk
         else:
             pytest.fail(f"{route.name}: teach this test a value for <{name}>")
     return reverse(route.name, kwargs=kwargs)
@@ -211,12 +224,12 @@ def test_a_client_page_without_the_decorator_is_caught_by_the_walk():
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
 def test_every_client_route_is_404_to_another_clients_user(route, http_a, client_b, log_b):
-    assert http_a.get(route_url(route, client_b, log_b)).status_code == 404
+    assert send(http_a, route, route_url(route, client_b, log_b)).status_code == 404
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
 def test_every_client_route_sends_anonymous_users_to_the_login_page(route, client_a, log_a):
-    response = HttpClient().get(route_url(route, client_a, log_a))
+    response = send(HttpClient(), route, route_url(route, client_a, log_a))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse(settings.LOGIN_URL) + "?next=")
 
@@ -226,8 +239,16 @@ def test_every_client_route_lets_the_owner_and_the_clients_users_in(
     route, http_owner, http_a, client_a, log_a
 ):
     url = route_url(route, client_a, log_a)
-    assert http_owner.get(url).status_code == 200
-    assert http_a.get(url).status_code == 200
+    # A page answers 200; an action redirects back to its page.
+    expected = 302 if route.name in POST_ONLY else 200
+    assert send(http_owner, route, url).status_code == expected
+    assert send(http_a, route, url).status_code == expected
+
+
+@pytest.mark.parametrize("name", sorted(POST_ONLY))
+def test_post_only_routes_refuse_a_get(name, http_a, log_a):
+    route = next(r for r in ROUTES if r.name == name)
+    assert http_a.get(route_url(route, log_a.client, log_a)).status_code == 405
 
 
 # One place filters rows by client ---------------------------------------------------

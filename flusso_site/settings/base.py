@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "collector",
     "dashboard",
+    "dashboard.monitors",
 ]
 
 MIDDLEWARE = [

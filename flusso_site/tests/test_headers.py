@@ -51,9 +51,22 @@ def csp_directives(response) -> dict[str, list[str]]:
     }
 
 
+# The actions (POST only) are sent a POST, and answer with a redirect to their page.
+POST_ONLY = {"alert_acknowledge", "alert_resolve"}
+
+
+def fetch(http: HttpClient, name: str, url: str):
+    if name in POST_ONLY:
+        return http.post(url)
+    return http.get(url, follow=name == "home")
+
+
 def dashboard_routes(log) -> list[tuple[str, str]]:
-    """Every route of dashboard/urls.py, reversed for a real client and log."""
-    values = {"client_slug": log.client.slug, "log_id": log.log_id}
+    """Every route of dashboard/urls.py, reversed for a real client, log and alert."""
+    from dashboard.monitors.tests.factories import AlertFactory
+
+    alert = AlertFactory(monitor__client=log.client)
+    values = {"client_slug": log.client.slug, "log_id": log.log_id, "alert_id": alert.pk}
     routes = []
     for pattern in dashboard_urls.urlpatterns:
         assert isinstance(pattern, URLPattern)
@@ -70,8 +83,8 @@ def test_the_walk_covers_every_dashboard_route_and_the_exports(log):
 
 def test_every_dashboard_page_and_export_is_private_and_never_stored(http_user, log):
     for name, url in dashboard_routes(log):
-        response = http_user.get(url, follow=name == "home")
-        assert response.status_code == 200, url
+        response = fetch(http_user, name, url)
+        assert response.status_code == (302 if name in POST_ONLY else 200), url
         assert {"private", "no-store"} <= cache_directives(response), url
 
 
@@ -128,7 +141,7 @@ def assert_no_inline_code(html: str) -> None:
 
 def test_every_dashboard_page_sends_the_strict_policy_and_holds_no_inline_code(http_user, log):
     for name, url in dashboard_routes(log):
-        response = http_user.get(url, follow=name == "home")
+        response = fetch(http_user, name, url)
         assert_strict_csp(response)
         if response["Content-Type"].startswith("text/html"):
             assert_no_inline_code(response.content.decode())

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class MonitorsConfig(AppConfig):
+    """Monitors, alerts, their channels and the weekly reports (issue 9).
+
+    Nested under dashboard because everything it shows is a dashboard page; its own app
+    because it has its own tables, services and commands.
+    """
+
+    name = "dashboard.monitors"
+    label = "monitors"
+    verbose_name = "Monitors and alerts"
+    default_auto_field = "django.db.models.BigAutoField"
