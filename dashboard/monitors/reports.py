@@ -186,22 +186,29 @@ def _rows(values_by_metric: dict[str, list[MetricValue]]) -> list[MetricRow]:
         if values is None:
             continue
         current, history = values[0], values[1:]
-        seen = [v.value for v in history if v.value is not None]
+        # A week without runs has no normal to give (the client did not run yet, or was
+        # silent); it still is the previous week, with 0 runs.
+        seen = [v.value for v in history if v.value is not None and v.samples > 0]
         normal = statistics.median(seen) if len(seen) >= MIN_NORMAL_WEEKS else None
         rows.append(
             MetricRow(
                 metric=metric,
                 label=label,
                 kind=kind,
-                value=current.value,
+                value=_as_kind(current.value, kind),
                 samples=current.samples,
-                previous=history[0].value,
+                previous=_as_kind(history[0].value, kind),
                 normal=normal,
                 normal_weeks=len(seen),
                 up_is_good=UP_IS_GOOD[metric],
             )
         )
     return rows
+
+
+def _as_kind(value: float | None, kind: str) -> float | None:
+    """Counts as whole numbers (metric_value gives volume as a float)."""
+    return int(value) if kind == "int" and value is not None else value
 
 
 def _values(

@@ -118,6 +118,9 @@ def test_the_normal_needs_two_weeks_of_history_and_skips_empty_weeks():
     success = row(report, Metric.SUCCESS_RATE)
     assert success.previous is None  # nothing the week before
     assert success.normal is None and success.normal_weeks == 1
+    # Weeks without runs are no history: not a normal of 0 runs.
+    volume = row(report, Metric.VOLUME)
+    assert volume.previous == 0 and volume.normal is None
     logs(acme, WEEK - dt.timedelta(weeks=4), ["FAILED", "FAILED"])
     success = row(client_report(client=acme, week=WEEK), Metric.SUCCESS_RATE)
     assert success.normal == pytest.approx(statistics.median([0.5, 0.0]))
