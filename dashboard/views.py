@@ -46,6 +46,7 @@ from dashboard.selectors import (
 from dashboard.selectors import (
     log_detail as log_detail_get,
 )
+from dashboard.selectors.compare import version_previous
 from dashboard.selectors.logs import DEFAULT_SORT, EXPORT_COLUMNS
 from dashboard.selectors.replica import replica_status
 from dashboard.trace import trace_from_document
@@ -249,8 +250,26 @@ def client_dashboard(request: HttpRequest, *, client: Client) -> HttpResponse:
         "errors_type_chart": charts.errors_chart(by_type) if by_type else "",
         "errors_node_chart": charts.errors_chart(by_node) if by_node else "",
         "logs_url": _logs_url(client, filters),
+        "compare_url": _compare_url(request, client, filters, numbers.options["versions"]),
     }
     return _render(request, "dashboard/client.html", context, client=client)
+
+
+def _compare_url(
+    request: HttpRequest, client: Client, filters: DashboardFilters, versions: list[str]
+) -> str:
+    """ "compare with...": the chosen version against the one before it (natural order),
+    over the same period; empty when no version is chosen."""
+    if not filters.version:
+        return ""
+    query = {"dimension": "version", "b": filters.version}
+    previous = version_previous(versions, filters.version)
+    if previous:
+        query["a"] = previous
+    for name in ("period", "start", "end"):
+        if request.GET.get(name):
+            query[name] = request.GET[name]
+    return reverse("dashboard:compare", args=[client.slug]) + "?" + urlencode(query)
 
 
 # Logs ------------------------------------------------------------------------------------

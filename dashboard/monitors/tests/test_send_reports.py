@@ -133,9 +133,7 @@ def test_a_bad_week_is_a_clear_command_error(db, week, message):
 def test_the_default_week_is_the_last_complete_one(tenants, monkeypatch):
     from django.utils import timezone
 
-    monkeypatch.setattr(
-        timezone, "now", lambda: dt.datetime(2026, 6, 10, 3, 0, tzinfo=dt.UTC)
-    )
+    monkeypatch.setattr(timezone, "now", lambda: dt.datetime(2026, 6, 10, 3, 0, tzinfo=dt.UTC))
     output = run("--dry-run")
     assert "for the week of 2026-06-01" in output
 
