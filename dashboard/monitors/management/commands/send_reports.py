@@ -52,7 +52,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--week",
-            help="A day of the week to report (read as its Monday, UTC); default: last complete week.",
+            help=(
+                "A day of the week to report (read as its Monday, UTC); "
+                "default: the last complete week."
+            ),
         )
         parser.add_argument(
             "--dry-run",
