@@ -198,7 +198,7 @@ def _rows(values_by_metric: dict[str, list[MetricValue]]) -> list[MetricRow]:
                 value=_as_kind(current.value, kind),
                 samples=current.samples,
                 previous=_as_kind(history[0].value, kind),
-                normal=normal,
+                normal=normal if kind != "int" or normal is None or normal % 1 else int(normal),
                 normal_weeks=len(seen),
                 up_is_good=UP_IS_GOOD[metric],
             )
