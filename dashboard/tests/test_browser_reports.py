@@ -56,12 +56,12 @@ def _weeks_of_logs(client, week: dt.date) -> None:
         logs_store(client_id=client.pk, logs=logs)
 
 
-def _log_in(page: Page, base: str, email: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_login", email)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/dashboard/**")
+def _log_in(tab: Page, base: str, email: str) -> None:
+    tab.goto(f"{base}/accounts/login/")
+    tab.fill("#id_login", email)
+    tab.fill("#id_password", PASSWORD)
+    tab.click("button[type=submit]")
+    tab.wait_for_url(f"{base}/dashboard/**")
 
 
 def test_a_client_user_reads_the_weekly_report_and_compares_the_new_version(
