@@ -15,6 +15,7 @@ from django.urls import URLPattern, reverse
 
 from collector.tests.factories import ClientFactory, WorkflowLogFactory
 from dashboard import urls as dashboard_urls
+from dashboard.monitors.models import NotificationSettings
 from dashboard.tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +54,9 @@ def csp_directives(response) -> dict[str, list[str]]:
 
 def dashboard_routes(log) -> list[tuple[str, str]]:
     """Every route of dashboard/urls.py, reversed for a real client and log."""
-    values = {"client_slug": log.client.slug, "log_id": log.log_id}
+    reader = UserFactory(email="reader@example.com")
+    token = NotificationSettings.objects.get_or_create(user=reader)[0].unsubscribe_token
+    values = {"client_slug": log.client.slug, "log_id": log.log_id, "token": token}
     routes = []
     for pattern in dashboard_urls.urlpatterns:
         assert isinstance(pattern, URLPattern)
@@ -68,9 +71,14 @@ def test_the_walk_covers_every_dashboard_route_and_the_exports(log):
     assert {"logs_csv", "logs_json", "log_raw", "log", "logs", "client", "home"} <= names
 
 
-def test_every_dashboard_page_and_export_is_private_and_never_stored(http_user, log):
+# Pages only the owner may open (404 to a client user).
+OWNER_PAGES = {"owner_report", "owner_compare"}
+
+
+def test_every_dashboard_page_and_export_is_private_and_never_stored(http_user, http_owner, log):
     for name, url in dashboard_routes(log):
-        response = http_user.get(url, follow=name == "home")
+        http = http_owner if name in OWNER_PAGES else http_user
+        response = http.get(url, follow=name == "home")
         assert response.status_code == 200, url
         assert {"private", "no-store"} <= cache_directives(response), url
 
