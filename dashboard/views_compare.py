@@ -21,6 +21,7 @@ from dashboard.selectors.compare import (
     compare_options_all_clients_unscoped,
 )
 from dashboard.views import _render
+from flusso_site.routers import replica_reads
 
 
 def _page(request: HttpRequest, *, client: Client | None) -> HttpResponse:
@@ -70,4 +71,7 @@ def owner_compare(request: HttpRequest) -> HttpResponse:
     """The same across all clients: the owner's only (404 to anyone else)."""
     if not request.user.is_staff:
         raise Http404("No such page.")
-    return _page(request, client=None)
+    return replica_reads(_page)(request, client=None)
+
+
+owner_compare.reads_replica = True  # type: ignore[attr-defined]

@@ -32,6 +32,7 @@ from dashboard.monitors.services.reports import (
 )
 from dashboard.scoping import client_view
 from dashboard.views import _render
+from flusso_site.routers import replica_reads
 
 
 def _week_links(base: str, week: dt.date, now: dt.datetime) -> dict[str, str]:
@@ -57,9 +58,17 @@ def client_report_page(request: HttpRequest, *, client: Client) -> HttpResponse:
 @login_required
 def owner_report_page(request: HttpRequest) -> HttpResponse:
     """Every client's week: the owner's only (404 to anyone else, like a client they may
-    not see)."""
+    not see). Who the user is is read from the primary (login_required), the report from
+    the replica when there is one, as the owner's overview does."""
     if not request.user.is_staff:
         raise Http404("No such page.")
+    return replica_reads(_owner_report)(request)
+
+
+owner_report_page.reads_replica = True  # type: ignore[attr-defined]
+
+
+def _owner_report(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     form = ReportWeekForm(request.GET, now=now)
     if not form.is_valid():
@@ -74,7 +83,8 @@ def owner_report_page(request: HttpRequest) -> HttpResponse:
 # The link in every report mail, and the RFC 8058 one-click POST that mail clients send
 # without a session or a CSRF token: the unguessable token in the URL is the credential
 # (24 random bytes), so CSRF protection adds nothing here. GET only shows a confirmation
-# (link scanners and previews follow GETs); POST unsubscribes.
+# (link scanners and previews follow GETs); POST unsubscribes. It writes: it reads the
+# primary, never the replica (flusso_site/tests/test_routers.py lists it as such).
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
