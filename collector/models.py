@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Expression, F, Q, Value
@@ -18,6 +19,10 @@ slug_validator = RegexValidator(
     r"^[a-z0-9][a-z0-9_-]{1,62}$",
     "Use 2 to 63 lowercase letters, digits, '-' or '_', starting with a letter or digit.",
 )
+
+# Names a client may not have: the dashboard's fixed paths at /dashboard/<name>/, which
+# come before the "<client_slug>/" routes and would hide that client's dashboard.
+RESERVED_SLUGS = frozenset({"report", "compare", "unsubscribe", "alerts", "static", "api"})
 
 
 class Client(models.Model):
@@ -45,6 +50,14 @@ class Client(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.slug})"
+
+    def clean(self) -> None:
+        # Checked here (full_clean: admin and client_create) rather than as a field
+        # validator, which would change the field's migration state for no schema change.
+        if self.slug in RESERVED_SLUGS:
+            raise ValidationError(
+                {"slug": f"{self.slug!r} is reserved for a dashboard page; choose another."}
+            )
 
 
 class ApiKey(models.Model):

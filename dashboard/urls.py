@@ -1,14 +1,22 @@
 from django.urls import path
 
-from dashboard import accounts, views
+from dashboard import accounts, views, views_compare
 from dashboard.monitors import views as monitor_views
+from dashboard.monitors import views_reports
 
 app_name = "dashboard"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    # Fixed paths before the "<client_slug>/" routes, which would take them as a client:
+    # collector.models.RESERVED_SLUGS keeps any client from being named like them.
+    path("report/", views_reports.owner_report_page, name="owner_report"),
+    path("compare/", views_compare.owner_compare, name="owner_compare"),
+    path("unsubscribe/<str:token>/", views_reports.unsubscribe, name="unsubscribe"),
     path("<slug:client_slug>/", views.client_dashboard, name="client"),
     path("<slug:client_slug>/logs/", views.log_list, name="logs"),
+    path("<slug:client_slug>/report/", views_reports.client_report_page, name="report"),
+    path("<slug:client_slug>/compare/", views_compare.compare, name="compare"),
     path("<slug:client_slug>/logs/export.csv", views.log_export_csv, name="logs_csv"),
     path("<slug:client_slug>/logs/export.json", views.log_export_json, name="logs_json"),
     path("<slug:client_slug>/logs/<uuid:log_id>/", views.log_detail, name="log"),

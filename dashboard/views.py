@@ -31,7 +31,7 @@ from collector.models import Client, LogStatus
 from collector.readmodel.facts import DURATION_RELATIVE_ERROR
 from dashboard import charts
 from dashboard.forms import PERIODS, DashboardFilterForm, LogFilterForm
-from dashboard.monitors.selectors import alert_open_count, chart_markers
+from dashboard.monitors.selectors import alert_open_count, chart_markers, compare_url
 from dashboard.scoping import client_view
 from dashboard.selectors import (
     DashboardFilters,
@@ -47,6 +47,7 @@ from dashboard.selectors import (
 from dashboard.selectors import (
     log_detail as log_detail_get,
 )
+from dashboard.selectors.compare import version_previous
 from dashboard.selectors.logs import DEFAULT_SORT, EXPORT_COLUMNS
 from dashboard.selectors.replica import replica_status
 from dashboard.trace import trace_from_document
@@ -262,8 +263,23 @@ def client_dashboard(request: HttpRequest, *, client: Client) -> HttpResponse:
         "logs_url": _logs_url(client, filters),
         "alert_markers": [m for m in markers if m.kind == "alert"],
         "version_markers": [m for m in markers if m.kind == "version"],
+        "compare_url": _compare_url(request, client, filters, numbers.options["versions"]),
     }
     return _render(request, "dashboard/client.html", context, client=client)
+
+
+def _compare_url(
+    request: HttpRequest, client: Client, filters: DashboardFilters, versions: list[str]
+) -> str:
+    """ "compare with...": the chosen version against the one before it (natural order),
+    over the same period; empty when no version is chosen."""
+    if not filters.version:
+        return ""
+    previous = version_previous(versions, filters.version)
+    extra = {
+        name: request.GET[name] for name in ("period", "start", "end") if request.GET.get(name)
+    }
+    return compare_url(client=client, previous=previous, version=filters.version, extra=extra)
 
 
 # Logs ------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from django.core.paginator import Page, Paginator
 from django.db.models import Case, Count, IntegerField, Q, Value, When
 from django.http import Http404
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from collector.models import Client
@@ -255,14 +255,14 @@ class ChartMarker:
     previous: str = ""
 
 
-def compare_url(*, client: Client, previous: str, version: str) -> str:
-    """The comparison page of two versions, or "" where that page does not exist (a
-    branch without it): ``reverse`` fails with NoReverseMatch there."""
-    try:
-        base = reverse("dashboard:compare", args=[client.slug])
-    except NoReverseMatch:
-        return ""
-    return base + "?" + urlencode({"dimension": "version", "a": previous, "b": version})
+def compare_url(
+    *, client: Client, previous: str | None, version: str, extra: dict[str, str] | None = None
+) -> str:
+    """The comparison page of a version against the one before it (``previous``; without
+    one the page asks which), with ``extra`` query parameters (the dashboard's period)."""
+    query = {"dimension": "version", **({"a": previous} if previous else {}), "b": version}
+    query.update(extra or {})
+    return reverse("dashboard:compare", args=[client.slug]) + "?" + urlencode(query)
 
 
 def chart_markers(

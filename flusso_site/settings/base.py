@@ -217,3 +217,8 @@ LOGGING = {
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
     },
 }
+
+# Where the service is reached from outside, for absolute links in mail (weekly reports,
+# alert e-mails): scheme and host, no trailing slash. Required for sending mail in
+# production; the development server's address while DEBUG is on.
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000" if DEBUG else "").rstrip("/")

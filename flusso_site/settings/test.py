@@ -31,3 +31,4 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {  # noqa: F405
         "NAME": str(Path(tempfile.gettempdir()) / f"flusso-test-{os.getpid()}.sqlite3")
     }
+SITE_URL = "http://testserver"

@@ -15,6 +15,7 @@ from django.urls import URLPattern, reverse
 
 from collector.tests.factories import ClientFactory, WorkflowLogFactory
 from dashboard import urls as dashboard_urls
+from dashboard.monitors.models import NotificationSettings
 from dashboard.tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -62,11 +63,19 @@ def fetch(http: HttpClient, name: str, url: str):
 
 
 def dashboard_routes(log) -> list[tuple[str, str]]:
-    """Every route of dashboard/urls.py, reversed for a real client, log and alert."""
+    """Every route of dashboard/urls.py, reversed for a real client, log, alert and
+    unsubscribe token."""
     from dashboard.monitors.tests.factories import AlertFactory
 
     alert = AlertFactory(monitor__client=log.client)
-    values = {"client_slug": log.client.slug, "log_id": log.log_id, "alert_id": alert.pk}
+    reader = UserFactory(email="reader@example.com")
+    token = NotificationSettings.objects.get_or_create(user=reader)[0].unsubscribe_token
+    values = {
+        "client_slug": log.client.slug,
+        "log_id": log.log_id,
+        "alert_id": alert.pk,
+        "token": token,
+    }
     routes = []
     for pattern in dashboard_urls.urlpatterns:
         assert isinstance(pattern, URLPattern)
@@ -81,9 +90,14 @@ def test_the_walk_covers_every_dashboard_route_and_the_exports(log):
     assert {"logs_csv", "logs_json", "log_raw", "log", "logs", "client", "home"} <= names
 
 
-def test_every_dashboard_page_and_export_is_private_and_never_stored(http_user, log):
+# Pages only the owner may open (404 to a client user).
+OWNER_PAGES = {"owner_report", "owner_compare"}
+
+
+def test_every_dashboard_page_and_export_is_private_and_never_stored(http_user, http_owner, log):
     for name, url in dashboard_routes(log):
-        response = fetch(http_user, name, url)
+        http = http_owner if name in OWNER_PAGES else http_user
+        response = fetch(http, name, url)
         assert response.status_code == (302 if name in POST_ONLY else 200), url
         assert {"private", "no-store"} <= cache_directives(response), url
 

@@ -20,4 +20,8 @@
       input.form.elements.period.value = "custom";
     });
   }
+  // A print button (the weekly report).
+  for (const button of document.querySelectorAll("[data-print]")) {
+    button.addEventListener("click", () => window.print());
+  }
 })();

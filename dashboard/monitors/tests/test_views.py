@@ -314,8 +314,9 @@ def test_the_dashboards_time_series_carry_alert_and_version_markers(http_a, clie
     listed = re.search(r'data-testid="chart-markers">(.*?)</ul>', html, re.S).group(1)
     assert "version v2 first seen" in listed
     assert "1 alert opened" in listed
-    # Without the comparison page on this branch, no broken "compare" link.
-    assert 'data-testid="compare-link"' not in listed
+    # The new version links to its comparison with the one before.
+    assert 'data-testid="compare-link"' in listed
+    assert "compare/?dimension=version&amp;a=v1&amp;b=v2" in listed
 
 
 def test_without_events_in_the_window_the_charts_have_no_markers(http_a, client_a):
