@@ -35,6 +35,14 @@ class AlertChannelAdminForm(forms.ModelForm):
     """The channel form in admin: the address checked like the command checks it; the
     secret is not a field (generated on creation, shown once, rotated by an action)."""
 
+    url = forms.URLField(
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        label="Webhook URL",
+        help_text="http:// or https://, no user name or password in it.",
+    )
+
     class Meta:
         model = AlertChannel
         fields = ["client", "kind", "email", "url", "slack", "enabled"]
