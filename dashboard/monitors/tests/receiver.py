@@ -6,6 +6,7 @@ It records every request (path, headers, raw body) and answers from a script of
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -26,19 +27,21 @@ class Received:
 class Receiver:
     host: str
     port: int
+    scheme: str = "http"
     answers: list[tuple[int, bytes, float]] = field(default_factory=list)
     requests: list[Received] = field(default_factory=list)
 
     def url(self, path: str = "/hook", *, host: str | None = None) -> str:
-        return f"http://{host or self.host}:{self.port}{path}"
+        return f"{self.scheme}://{host or self.host}:{self.port}{path}"
 
     def answer(self, status: int, body: bytes = b"", delay: float = 0.0) -> None:
         self.answers.append((status, body, delay))
 
 
 @contextmanager
-def receiver() -> Iterator[Receiver]:
-    state = Receiver(host="127.0.0.1", port=0)
+def receiver(*, tls: ssl.SSLContext | None = None) -> Iterator[Receiver]:
+    """A receiver; with ``tls`` (a server context), an https one."""
+    state = Receiver(host="127.0.0.1", port=0, scheme="https" if tls else "http")
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
@@ -65,6 +68,8 @@ def receiver() -> Iterator[Receiver]:
             pass  # a client that timed out and left is what some tests do on purpose
 
     server = Server(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     server.daemon_threads = True
     state.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)

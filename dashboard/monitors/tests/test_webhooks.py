@@ -6,6 +6,8 @@ import hashlib
 import hmac
 import json
 import socket
+import ssl
+import subprocess
 
 import pytest
 
@@ -240,3 +242,63 @@ def test_only_the_start_of_a_large_answer_is_read():
         hook.answer(500, b"x" * 100_000)
         answer = webhook_post(hook.url(), b"{}", {}, allow_private=True, timeout=2)
     assert answer.status == 500 and len(answer.body) == 1024
+
+
+# --- https: the checked address, the URL's name for SNI and the certificate --------------
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for hooks.example.test only (openssl, as operators make them)."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-keyout", str(key), "-out", str(cert),
+            "-subj", "/CN=hooks.example.test",
+            "-addext", "subjectAltName=DNS:hooks.example.test",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert, key)
+    client = ssl.create_default_context(cafile=str(cert))
+    return server, client
+
+
+@pytest.fixture
+def hosts_to_loopback(monkeypatch):
+    """*.example.test resolve to 127.0.0.1 (what a DNS record would say)."""
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if str(host).endswith(".example.test"):
+            host = "127.0.0.1"
+        return real_getaddrinfo(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def test_https_connects_to_the_checked_address_with_the_urls_name_for_sni(
+    certificate, hosts_to_loopback
+):
+    """The certificate names only hooks.example.test: verifying it against 127.0.0.1 (the
+    address connected to) would fail, so success means SNI and the check use the name."""
+    server, client = certificate
+    with receiver(tls=server) as hook:
+        url = hook.url(host="hooks.example.test")
+        answer = webhook_post(url, b"{}", {}, allow_private=True, timeout=2, ssl_context=client)
+    assert answer.status == 200
+    assert hook.requests[0].headers["Host"] == f"hooks.example.test:{hook.port}"
+
+
+def test_https_with_a_certificate_for_another_name_is_a_send_error(certificate, hosts_to_loopback):
+    server, client = certificate
+    with receiver(tls=server) as hook:
+        url = hook.url(host="other.example.test")
+        with pytest.raises(WebhookSendError) as caught:
+            webhook_post(url, b"{}", {}, allow_private=True, timeout=2, ssl_context=client)
+        assert hook.requests == []
+    assert "certificate" in caught.value.message.lower()
