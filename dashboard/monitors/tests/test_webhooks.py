@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import socket
 import ssl
 import subprocess
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from dashboard.monitors.tests.receiver import receiver
 from dashboard.monitors.webhooks import (
@@ -302,3 +305,31 @@ def test_https_with_a_certificate_for_another_name_is_a_send_error(certificate, 
             webhook_post(url, b"{}", {}, allow_private=True, timeout=2, ssl_context=client)
         assert hook.requests == []
     assert "certificate" in caught.value.message.lower()
+
+
+# --- The docs' receiver code --------------------------------------------------------------
+
+
+def docs_text() -> str:
+    """The channels docs (docs/monitors-channels.md until merged into docs/monitors.md)."""
+    docs = Path(settings.BASE_DIR) / "docs"
+    for name in ("monitors-channels.md", "monitors.md"):
+        path = docs / name
+        if path.exists() and "flusso_signature_ok" in path.read_text():
+            return path.read_text()
+    raise AssertionError("the signature verification snippet is missing from the docs")
+
+
+def test_the_documented_verification_code_accepts_our_signature_and_nothing_else():
+    (snippet,) = re.findall(r"```python\n(.*?def flusso_signature_ok.*?)```", docs_text(), re.S)
+    namespace: dict = {}
+    exec(snippet, namespace)  # noqa: S102 (our own docs, run to prove they are right)
+    verify = namespace["flusso_signature_ok"]
+    body = payload_body({"version": 1, "event": "alert.opened"})
+    header = webhook_signature("example-secret", body)
+    assert verify("example-secret", body, header)
+    assert not verify("example-secret", body + b" ", header)
+    assert not verify("another-secret", body, header)
+    # The worked example's numbers are the real ones.
+    assert body == b'{"event":"alert.opened","version":1}'
+    assert header in docs_text()
