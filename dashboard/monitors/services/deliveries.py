@@ -27,7 +27,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -143,14 +143,14 @@ def alert_channels_for(event: AlertEvent) -> list[AlertChannel]:
     )
 
 
-def alert_email_users_for(event: AlertEvent) -> list:
+def alert_email_users_for(event: AlertEvent) -> QuerySet:
     """The active users who opted in to alert e-mails and may see the alert's client:
     its members (while the client is active, as its pages are) and the owners (staff)."""
     client = event.alert.client
     may_see = Q(is_staff=True)
     if client.is_active:
         may_see |= Q(memberships__client_id=client.pk)
-    return list(
+    return (
         get_user_model()
         .objects.filter(is_active=True, notification_settings__alert_emails=True)
         .exclude(email="")
@@ -271,7 +271,7 @@ def _user_email(delivery: Delivery) -> _Outcome:
     user = delivery.user
     if user is None:
         raise _Permanent("The user was deleted.")
-    if user not in alert_email_users_for(delivery.event):
+    if not alert_email_users_for(delivery.event).filter(pk=user.pk).exists():
         raise _Permanent("The user no longer receives this client's alert e-mails.")
     return _email(delivery, to=user.email, personal=True)
 

@@ -361,9 +361,10 @@ def test_slack_mode_posts_text_and_blocks_still_signed(acme, settings):
     assert verifies(channel.secret, request.body, request.headers["X-Flusso-Signature"])
 
 
-def test_without_the_setting_a_loopback_webhook_fails_at_once_and_is_never_reached(acme):
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_without_the_setting_a_loopback_webhook_fails_at_once_and_is_never_reached(acme, host):
     with receiver() as hook:
-        webhook(acme, hook.url(host="localhost"))
+        webhook(acme, hook.url(host=host))
         open_alert(acme)
         assert deliveries_run(now=NOW) == 0
         assert deliveries_run(now=NOW + dt.timedelta(days=1)) == 0
