@@ -91,3 +91,51 @@ def test_opting_in_on_the_page_is_what_gets_alert_mails(http, ann):
     http.post(URL, {"alert_emails": "on"})
     assert open_and_run(now + dt.timedelta(hours=1)) == 1
     assert mail.outbox[0].to == ["ann@acme.example"]
+
+
+# --- In a real browser -------------------------------------------------------------------
+
+
+@pytest.fixture
+def page(monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls here never
+    # touch it (as in dashboard/tests/conftest.py).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+    from dashboard.tests.test_browser import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_user_turns_alert_emails_on_from_the_account_menu(live_server, page):
+    from playwright.sync_api import expect
+
+    from dashboard.tests.factories import PASSWORD
+
+    user = MembershipFactory(client=ClientFactory(slug="acme"), user__email="ann@acme.example").user
+    base = live_server.url
+    page.goto(f"{base}/accounts/login/")
+    page.fill("#id_login", user.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{base}/dashboard/acme/")
+
+    page.click(".account >> text=Notifications")
+    expect(page).to_have_url(f"{base}{URL}")
+    expect(page.locator("#id_alert_emails")).not_to_be_checked()
+    expect(page.locator("#id_weekly_report")).to_be_checked()
+    page.check("#id_alert_emails")
+    page.click("form[data-testid=notification-settings] button[type=submit]")
+
+    expect(page.locator(".messages")).to_contain_text("Your notification settings are saved.")
+    expect(page.locator("#id_alert_emails")).to_be_checked()
+    row = NotificationSettings.objects.get(user=user)
+    assert row.alert_emails and row.weekly_report
