@@ -287,7 +287,8 @@ def _email(delivery: Delivery, *, to: str, personal: bool) -> _Outcome:
         "settings_url": f"{settings.FLUSSO_BASE_URL}/accounts/notifications/",
     }
     message = EmailMultiAlternatives(
-        subject=f"[Flusso] {summary.headline}",
+        # One line whatever the client's name holds: a header may not break.
+        subject=" ".join(f"[Flusso] {summary.headline}".split()),
         body=render_to_string("monitors/email/alert.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[to],

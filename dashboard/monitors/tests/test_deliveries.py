@@ -201,6 +201,16 @@ def test_a_client_name_with_markup_is_escaped_in_the_html_mail(db):
     assert "<script>x</script>" not in html and "&lt;script&gt;" in html
 
 
+def test_a_client_name_with_a_line_break_still_makes_a_one_line_subject(db):
+    client = ClientFactory(slug="multi", name="Multi\r\nBcc: eve@evil.example")
+    member(client, "ann@multi.example")
+    open_alert(client)
+    assert deliveries_run(now=NOW) == 1
+    (message,) = mail.outbox
+    assert message.to == ["ann@multi.example"] and message.bcc == []
+    assert "\n" not in message.subject and message.subject.startswith("[Flusso] Multi Bcc:")
+
+
 def test_a_threshold_alert_says_its_threshold(acme):
     member(acme, "ann@acme.example")
     open_alert(
