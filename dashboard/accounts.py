@@ -7,6 +7,8 @@
   EMAIL_HOST, a reset link would otherwise go to the console backend, i.e. the logs.
 - ``REQUIRE_MFA_FOR_STAFF``: a staff user without an authenticator reaches only the
   account pages (where they set one up) until they have one.
+- Notifications: each user chooses their alert e-mails (off by default) and the weekly
+  report (on by default).
 """
 
 from __future__ import annotations
@@ -18,9 +20,14 @@ from allauth.account.views import PasswordResetView
 from allauth.mfa.adapter import get_adapter as get_mfa_adapter
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core import checks
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+
+from dashboard.monitors.forms_channels import NotificationSettingsForm
+from dashboard.monitors.selectors.notifications import notification_settings_get
+from dashboard.monitors.services.notifications import notification_settings_update
 
 # Backends that never deliver: what a deployment without EMAIL_HOST would use.
 UNDELIVERED_BACKENDS = {
@@ -74,6 +81,23 @@ class MailAwarePasswordResetView(PasswordResetView):
 
 
 password_reset = MailAwarePasswordResetView.as_view()
+
+
+@login_required
+def notification_settings(request: HttpRequest) -> HttpResponse:
+    """The user's own mail: alert e-mails and the weekly report."""
+    if request.method == "POST":
+        form = NotificationSettingsForm(request.POST)
+        if form.is_valid():
+            notification_settings_update(user=request.user, **form.cleaned_data)
+            messages.success(request, "Your notification settings are saved.")
+            return redirect("account_notifications")
+    else:
+        current = notification_settings_get(user=request.user)
+        form = NotificationSettingsForm(
+            initial={"alert_emails": current.alert_emails, "weekly_report": current.weekly_report}
+        )
+    return render(request, "account/notifications.html", {"form": form})
 
 
 class StaffMfaRequiredMiddleware:

@@ -7,6 +7,7 @@ from flusso_site.settings.accounts import *  # noqa: F403
 from flusso_site.settings.api import *  # noqa: F403
 from flusso_site.settings.base import *  # noqa: F403
 from flusso_site.settings.dashboard import *  # noqa: F403
+from flusso_site.settings.monitors import *  # noqa: F403
 
 if not DEBUG:  # noqa: F405
     from flusso_site.settings.production import *  # noqa: F403
