@@ -24,7 +24,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from collector.models import LogStatus
-from dashboard.monitors.selectors import AlertChart, ChartMarker
+from dashboard.monitors.selectors.alerts import AlertChart, ChartMarker
 from dashboard.selectors import CalibrationBucket, ErrorGroup, HistogramBucket, SeriesPoint
 
 Figure = dict[str, Any]

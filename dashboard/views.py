@@ -31,7 +31,7 @@ from collector.models import Client, LogStatus
 from collector.readmodel.facts import DURATION_RELATIVE_ERROR
 from dashboard import charts
 from dashboard.forms import PERIODS, DashboardFilterForm, LogFilterForm
-from dashboard.monitors.selectors import alert_open_count, chart_markers, compare_url
+from dashboard.monitors.selectors.alerts import alert_open_count, chart_markers, compare_url
 from dashboard.scoping import client_view
 from dashboard.selectors import (
     DashboardFilters,

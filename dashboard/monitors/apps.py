@@ -12,3 +12,6 @@ class MonitorsConfig(AppConfig):
     label = "monitors"
     verbose_name = "Monitors and alerts"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from dashboard.monitors import checks  # noqa: F401 (registers the system checks)

@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 
 from dashboard.forms import BoundedDateField
-from dashboard.monitors.reports import last_complete_week, week_monday
+from dashboard.monitors.selectors.reports import last_complete_week, week_monday
 
 
 class ReportWeekForm(forms.Form):

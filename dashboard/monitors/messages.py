@@ -43,8 +43,8 @@ def metric_format(metric: str, value: float | None) -> str:
 
 
 def alert_url(alert: Alert) -> str:
-    """The client's alerts page, absolute (FLUSSO_BASE_URL): mail has no request."""
-    return f"{settings.FLUSSO_BASE_URL}/dashboard/{alert.client.slug}/alerts/"
+    """The client's alerts page, absolute (SITE_URL): mail has no request."""
+    return f"{settings.SITE_URL}/dashboard/{alert.client.slug}/alerts/"
 
 
 @dataclass(frozen=True)

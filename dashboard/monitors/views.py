@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from collector.models import Client
 from dashboard import charts
-from dashboard.monitors.selectors import alert_get, alert_page
+from dashboard.monitors.selectors.alerts import alert_get, alert_page
 from dashboard.monitors.services.alerts import alert_acknowledge, alert_resolve
 from dashboard.scoping import client_view
 from dashboard.views import _render  # the layout's context: switcher, nav badge

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 from collector.models import Client
 from dashboard.monitors.forms import ReportWeekForm
 from dashboard.monitors.models import NotificationSettings
-from dashboard.monitors.reports import (
+from dashboard.monitors.selectors.reports import (
     WEEK,
     client_report,
     last_complete_week,

@@ -11,7 +11,7 @@ from django.utils import timezone
 from collector.models import Client, Rollup, WorkflowLog
 from collector.readmodel import reads
 from collector.readmodel.facts import hour_floor
-from dashboard.monitors.selectors import alert_open_counts_unscoped
+from dashboard.monitors.selectors.alerts import alert_open_counts_unscoped
 from dashboard.selectors.stats import _rate
 
 # The owner's overview ----------------------------------------------------------------

@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 from collector.services import logs_store
 from collector.tests.factories import ClientFactory, WorkflowLogFactory
 from dashboard.monitors.models import AlertState, Metric
-from dashboard.monitors.reports import last_complete_week
+from dashboard.monitors.selectors.reports import last_complete_week
 from dashboard.monitors.tests.factories import AlertFactory, MonitorFactory
 from dashboard.tests.factories import PASSWORD, MembershipFactory
 from dashboard.tests.test_browser import browser, page  # noqa: F401 (fixtures)

@@ -1,12 +1,8 @@
-"""Monitors' channels: where alert links point, and how far webhooks may reach."""
+"""Monitors' channels: how far webhooks may reach (links in mail start at SITE_URL, base.py)."""
 
 from __future__ import annotations
 
-from flusso_site.env import env_bool, env_int, env_str
-
-# The address people open Flusso at, for links in e-mails and webhook payloads (a mail or
-# a Slack message has no request to build an absolute URL from). No trailing slash.
-FLUSSO_BASE_URL = env_str("FLUSSO_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+from flusso_site.env import env_bool, env_int
 
 # Webhooks may not reach loopback, private, link-local or otherwise non-public addresses
 # (checked on the resolved address at delivery time) unless the operator allows it, e.g.

@@ -27,6 +27,8 @@ README_PRODUCTION_ENV = {
     "EMAIL_HOST": "smtp.example.com",
     # Without it the limits count per worker process and a check says so (flusso.W002).
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    # Without it mail cannot link to the dashboard and a check says so (flusso.W003).
+    "SITE_URL": "https://flusso.example.com",
 }
 
 
@@ -67,11 +69,13 @@ def test_each_hardening_variable_is_what_silences_its_warning(variable, warning)
 
 
 @pytest.mark.parametrize(
-    ("variable", "warning"), [("REDIS_URL", "flusso.W002"), ("EMAIL_HOST", "flusso.W001")]
+    ("variable", "warning"),
+    [("REDIS_URL", "flusso.W002"), ("EMAIL_HOST", "flusso.W001"), ("SITE_URL", "flusso.W003")],
 )
 def test_without_a_shared_cache_or_mail_the_deploy_check_says_so(variable, warning):
     """Without REDIS_URL every worker counts a client's limits alone; without EMAIL_HOST
-    resets are refused: both are warned about, not silently accepted."""
+    resets are refused; without SITE_URL mail cannot link to the dashboard: each is warned
+    about, not silently accepted."""
     result = check_deploy(**{variable: ""})
     assert result.returncode != 0
     assert warning in result.stderr + result.stdout

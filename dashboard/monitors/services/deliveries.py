@@ -284,7 +284,7 @@ def _email(delivery: Delivery, *, to: str, personal: bool) -> _Outcome:
         "event": event,
         "alert": event.alert,
         "personal": personal,
-        "settings_url": f"{settings.FLUSSO_BASE_URL}/accounts/notifications/",
+        "settings_url": f"{settings.SITE_URL}/accounts/notifications/",
     }
     message = EmailMultiAlternatives(
         # One line whatever the client's name holds: a header may not break.

@@ -1,4 +1,5 @@
-"""Saving a user's notification settings (the row is created on the first save)."""
+"""Saving a user's notification settings (the row is created on the first save, or when a
+mail needs its unsubscribe token)."""
 
 from __future__ import annotations
 
@@ -13,4 +14,11 @@ def notification_settings_update(
     found, _ = NotificationSettings.objects.update_or_create(
         user=user, defaults={"alert_emails": alert_emails, "weekly_report": weekly_report}
     )
+    return found
+
+
+def notification_settings_ensure(*, user: AbstractBaseUser) -> NotificationSettings:
+    """The user's settings row, made with the defaults when they have none yet (a weekly
+    report's unsubscribe link needs its token)."""
+    found, _ = NotificationSettings.objects.get_or_create(user=user)
     return found

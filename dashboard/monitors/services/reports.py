@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 
 from dashboard.monitors.models import NotificationSettings, ReportDelivery
-from dashboard.monitors.reports import (
+from dashboard.monitors.selectors.reports import (
     ClientReport,
     OwnerReport,
     Recipient,
@@ -32,6 +31,7 @@ from dashboard.monitors.reports import (
     report_recipients_unscoped,
     week_monday,
 )
+from dashboard.monitors.services.notifications import notification_settings_ensure
 from flusso_site.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -43,12 +43,6 @@ class SiteUrlMissing(ApplicationError):
 
 class UnknownUnsubscribeToken(ApplicationError):
     """No user has this unsubscribe token (mistyped, or rotated)."""
-
-
-def notification_settings_for(*, user: AbstractBaseUser) -> NotificationSettings:
-    """The user's settings row, made with the defaults when they have none yet."""
-    found, _ = NotificationSettings.objects.get_or_create(user=user)
-    return found
 
 
 def unsubscribe_weekly_report(*, token: str) -> NotificationSettings:
@@ -174,7 +168,7 @@ def _send_one(
     week: dt.date, recipient: Recipient, report: ClientReport | OwnerReport
 ) -> ReportOutcome:
     slug = recipient.client.slug if recipient.client else ""
-    token = notification_settings_for(user=recipient.user).unsubscribe_token
+    token = notification_settings_ensure(user=recipient.user).unsubscribe_token
     message = report_message(report=report, to=recipient.email, token=token)
     try:
         with transaction.atomic():

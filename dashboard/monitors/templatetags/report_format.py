@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from dashboard.monitors.reports import MetricRow
+from dashboard.monitors.selectors.reports import MetricRow
 from dashboard.templatetags.dashboard_format import kpi, kpi_change
 
 register = template.Library()

@@ -40,7 +40,7 @@ MINUTE = dt.timedelta(minutes=1)
 
 @pytest.fixture(autouse=True)
 def _base_url(settings):
-    settings.FLUSSO_BASE_URL = "https://flusso.example.com"
+    settings.SITE_URL = "https://flusso.example.com"
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from collector.readmodel.facts import percentile_from_histogram
 from collector.tests.factories import ClientFactory, WorkflowLogFactory
 from dashboard.monitors.metrics import metric_value
 from dashboard.monitors.models import AlertState, Metric
-from dashboard.monitors.reports import (
+from dashboard.monitors.selectors.reports import (
     client_report,
     last_complete_week,
     owner_report_all_clients_unscoped,
@@ -187,7 +187,7 @@ def test_the_owner_report_has_a_row_per_active_client_and_the_totals():
 def test_report_values_are_metric_value_of_the_read_model():
     """The report defines no metric of its own: the same figures as metric_value."""
     from collector.readmodel import reads
-    from dashboard.monitors.reports import week_span
+    from dashboard.monitors.selectors.reports import week_span
 
     acme = ClientFactory(slug="acme")
     logs(acme, WEEK, ["SUCCESS", "FAILED", "ESCALATED"], overall_confidence=0.7)

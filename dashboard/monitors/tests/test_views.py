@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from dashboard.monitors.models import AlertEvent, AlertState, Metric
-from dashboard.monitors.selectors import ALERTS_PER_PAGE
+from dashboard.monitors.selectors.alerts import ALERTS_PER_PAGE
 from dashboard.monitors.services.alerts import alert_open, alert_resolve
 from dashboard.monitors.tests.factories import AlertFactory, MonitorFactory
 from dashboard.tests.factories import MembershipFactory

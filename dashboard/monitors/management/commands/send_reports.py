@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from dashboard.forms import EARLIEST_DATE
-from dashboard.monitors.reports import last_complete_week, week_monday
+from dashboard.monitors.selectors.reports import last_complete_week, week_monday
 from dashboard.monitors.services.reports import reports_send
 from flusso_site.errors import ApplicationError
 

@@ -9,7 +9,7 @@ from django.http import Http404
 
 from collector.readmodel import reads
 from dashboard.monitors.models import AlertState, Metric
-from dashboard.monitors.selectors import (
+from dashboard.monitors.selectors.alerts import (
     ALERTS_PER_PAGE,
     CHART_HOURS_AFTER,
     CHART_HOURS_BEFORE,
