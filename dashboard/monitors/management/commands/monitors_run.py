@@ -80,4 +80,5 @@ class Command(BaseCommand):
         summary = monitors_evaluate(now=now)
         sent = deliveries_run(now=now)
         made = f"{created} default monitors created; " if created else ""
-        return f"monitors_run {now.astimezone(dt.UTC):%Y-%m-%dT%H:%M:%SZ}: {made}{summary.line()}; {sent} sent"
+        moment = f"{now.astimezone(dt.UTC):%Y-%m-%dT%H:%M:%SZ}"
+        return f"monitors_run {moment}: {made}{summary.line()}; {sent} sent"
