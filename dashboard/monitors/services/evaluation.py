@@ -268,8 +268,14 @@ def _read(now: dt.datetime, monitors: Sequence[Monitor]) -> Readings:
 # Judging ----------------------------------------------------------------------------------
 
 
-def _band_fields(band: Band) -> dict[str, float]:
-    return {"baseline_median": band.median, "baseline_low": band.low, "baseline_high": band.high}
+def _band_fields(band: Band, metric: str) -> dict[str, float]:
+    """The band as the page shows it: a rate within [0, 1], nothing below 0."""
+    top = 1.0 if metric in RATE_METRICS else math.inf
+    return {
+        "baseline_median": band.median,
+        "baseline_low": min(max(band.low, 0.0), top),
+        "baseline_high": min(max(band.high, 0.0), top),
+    }
 
 
 def _judge_drift(
@@ -318,7 +324,7 @@ def _judge_drift(
             "last_value": recent.value,
             "sample_size": recent.samples,
             "p_value": p_value,
-            **_band_fields(band),
+            **_band_fields(band, metric),
             "detail": {
                 "baseline_weeks": sorted(base),
                 "baseline_values": values,
@@ -358,7 +364,7 @@ def _judge_volume(
             "last_value": float(recent),
             "sample_size": recent,
             "p_value": p_value,
-            **_band_fields(band),
+            **_band_fields(band, Metric.VOLUME),
             "detail": {
                 "baseline_weeks": weeks,
                 "baseline_values": counts,
