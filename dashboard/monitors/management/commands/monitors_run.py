@@ -20,7 +20,10 @@ logger = logging.getLogger(__name__)
 
 def parse_moment(text: str) -> dt.datetime:
     """An ISO 8601 moment; without an offset it is read as UTC."""
-    moment = parse_datetime(text.strip())
+    try:
+        moment = parse_datetime(text.strip())
+    except ValueError:  # well formed but impossible, e.g. month 13
+        moment = None
     if moment is None:
         raise CommandError(
             f"--now {text!r} is not an ISO 8601 date and time, e.g. 2026-11-20T09:30:00Z."
