@@ -148,17 +148,25 @@ class Readings:
     weeks: dict[ClientEnvironment, list[int]]
     last_log: dict[ClientEnvironment, dt.datetime]
     silence_expected: dict[ClientEnvironment, tuple[float, list[float]]]
+    # client -> its environments with runs in some span (built once: judging asks often).
+    seen: dict[int, list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for (client_id, environment), spans in self.totals.items():
+            if any(t["runs"] > 0 for t in spans.values()):
+                self.seen.setdefault(client_id, []).append(environment)
+        for environments in self.seen.values():
+            environments.sort()
 
     def environments(self, client_id: int) -> list[str]:
-        found = {
-            environment
-            for (owner, environment), spans in self.totals.items()
-            if owner == client_id and any(t["runs"] > 0 for t in spans.values())
-        }
-        return sorted(found)
+        return self.seen.get(client_id, [])
 
     def value(self, metric: str, keys: Sequence[ClientEnvironment], span: str) -> MetricValue:
         """The metric over a span for one (client, environment), or summed over several."""
+        if len(keys) == 1:
+            spans = self.totals.get(keys[0])
+            histogram = self.histograms.get(keys[0], {}).get(span)
+            return metric_value(metric, spans[span] if spans else Totals(), histogram)
         total = Totals()
         histogram: dict[int, int] = {}
         for key in keys:
@@ -469,12 +477,7 @@ def _judge(monitor: Monitor, readings: Readings, environment: str) -> Verdict:
         if environment:
             keys = [(monitor.client_id, environment)]
         else:
-            keys = [key for key in readings.totals if key[0] == monitor.client_id]
-            keys += [
-                key
-                for key in readings.last_log
-                if key[0] == monitor.client_id and key not in readings.totals
-            ]
+            keys = [(monitor.client_id, env) for env in readings.environments(monitor.client_id)]
         return _judge_threshold(monitor, readings, keys, window)
     key = (monitor.client_id, environment)
     if monitor.metric == Metric.SILENCE:
