@@ -30,11 +30,16 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 install: $(VENV)/.runtime-installed
 install-dev: $(VENV)/.dev-installed
 
-# Development server with DEBUG on and demo data (seeded only into an empty database).
+# Development server with DEBUG on and demo data (seeded only into an empty database), and
+# the monitors evaluated every minute beside it (manage.py monitors_run --loop).
 run: export DEBUG ?= true
 run: install
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo --base-url http://$(HOST):$(PORT)
+	@# The monitors' loop beside the server (alerts on the demo data within a minute),
+	@# stopped when the server stops, however it stops.
+	$(BIN)/python manage.py monitors_run --loop & loop=$$!; \
+	trap 'kill $$loop 2>/dev/null' EXIT; \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: install-dev

@@ -89,3 +89,19 @@ def test_the_loop_survives_a_failing_round_and_stops_cleanly_on_ctrl_c(monkeypat
     assert Alert.objects.count() == 4
     assert all(0 <= seconds <= 5 for seconds in clock.sleeps)
     assert real_timezone.now() > T  # the real clock was left alone
+
+
+def test_on_the_demo_data_monitors_run_opens_the_drift_and_the_silence():
+    from dashboard.services import demo_seed
+
+    # A Monday at 03:00 UTC: the hardest moment for the silence (its gap then spans a
+    # quiet weekend); the drift is at the same time of the week in every week.
+    now = dt.datetime(2026, 11, 30, 3, 0, tzinfo=dt.UTC)
+    demo_seed(now=now)
+    out = StringIO()
+    call_command("monitors_run", "--now", now.isoformat(), stdout=out)
+    found = set(Alert.objects.values_list("client__slug", "metric", "environment"))
+    assert ("aurora-home", "success_rate", "production") in found
+    assert ("brightline", "silence", "production") in found
+    silence = Alert.objects.get(client__slug="brightline", metric="silence")
+    assert now - dt.datetime.fromisoformat(silence.detail["last_log_at"]) > dt.timedelta(days=3)
