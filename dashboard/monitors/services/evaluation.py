@@ -183,7 +183,9 @@ def _spans(now: dt.datetime, monitors: Sequence[Monitor]) -> tuple[dict, dict]:
     monitors), and each baseline week whole (whether the client had data that week)."""
     totals: dict[str, Span] = {}
     histograms: dict[str, Span] = {}
-    for week in range(1, BASELINE_WEEKS + 1):
+    # Week 0 (the last seven days) only tells which environments a client has (a new
+    # client's threshold monitors); weeks 1 to 6 are the baseline weeks.
+    for week in range(BASELINE_WEEKS + 1):
         totals[_presence(week)] = Span(now - (week + 1) * WEEK, now - week * WEEK)
     for monitor in monitors:
         if monitor.metric == Metric.SILENCE:

@@ -263,3 +263,19 @@ def test_default_monitors_are_made_once_and_an_owners_tuning_stays():
     assert not Monitor.objects.filter(client__slug="gone-co").exists()
     tuned = Monitor.objects.get(metric=Metric.VOLUME, window_minutes=60)
     assert (tuned.sensitivity, tuned.enabled) == (5.0, False)
+
+
+def test_a_threshold_silence_monitor_watches_a_client_of_a_few_days():
+    client = ClientFactory(slug="fresh-co")
+    monitor = MonitorFactory(
+        client=client,
+        kind=MonitorKind.THRESHOLD,
+        metric=Metric.SILENCE,
+        comparison=Comparison.ABOVE,
+        threshold=120,  # minutes
+    )
+    seed(client, T - 3 * 24 * H, T - 10 * H, per_hour=2)
+    run(T)
+    found = Alert.objects.get(monitor=monitor)
+    assert found.value == pytest.approx(10 * 60 + 30)  # the last log came at T - 10h30
+    assert found.window_start == T - 10 * H - 30 * M
