@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from dashboard.monitors.models import Alert, AlertEvent, AlertState, Monitor, MonitorKind
 from dashboard.monitors.services.alerts import alert_resolve
@@ -52,6 +53,22 @@ class MonitorForm(forms.ModelForm):
         return data
 
 
+class MutedFilter(admin.SimpleListFilter):
+    title = "muted"
+    parameter_name = "muted"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "muted now"), ("no", "not muted")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Monitor]) -> QuerySet[Monitor]:
+        now = timezone.now()
+        if self.value() == "yes":
+            return queryset.filter(muted_until__gt=now)
+        if self.value() == "no":
+            return queryset.exclude(muted_until__gt=now)
+        return queryset
+
+
 @admin.register(Monitor)
 class MonitorAdmin(admin.ModelAdmin):
     form = MonitorForm
@@ -69,7 +86,15 @@ class MonitorAdmin(admin.ModelAdmin):
         "is_default",
     ]
     list_editable = ["sensitivity", "min_samples", "cooldown_minutes", "enabled", "muted_until"]
-    list_filter = ["enabled", "kind", "metric", "window_minutes", "is_default", "client"]
+    list_filter = [
+        "enabled",
+        MutedFilter,
+        "kind",
+        "metric",
+        "window_minutes",
+        "is_default",
+        "client",
+    ]
     search_fields = ["client__slug", "client__name"]
     list_select_related = ["client"]
     readonly_fields = ["is_default", "created_at"]

@@ -53,6 +53,28 @@ def test_the_monitor_list_shows_every_clients_defaults(admin_http):
     assert "15 monitors" in html
 
 
+def test_the_monitor_list_filters_muted_ones(admin_http):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    MonitorFactory(client=ClientFactory(slug="loud-co"))
+    MonitorFactory(
+        client=ClientFactory(slug="hushed-co"), muted_until=timezone.now() + timedelta(hours=1)
+    )
+    MonitorFactory(
+        client=ClientFactory(slug="was-muted-co"), muted_until=timezone.now() - timedelta(hours=1)
+    )
+    url = reverse("admin:monitors_monitor_changelist")
+
+    def listed(muted: str) -> set[str]:
+        found = admin_http.get(url, {"muted": muted}).context["cl"].result_list
+        return {monitor.client.slug for monitor in found}
+
+    assert listed("yes") == {"hushed-co"}
+    assert listed("no") == {"loud-co", "was-muted-co"}
+
+
 def test_an_owner_adds_a_threshold_monitor(admin_http):
     client = ClientFactory()
     response = admin_http.post(reverse("admin:monitors_monitor_add"), _threshold_form(client))
