@@ -497,17 +497,51 @@ def totals_by_client_environment(
     filled): an edge covering most of its hour is read as the hour minus the rest of it.
     Only pairs with a row in some span are present.
     """
+    return windows_by_client_environment(client_ids, spans, {}, measures)[0]
+
+
+def duration_histograms_by_client_environment(
+    client_ids: Sequence[int], spans: dict[str, Span]
+) -> dict[ClientEnvironment, dict[str, dict[int, int]]]:
+    """Runs per duration bucket per (client, environment) and named span: one rollup
+    query per span, one raw scan for the edges (read by complement, as totals are)."""
+    return windows_by_client_environment(client_ids, {}, spans, ())[1]
+
+
+def windows_by_client_environment(
+    client_ids: Sequence[int],
+    spans: dict[str, Span],
+    histogram_spans: dict[str, Span],
+    measures: Sequence[str] = HOURLY_MEASURES,
+) -> tuple[
+    dict[ClientEnvironment, dict[str, Totals]],
+    dict[ClientEnvironment, dict[str, dict[int, int]]],
+]:
+    """``totals_by_client_environment`` of ``spans`` and
+    ``duration_histograms_by_client_environment`` of ``histogram_spans`` together, with
+    one raw scan for the edges of both (the monitors read the same windows for both)."""
     scope = Scope(client_id=None, client_ids=tuple(client_ids))
     covers: dict[str, Cover] = {}
     minus: dict[str, tuple[Span, ...]] = {}
     for name, span in spans.items():
         covers[name], minus[name] = _by_complement(cover(span))
-    results: dict[ClientEnvironment, dict[str, Totals]] = {}
+    histogram_covers: dict[str, Cover] = {}
+    histogram_minus: dict[str, tuple[Span, ...]] = {}
+    for name, span in histogram_spans.items():
+        histogram_covers[name], histogram_minus[name] = _by_complement(cover(span))
+    totals: dict[ClientEnvironment, dict[str, Totals]] = {}
+    histograms: dict[ClientEnvironment, dict[str, dict[int, int]]] = {}
 
     def slot(key: ClientEnvironment, name: str) -> Totals:
-        found = results.get(key)
+        found = totals.get(key)
         if found is None:
-            found = results[key] = {n: Totals() for n in spans}
+            found = totals[key] = {n: Totals() for n in spans}
+        return found[name]
+
+    def histogram_slot(key: ClientEnvironment, name: str) -> dict[int, int]:
+        found = histograms.get(key)
+        if found is None:
+            found = histograms[key] = {n: {} for n in histogram_spans}
         return found[name]
 
     for name, part in covers.items():
@@ -524,70 +558,44 @@ def totals_by_client_environment(
             target = slot((row["client_id"], row["environment"]), name).measures
             for measure in measures:
                 target[measure] += row[measure] or 0
-    plus = {edge for part in covers.values() for edge in part.edges}
-    less = {edge for spans_ in minus.values() for edge in spans_}
-    pieces = _edge_facts_by_client_environment(client_ids, plus | less, measures)
-    for (client_id, environment, edge), logs in pieces.items():
-        piece = Totals()
-        for log in logs:
-            piece.add_log(log)
-        for name, part in covers.items():
-            if edge in part.edges:
-                slot((client_id, environment), name).add(piece.measures, None)
-            if edge in minus[name]:
-                slot((client_id, environment), name).add(piece.measures, None, sign=-1)
-    return results
-
-
-def duration_histograms_by_client_environment(
-    client_ids: Sequence[int], spans: dict[str, Span]
-) -> dict[ClientEnvironment, dict[str, dict[int, int]]]:
-    """Runs per duration bucket per (client, environment) and named span: one rollup
-    query per span, one raw scan for the edges (read by complement, as totals are)."""
-    scope = Scope(client_id=None, client_ids=tuple(client_ids))
-    covers: dict[str, Cover] = {}
-    minus: dict[str, tuple[Span, ...]] = {}
-    for name, span in spans.items():
-        covers[name], minus[name] = _by_complement(cover(span))
-    results: dict[ClientEnvironment, dict[str, dict[int, int]]] = {}
-
-    def slot(key: ClientEnvironment, name: str) -> dict[int, int]:
-        found = results.get(key)
-        if found is None:
-            found = results[key] = {n: {} for n in spans}
-        return found[name]
-
-    for name, part in covers.items():
+    for name, part in histogram_covers.items():
         if part.empty:
             continue
-        rows = (
+        buckets = (
             scope.filter(DurationRollup.objects.filter(part.condition(all_dims=False)))
             .values_list("client_id", "environment", "bucket")
             .annotate(runs=Sum("runs"))
             .order_by()
         )
-        for client_id, environment, bucket, runs in rows:
+        for client_id, environment, bucket, runs in buckets:
             if runs:
-                histogram = slot((client_id, environment), name)
+                histogram = histogram_slot((client_id, environment), name)
                 histogram[bucket] = histogram.get(bucket, 0) + runs
-    plus = {edge for part in covers.values() for edge in part.edges}
-    less = {edge for spans_ in minus.values() for edge in spans_}
-    pieces = _edge_facts_by_client_environment(
-        client_ids,
-        plus | less,
-        ("exec_n",),  # selects execution_time_seconds
-    )
+    edges = {edge for part in (*covers.values(), *histogram_covers.values()) for edge in part.edges}
+    edges |= {edge for spans_ in (*minus.values(), *histogram_minus.values()) for edge in spans_}
+    read = (*measures, "exec_n") if histogram_spans else measures  # exec_n: the durations
+    pieces = _edge_facts_by_client_environment(client_ids, edges, read)
     for (client_id, environment, edge), logs in pieces.items():
-        for name, part in covers.items():
-            sign = 1 if edge in part.edges else -1 if edge in minus[name] else 0
+        key = (client_id, environment)
+        if spans:
+            piece = Totals()
+            for log in logs:
+                piece.add_log(log)
+            for name, part in covers.items():
+                if edge in part.edges:
+                    slot(key, name).add(piece.measures, None)
+                if edge in minus[name]:
+                    slot(key, name).add(piece.measures, None, sign=-1)
+        for name, part in histogram_covers.items():
+            sign = 1 if edge in part.edges else -1 if edge in histogram_minus[name] else 0
             if not sign:
                 continue
-            histogram = slot((client_id, environment), name)
+            histogram = histogram_slot(key, name)
             for log in logs:
                 if log.execution_time_seconds is not None:
                     bucket = duration_bucket(log.execution_time_seconds)
                     histogram[bucket] = histogram.get(bucket, 0) + sign
-    return results
+    return totals, histograms
 
 
 def last_log_by_client_environment(

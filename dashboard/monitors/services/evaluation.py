@@ -21,11 +21,10 @@ from collector.readmodel.reads import (
     ClientEnvironment,
     Span,
     Totals,
-    duration_histograms_by_client_environment,
     hourly_runs_by_client_environment,
     last_log_by_client_environment,
     read_snapshot,
-    totals_by_client_environment,
+    windows_by_client_environment,
 )
 from dashboard.monitors.metrics import HIGHER_IS_WORSE, RATE_METRICS, MetricValue, metric_value
 from dashboard.monitors.models import (
@@ -248,11 +247,8 @@ def _read(now: dt.datetime, monitors: Sequence[Monitor]) -> Readings:
     client_ids = sorted({monitor.client_id for monitor in monitors})
     total_spans, histogram_spans = _spans(now, monitors)
     with read_snapshot():
-        totals = totals_by_client_environment(client_ids, total_spans, MEASURES)
-        histograms = (
-            duration_histograms_by_client_environment(client_ids, histogram_spans)
-            if histogram_spans
-            else {}
+        totals, histograms = windows_by_client_environment(
+            client_ids, total_spans, histogram_spans, MEASURES
         )
         weeks = {
             key: [w for w in range(1, BASELINE_WEEKS + 1) if spans[_presence(w)]["runs"] > 0]
@@ -271,8 +267,41 @@ def _read(now: dt.datetime, monitors: Sequence[Monitor]) -> Readings:
             for key, last in last_log.items()
             if len(weeks.get(key, [])) >= MIN_BASELINE_WEEKS
         }
-        expected = _silence_expected(now, candidates, weeks) if candidates else {}
-    return Readings(now, totals, histograms, weeks, last_log, expected)
+        bounded = _silence_bounds(now, candidates, weeks, totals, total_spans)
+        exact = {key: last for key, last in candidates.items() if key not in bounded}
+        expected = _silence_expected(now, exact, weeks) if exact else {}
+    return Readings(now, totals, histograms, weeks, last_log, expected | bounded)
+
+
+def _silence_bounds(
+    now: dt.datetime,
+    candidates: dict[ClientEnvironment, dt.datetime],
+    weeks: dict[ClientEnvironment, list[int]],
+    totals: dict[ClientEnvironment, dict[str, Totals]],
+    spans: dict[str, Span],
+) -> dict[ClientEnvironment, tuple[float, list[float]]]:
+    """The candidates whose gap cannot be a silence, from what was read already: a gap
+    shorter than a window read for every baseline week lies inside that window in each
+    week (and any gap inside its baseline week), so the median of those counts bounds the
+    expected count from above. Where the bound says no alert is possible, the hour rows
+    need not be read; the bound stands in for the expected count (it only ever says "not
+    silent"). Returns (bound, []) per such candidate."""
+    windows = sorted(
+        int(name[1:].split("/")[0])
+        for name in spans
+        if name.startswith("b") and name.endswith("/1")
+    )
+    most = -math.log(SILENCE_P_VALUE)  # P(none) = exp(-expected) >= 0.001 up to here
+    found: dict[ClientEnvironment, tuple[float, list[float]]] = {}
+    for key, last in candidates.items():
+        gap = now - max(last, now - SILENCE_LOOKBACK)
+        window = next((w for w in windows if gap <= dt.timedelta(minutes=w)), None)
+        names = [_base(window, week) if window else _presence(week) for week in weeks.get(key, [])]
+        read = totals.get(key, {})
+        counts = [read[name]["runs"] for name in names if name in read]
+        if counts and median(counts) < most:
+            found[key] = (median(counts), [])
+    return found
 
 
 # Judging ----------------------------------------------------------------------------------
