@@ -12,11 +12,12 @@ import datetime as dt
 import logging
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-from collector.readmodel.facts import HOURLY_MEASURES
+from collector.readmodel.facts import HOURLY_MEASURES, hour_ceil, hour_floor
 from collector.readmodel.reads import (
     ClientEnvironment,
     Span,
@@ -70,6 +71,8 @@ SILENCE_P_VALUE = 0.001
 # The gap's expected count looks back at most a week (a client silent for longer is
 # judged on the last week of its gap, which is more than enough to say).
 SILENCE_LOOKBACK = dt.timedelta(days=7)
+# Gap lengths (hours) whose whole-hour stretches are read to rule most gaps out cheaply.
+SILENCE_BOUND_HOURS = (24, 72)
 # Hysteresis: an alert opened at ``sensitivity`` spreads resolves only once the value is
 # back within half that (so a value hovering at the edge does not open and close).
 RESOLVE_FRACTION = 0.5
@@ -137,6 +140,10 @@ def _presence(week: int) -> str:
     return f"p{week}"
 
 
+def _bound(hours: int, week: int) -> str:
+    return f"s{hours}/{week}"
+
+
 @dataclass
 class Readings:
     """Everything the monitors read, for all clients, per (client, environment)."""
@@ -186,6 +193,13 @@ def _spans(now: dt.datetime, monitors: Sequence[Monitor]) -> tuple[dict, dict]:
     # client's threshold monitors); weeks 1 to 6 are the baseline weeks.
     for week in range(BASELINE_WEEKS + 1):
         totals[_presence(week)] = Span(now - (week + 1) * WEEK, now - week * WEEK)
+    if any(monitor.metric == Metric.SILENCE for monitor in monitors):
+        # Whole hours around the same stretch in each baseline week: they bound a silence
+        # gap's expected count (see _silence_bounds) without any raw edge to read.
+        for hours in SILENCE_BOUND_HOURS:
+            for week in range(1, BASELINE_WEEKS + 1):
+                end = now - week * WEEK
+                totals[_bound(hours, week)] = Span(hour_floor(end - hours * HOUR), hour_ceil(end))
     for monitor in monitors:
         if monitor.metric == Metric.SILENCE:
             continue
@@ -267,10 +281,27 @@ def _read(now: dt.datetime, monitors: Sequence[Monitor]) -> Readings:
             for key, last in last_log.items()
             if len(weeks.get(key, [])) >= MIN_BASELINE_WEEKS
         }
-        bounded = _silence_bounds(now, candidates, weeks, totals, total_spans)
+        bounded = _silence_bounds(now, candidates, weeks, totals, monitors)
         exact = {key: last for key, last in candidates.items() if key not in bounded}
         expected = _silence_expected(now, exact, weeks) if exact else {}
     return Readings(now, totals, histograms, weeks, last_log, expected | bounded)
+
+
+def _silence_covers(monitors: Sequence[Monitor]) -> list[tuple[dt.timedelta, Callable]]:
+    """(longest gap covered, week -> name of a span read for every baseline week that
+    holds such a gap), shortest first: the baseline monitors' windows, the whole-hour
+    stretches, and the baseline week itself, which holds any gap (at most a week)."""
+    covers: list[tuple[dt.timedelta, Callable]] = [
+        (dt.timedelta(minutes=minutes), partial(_base, minutes))
+        for minutes in {
+            m.window_minutes
+            for m in monitors
+            if m.kind == MonitorKind.BASELINE and m.metric != Metric.SILENCE
+        }
+    ]
+    covers += [(hours * HOUR, partial(_bound, hours)) for hours in SILENCE_BOUND_HOURS]
+    covers.sort(key=lambda cover: cover[0])
+    return [*covers, (SILENCE_LOOKBACK, _presence)]
 
 
 def _silence_bounds(
@@ -278,7 +309,7 @@ def _silence_bounds(
     candidates: dict[ClientEnvironment, dt.datetime],
     weeks: dict[ClientEnvironment, list[int]],
     totals: dict[ClientEnvironment, dict[str, Totals]],
-    spans: dict[str, Span],
+    monitors: Sequence[Monitor],
 ) -> dict[ClientEnvironment, tuple[float, list[float]]]:
     """The candidates whose gap cannot be a silence, from what was read already: a gap
     shorter than a window read for every baseline week lies inside that window in each
@@ -286,19 +317,14 @@ def _silence_bounds(
     expected count from above. Where the bound says no alert is possible, the hour rows
     need not be read; the bound stands in for the expected count (it only ever says "not
     silent"). Returns (bound, []) per such candidate."""
-    windows = sorted(
-        int(name[1:].split("/")[0])
-        for name in spans
-        if name.startswith("b") and name.endswith("/1")
-    )
+    covers = _silence_covers(monitors)
     most = -math.log(SILENCE_P_VALUE)  # P(none) = exp(-expected) >= 0.001 up to here
     found: dict[ClientEnvironment, tuple[float, list[float]]] = {}
     for key, last in candidates.items():
         gap = now - max(last, now - SILENCE_LOOKBACK)
-        window = next((w for w in windows if gap <= dt.timedelta(minutes=w)), None)
-        names = [_base(window, week) if window else _presence(week) for week in weeks.get(key, [])]
+        name = next(name for longest, name in covers if gap <= longest)
         read = totals.get(key, {})
-        counts = [read[name]["runs"] for name in names if name in read]
+        counts = [read[name(week)]["runs"] for week in weeks.get(key, [])]
         if counts and median(counts) < most:
             found[key] = (median(counts), [])
     return found
