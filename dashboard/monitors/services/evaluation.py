@@ -128,6 +128,36 @@ class Verdict:
     seen: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class MonitorRow:
+    """What judging a monitor needs (15,000 model instances cost a second to build)."""
+
+    pk: int
+    client_id: int
+    metric: str
+    kind: str
+    environment: str
+    window_minutes: int
+    comparison: str
+    threshold: float | None
+    sensitivity: float
+    min_samples: int
+    cooldown_minutes: int
+
+    @classmethod
+    def enabled(cls) -> list[MonitorRow]:
+        rows = (
+            Monitor.objects.filter(enabled=True, client__is_active=True)
+            .order_by("client_id", "pk")
+            .values_list(*(f if f != "pk" else "id" for f in cls.__dataclass_fields__))
+        )
+        return [cls(*row) for row in rows]
+
+    def model(self) -> Monitor:
+        """A Monitor to hand to services.alerts (which reads its pk, client and metric)."""
+        return Monitor(pk=self.pk, client_id=self.client_id, metric=self.metric)
+
+
 def _recent(window: int) -> str:
     return f"r{window}"
 
@@ -184,7 +214,7 @@ class Readings:
         return metric_value(metric, total, histogram)
 
 
-def _spans(now: dt.datetime, monitors: Sequence[Monitor]) -> tuple[dict, dict]:
+def _spans(now: dt.datetime, monitors: Sequence[MonitorRow]) -> tuple[dict, dict]:
     """The named spans to read: recent windows, the baseline weeks' windows (for baseline
     monitors), and each baseline week whole (whether the client had data that week)."""
     totals: dict[str, Span] = {}
@@ -257,7 +287,7 @@ def _silence_expected(
     return result
 
 
-def _read(now: dt.datetime, monitors: Sequence[Monitor]) -> Readings:
+def _read(now: dt.datetime, monitors: Sequence[MonitorRow]) -> Readings:
     client_ids = sorted({monitor.client_id for monitor in monitors})
     total_spans, histogram_spans = _spans(now, monitors)
     with read_snapshot():
@@ -287,7 +317,7 @@ def _read(now: dt.datetime, monitors: Sequence[Monitor]) -> Readings:
     return Readings(now, totals, histograms, weeks, last_log, expected | bounded)
 
 
-def _silence_covers(monitors: Sequence[Monitor]) -> list[tuple[dt.timedelta, Callable]]:
+def _silence_covers(monitors: Sequence[MonitorRow]) -> list[tuple[dt.timedelta, Callable]]:
     """(longest gap covered, week -> name of a span read for every baseline week that
     holds such a gap), shortest first: the baseline monitors' windows, the whole-hour
     stretches, and the baseline week itself, which holds any gap (at most a week)."""
@@ -309,7 +339,7 @@ def _silence_bounds(
     candidates: dict[ClientEnvironment, dt.datetime],
     weeks: dict[ClientEnvironment, list[int]],
     totals: dict[ClientEnvironment, dict[str, Totals]],
-    monitors: Sequence[Monitor],
+    monitors: Sequence[MonitorRow],
 ) -> dict[ClientEnvironment, tuple[float, list[float]]]:
     """The candidates whose gap cannot be a silence, from what was read already: a gap
     shorter than a window read for every baseline week lies inside that window in each
@@ -344,7 +374,7 @@ def _band_fields(band: Band, metric: str) -> dict[str, float]:
 
 
 def _judge_drift(
-    monitor: Monitor, readings: Readings, key: ClientEnvironment, window: Span
+    monitor: MonitorRow, readings: Readings, key: ClientEnvironment, window: Span
 ) -> Verdict:
     """A rate, mean or p95 against the same window in the baseline weeks."""
     metric, minutes = monitor.metric, monitor.window_minutes
@@ -402,7 +432,7 @@ def _judge_drift(
 
 
 def _judge_volume(
-    monitor: Monitor, readings: Readings, key: ClientEnvironment, window: Span
+    monitor: MonitorRow, readings: Readings, key: ClientEnvironment, window: Span
 ) -> Verdict:
     """Runs in the window far below the baseline weeks' median (a Poisson test)."""
     minutes = monitor.window_minutes
@@ -440,7 +470,7 @@ def _judge_volume(
     )
 
 
-def _judge_silence(monitor: Monitor, readings: Readings, key: ClientEnvironment) -> Verdict:
+def _judge_silence(monitor: MonitorRow, readings: Readings, key: ClientEnvironment) -> Verdict:
     """No log since the last one for a time in which this client normally sends enough
     that none at all is improbable (exp(-expected) < SILENCE_P_VALUE)."""
     now = readings.now
@@ -477,7 +507,7 @@ def _judge_silence(monitor: Monitor, readings: Readings, key: ClientEnvironment)
 
 
 def _judge_threshold(
-    monitor: Monitor, readings: Readings, keys: Sequence[ClientEnvironment], window: Span
+    monitor: MonitorRow, readings: Readings, keys: Sequence[ClientEnvironment], window: Span
 ) -> Verdict:
     """The metric over the window against the owner's threshold."""
     threshold = monitor.threshold
@@ -517,7 +547,7 @@ def _judge_threshold(
     )
 
 
-def _targets(monitor: Monitor, readings: Readings, open_envs: Iterable[str]) -> list[str]:
+def _targets(monitor: MonitorRow, readings: Readings, open_envs: Iterable[str]) -> list[str]:
     """The environments a monitor is judged in: its own, or each of the client's (a
     baseline monitor), or all together as "" (a threshold monitor)."""
     if monitor.environment:
@@ -527,7 +557,7 @@ def _targets(monitor: Monitor, readings: Readings, open_envs: Iterable[str]) -> 
     return sorted(set(readings.environments(monitor.client_id)) | set(open_envs))
 
 
-def _judge(monitor: Monitor, readings: Readings, environment: str) -> Verdict:
+def _judge(monitor: MonitorRow, readings: Readings, environment: str) -> Verdict:
     now = readings.now
     window = Span(now - dt.timedelta(minutes=monitor.window_minutes), now)
     if monitor.kind == MonitorKind.THRESHOLD:
@@ -547,7 +577,9 @@ def _judge(monitor: Monitor, readings: Readings, environment: str) -> Verdict:
 # The evaluation ---------------------------------------------------------------------------
 
 
-def _cooling(now: dt.datetime, monitors: Sequence[Monitor]) -> dict[tuple[int, str], dt.datetime]:
+def _cooling(
+    now: dt.datetime, monitors: Sequence[MonitorRow]
+) -> dict[tuple[int, str], dt.datetime]:
     """(monitor, environment) -> when its latest alert resolved, for those resolved within
     the longest cool-down (or later than ``now``, when replaying an earlier moment)."""
     longest = max((monitor.cooldown_minutes for monitor in monitors), default=0)
@@ -569,9 +601,7 @@ def monitors_evaluate(*, now: dt.datetime) -> EvaluationSummary:
     before it): open alerts for breaches, resolve open ones whose metric is back within
     the narrower band, and record the latest value on those still open."""
     summary = EvaluationSummary()
-    monitors = list(
-        Monitor.objects.filter(enabled=True, client__is_active=True).order_by("client_id", "pk")
-    )
+    monitors = MonitorRow.enabled()
     if not monitors:
         return summary
     readings = _read(now, monitors)
@@ -612,7 +642,10 @@ def monitors_evaluate(*, now: dt.datetime) -> EvaluationSummary:
                 ):
                     summary.skipped["cooling down"] += 1
                     continue
-                if alert_open(monitor=monitor, environment=environment, at=now, **verdict.seen):
+                opened = alert_open(
+                    monitor=monitor.model(), environment=environment, at=now, **verdict.seen
+                )
+                if opened is not None:
                     summary.opened += 1
                     summary.still_open += 1
     if updated:
@@ -620,7 +653,7 @@ def monitors_evaluate(*, now: dt.datetime) -> EvaluationSummary:
     return summary
 
 
-def _recovered(monitor: Monitor, alert: Alert, verdict: Verdict, readings: Readings) -> bool:
+def _recovered(monitor: MonitorRow, alert: Alert, verdict: Verdict, readings: Readings) -> bool:
     if verdict.skipped:
         return False
     if monitor.metric == Metric.SILENCE and monitor.kind == MonitorKind.BASELINE:
