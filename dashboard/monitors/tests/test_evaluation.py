@@ -279,3 +279,19 @@ def test_a_threshold_silence_monitor_watches_a_client_of_a_few_days():
     found = Alert.objects.get(monitor=monitor)
     assert found.value == pytest.approx(10 * 60 + 30)  # the last log came at T - 10h30
     assert found.window_start == T - 10 * H - 30 * M
+
+
+def test_a_client_that_never_sends_at_night_is_not_silent_at_night():
+    client = ClientFactory(slug="office-hours-co")
+    wednesday_8 = T - 7 * H  # T is a Wednesday, 15:00 UTC
+    for week in range(7):
+        back = week * 7 * 24 * H
+        if week:  # the baseline weeks also worked on Thursday morning
+            seed(client, wednesday_8 + 24 * H - back, wednesday_8 + 28 * H - back, per_hour=10)
+        seed(client, wednesday_8 - back, wednesday_8 + 10 * H - back, per_hour=10)
+    run(T + 8 * H)  # Wednesday 23:00, five hours after the last log: normal
+    assert not Alert.objects.filter(metric=Metric.SILENCE).exists()
+    run(T + 19 * H)  # Thursday 10:00: two working hours without a log
+    silence = Alert.objects.get(metric=Metric.SILENCE)
+    # 20 on Thursday morning, and 1 for Wednesday 17:54-18:00 (a tenth of that hour's 10)
+    assert silence.baseline_median == pytest.approx(21)
