@@ -13,7 +13,7 @@ include .env
 export
 endif
 
-.PHONY: run test install install-dev migrate lint bench bench-ingest bench-dashboard bench-shipper bench-soak bench-fairness serve clean
+.PHONY: run test install install-dev migrate lint bench bench-ingest bench-dashboard bench-monitors bench-shipper bench-soak bench-fairness serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,11 +30,16 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 install: $(VENV)/.runtime-installed
 install-dev: $(VENV)/.dev-installed
 
-# Development server with DEBUG on and demo data (seeded only into an empty database).
+# Development server with DEBUG on and demo data (seeded only into an empty database), and
+# the monitors evaluated every minute beside it (manage.py monitors_run --loop).
 run: export DEBUG ?= true
 run: install
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo --base-url http://$(HOST):$(PORT)
+	@# The monitors' loop beside the server (alerts on the demo data within a minute),
+	@# stopped when the server stops, however it stops.
+	$(BIN)/python manage.py monitors_run --loop & loop=$$!; \
+	trap 'kill $$loop 2>/dev/null' EXIT; \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: install-dev
@@ -55,6 +60,10 @@ bench-ingest: install-dev
 
 bench-dashboard: install-dev
 	$(BIN)/python bench/dashboard.py $(BENCH_ARGS)
+
+# Evaluating every monitor of 1,000 clients at 1M logs (docs/monitors.md): target under 10 s.
+bench-monitors: install-dev
+	$(BIN)/python bench/monitors.py $(BENCH_ARGS)
 
 bench-shipper: install-dev
 	$(BIN)/python bench/shipper_enqueue.py

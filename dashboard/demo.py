@@ -101,7 +101,9 @@ def _version(rng: random.Random, days_before_end: float) -> str:
     return live[-1]
 
 
-def _state(rng: random.Random, ticket_id: int, version: str, start: dt.datetime) -> dict[str, Any]:
+def _state(
+    rng: random.Random, ticket_id: int, version: str, start: dt.datetime, failing: bool = False
+) -> dict[str, Any]:
     scenario = rng.choices(SCENARIOS, SCENARIO_WEIGHTS)[0]
     first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
     email = f"{first}.{last}@example.com".lower()
@@ -111,6 +113,8 @@ def _state(rng: random.Random, ticket_id: int, version: str, start: dt.datetime)
     if version != "v1.0":  # later versions fail a little less
         failed_w *= 0.7
         error_w *= 0.8
+    if failing:  # a bad deployment: most tickets end in a timeout or a rate limit
+        failed_w, error_w = 3.0, 1.0
     outcome = rng.choices(
         ["SUCCESS", "FAILED", "ERROR", "ESCALATED"], [success_w, failed_w, error_w, escalate_w]
     )[0]
@@ -251,15 +255,59 @@ def demo_documents(
             ticket_id = ticket - rng.randint(1, 40) if rng.random() < 0.08 else ticket
             ticket += 1
             version = _version(rng, (end - start).total_seconds() / 86400)
-            state = _state(rng, ticket_id, version, start)
-            seconds = max(0.6, rng.lognormvariate(1.5, 0.45) + len(state["react_iterations"]))
-            if state["status"] == "FAILED" and state["error"]["type"] == "ToolTimeout":
-                seconds += 10
-            document = build_workflow_log(
-                state, start, start + dt.timedelta(seconds=seconds), workflow_version=version
-            )
-            document["client_id"] = client_slug
-            document["environment"] = "staging" if rng.random() < STAGING_SHARE else "production"
-            documents.append(document)
+            documents.append(_document(rng, client_slug, ticket_id, version, start))
         day_start += dt.timedelta(days=1)
+    return documents
+
+
+def _document(
+    rng: random.Random,
+    client_slug: str,
+    ticket_id: int,
+    version: str,
+    start: dt.datetime,
+    failing: bool = False,
+) -> dict[str, Any]:
+    state = _state(rng, ticket_id, version, start, failing)
+    seconds = max(0.6, rng.lognormvariate(1.5, 0.45) + len(state["react_iterations"]))
+    if state["status"] == "FAILED" and state["error"]["type"] == "ToolTimeout":
+        seconds += 10
+    document = build_workflow_log(
+        state, start, start + dt.timedelta(seconds=seconds), workflow_version=version
+    )
+    document["client_id"] = client_slug
+    document["environment"] = "staging" if rng.random() < STAGING_SHARE else "production"
+    return document
+
+
+def demo_drift_documents(
+    *,
+    rng: random.Random,
+    client_slug: str,
+    end: dt.datetime,
+    weeks: int,
+    hours: int,
+    runs_per_hour: int,
+    drift_hours: int,
+) -> list[dict[str, Any]]:
+    """A busy stretch of ``hours`` hours before ``end`` in this week and each of ``weeks``
+    weeks before (a weekly batch at this time of the week: the monitors' baseline), whose
+    last ``drift_hours`` hours this week come from a bad deployment (v1.3) that fails most
+    tickets. Enough runs an hour for the success-rate monitors to judge (min_samples 20).
+    """
+    documents = []
+    ticket = 70000 + rng.randint(0, 5000)
+    step = dt.timedelta(hours=1) / runs_per_hour
+    drift_start = end - dt.timedelta(hours=drift_hours)
+    for week in range(weeks + 1):
+        week_end = end - dt.timedelta(days=7 * week)
+        start = week_end - dt.timedelta(hours=hours)
+        while start < week_end:
+            failing = start >= drift_start
+            version = "v1.3" if failing else _version(rng, 7 * week)
+            moment = start + dt.timedelta(seconds=rng.uniform(0, step.total_seconds()))
+            if moment < week_end:
+                documents.append(_document(rng, client_slug, ticket, version, moment, failing))
+                ticket += 1
+            start += step
     return documents

@@ -85,8 +85,13 @@ class DemoSeedResult:
 DEMO_CLIENTS = [
     # (slug, name, runs per weekday, days since its last log)
     ("aurora-home", "Aurora Home Fixtures", 30, 0),
-    ("brightline", "Brightline Outdoor", 12, 2),
+    # Silent for three days: long enough at its rate, whatever the weekday, for the
+    # silence monitor to open on the demo data (docs/monitors.md).
+    ("brightline", "Brightline Outdoor", 12, 3),
 ]
+# The first client's success rate drifts in the last hours (a bad v1.3): a weekly busy
+# stretch before "now" in the last six weeks is the baseline the monitors compare with.
+DEMO_DRIFT = {"weeks": 6, "hours": 7, "runs_per_hour": 24, "drift_hours": 2}
 DEMO_DAYS = 90
 # The collector's batch limit; one transaction per batch.
 DEMO_BATCH = 500
@@ -105,7 +110,7 @@ def demo_seed(
     and ``seeded`` is False. Logs are built by the shipper's builder from generated
     workflow states and stored through the collector's ingestion service, as real ones are.
     """
-    from dashboard.demo import demo_documents  # the shipper is only needed for the demo
+    from dashboard.demo import demo_documents, demo_drift_documents  # only for the demo
 
     if not database_is_empty():
         return DemoSeedResult(seeded=False)
@@ -124,6 +129,16 @@ def demo_seed(
                 days=DEMO_DAYS - silent_days,
                 runs_per_weekday=max(1, round(per_day * scale)),
             )
+            if len(clients) == 1:  # the first client is the one that drifts
+                documents += demo_drift_documents(
+                    rng=rng,
+                    client_slug=slug,
+                    end=now,
+                    weeks=DEMO_DRIFT["weeks"],
+                    hours=DEMO_DRIFT["hours"],
+                    runs_per_hour=max(1, round(DEMO_DRIFT["runs_per_hour"] * scale)),
+                    drift_hours=DEMO_DRIFT["drift_hours"],
+                )
             for start in range(0, len(documents), DEMO_BATCH):
                 batch = log_batch_ingest(
                     client=client, documents=documents[start : start + DEMO_BATCH]

@@ -553,3 +553,191 @@ def version_first_hours(scope: Scope, until: dt.datetime | None = None) -> dict[
             result[version] = day
         # Otherwise its first runs that day came at or after ``until``: not seen yet.
     return result
+
+
+# Per (client, environment), for many clients at once: the monitors' reads ----------------
+
+ClientEnvironment = tuple[int, str]
+
+
+def _edge_facts_by_client_environment(
+    client_ids: Sequence[int], edges: set[Span], measures: Sequence[str]
+) -> dict[tuple[int, str, Span], list[LogFacts]]:
+    """The raw logs of each edge, per (client, environment): one scan for all edges."""
+    if not edges:
+        return {}
+    scope = Scope(client_id=None, client_ids=tuple(client_ids))
+    facts = _raw_facts(scope, list(edges), with_client=True, columns=fact_columns_for(measures))
+    ordered = sorted(edges, key=lambda edge: edge.start)
+    found: dict[tuple[int, str, Span], list[LogFacts]] = {}
+    for values in facts:
+        log = LogFacts(*values[1:])
+        for edge in ordered:
+            if edge.start <= log.timestamp < edge.end:
+                found.setdefault((values[0], log.environment, edge), []).append(log)
+    return found
+
+
+def totals_by_client_environment(
+    client_ids: Sequence[int],
+    spans: dict[str, Span],
+    measures: Sequence[str] = HOURLY_MEASURES,
+) -> dict[ClientEnvironment, dict[str, Totals]]:
+    """Summed measures per (client, environment) and named span (the monitors, unscoped).
+
+    One rollup query per span grouped by client and environment, one raw scan for every
+    span's sub-hour edges, whatever the number of clients. Sums only (``last_at`` is not
+    filled): an edge covering most of its hour is read as the hour minus the rest of it.
+    Only pairs with a row in some span are present.
+    """
+    return windows_by_client_environment(client_ids, spans, {}, measures)[0]
+
+
+def duration_histograms_by_client_environment(
+    client_ids: Sequence[int], spans: dict[str, Span]
+) -> dict[ClientEnvironment, dict[str, dict[int, int]]]:
+    """Runs per duration bucket per (client, environment) and named span: one rollup
+    query per span, one raw scan for the edges (read by complement, as totals are)."""
+    return windows_by_client_environment(client_ids, {}, spans, ())[1]
+
+
+def windows_by_client_environment(
+    client_ids: Sequence[int],
+    spans: dict[str, Span],
+    histogram_spans: dict[str, Span],
+    measures: Sequence[str] = HOURLY_MEASURES,
+) -> tuple[
+    dict[ClientEnvironment, dict[str, Totals]],
+    dict[ClientEnvironment, dict[str, dict[int, int]]],
+]:
+    """``totals_by_client_environment`` of ``spans`` and
+    ``duration_histograms_by_client_environment`` of ``histogram_spans`` together, with
+    one raw scan for the edges of both (the monitors read the same windows for both)."""
+    scope = Scope(client_id=None, client_ids=tuple(client_ids))
+    covers: dict[str, Cover] = {}
+    minus: dict[str, tuple[Span, ...]] = {}
+    for name, span in spans.items():
+        covers[name], minus[name] = _by_complement(cover(span))
+    histogram_covers: dict[str, Cover] = {}
+    histogram_minus: dict[str, tuple[Span, ...]] = {}
+    for name, span in histogram_spans.items():
+        histogram_covers[name], histogram_minus[name] = _by_complement(cover(span))
+    totals: dict[ClientEnvironment, dict[str, Totals]] = {}
+    histograms: dict[ClientEnvironment, dict[str, dict[int, int]]] = {}
+
+    def slot(key: ClientEnvironment, name: str) -> Totals:
+        found = totals.get(key)
+        if found is None:
+            found = totals[key] = {n: Totals() for n in spans}
+        return found[name]
+
+    def histogram_slot(key: ClientEnvironment, name: str) -> dict[int, int]:
+        found = histograms.get(key)
+        if found is None:
+            found = histograms[key] = {n: {} for n in histogram_spans}
+        return found[name]
+
+    for name, part in covers.items():
+        if part.empty:
+            continue
+        rows = (
+            scope.filter(Rollup.objects.filter(part.condition(all_dims=False)))
+            .values("client_id", "environment")
+            .annotate(**_plain_sums(measures))
+            .order_by()
+        )
+        for row in rows:
+            # Only the measures read (adding all of them per row is most of the cost).
+            target = slot((row["client_id"], row["environment"]), name).measures
+            for measure in measures:
+                target[measure] += row[measure] or 0
+    for name, part in histogram_covers.items():
+        if part.empty:
+            continue
+        buckets = (
+            scope.filter(DurationRollup.objects.filter(part.condition(all_dims=False)))
+            .values_list("client_id", "environment", "bucket")
+            .annotate(runs=Sum("runs"))
+            .order_by()
+        )
+        for client_id, environment, bucket, runs in buckets:
+            if runs:
+                histogram = histogram_slot((client_id, environment), name)
+                histogram[bucket] = histogram.get(bucket, 0) + runs
+    edges = {edge for part in (*covers.values(), *histogram_covers.values()) for edge in part.edges}
+    edges |= {edge for spans_ in (*minus.values(), *histogram_minus.values()) for edge in spans_}
+    read = (*measures, "exec_n") if histogram_spans else measures  # exec_n: the durations
+    pieces = _edge_facts_by_client_environment(client_ids, edges, read)
+    for (client_id, environment, edge), logs in pieces.items():
+        key = (client_id, environment)
+        if spans:
+            piece = Totals()
+            for log in logs:
+                piece.add_log(log)
+            for name, part in covers.items():
+                if edge in part.edges:
+                    slot(key, name).add(piece.measures, None)
+                if edge in minus[name]:
+                    slot(key, name).add(piece.measures, None, sign=-1)
+        for name, part in histogram_covers.items():
+            sign = 1 if edge in part.edges else -1 if edge in histogram_minus[name] else 0
+            if not sign:
+                continue
+            histogram = histogram_slot(key, name)
+            for log in logs:
+                if log.execution_time_seconds is not None:
+                    bucket = duration_bucket(log.execution_time_seconds)
+                    histogram[bucket] = histogram.get(bucket, 0) + sign
+    return totals, histograms
+
+
+def last_log_by_client_environment(
+    client_ids: Sequence[int], span: Span
+) -> dict[ClientEnvironment, dt.datetime]:
+    """The newest log's timestamp per (client, environment) within the span: one rollup
+    query (the newest of the rows inside it) and one raw scan of its edges."""
+    scope = Scope(client_id=None, client_ids=tuple(client_ids))
+    part = cover(span)
+    newest: dict[ClientEnvironment, dt.datetime] = {}
+
+    def keep(key: ClientEnvironment, moment: dt.datetime | None) -> None:
+        if moment is not None and (key not in newest or moment > newest[key]):
+            newest[key] = moment
+
+    if not part.empty:
+        rows = (
+            scope.filter(Rollup.objects.filter(part.condition(all_dims=False)))
+            .values_list("client_id", "environment")
+            .annotate(newest=Max("last_at"))
+            .order_by()
+        )
+        for client_id, environment, moment in rows:
+            keep((client_id, environment), moment)
+    pieces = _edge_facts_by_client_environment(client_ids, set(part.edges), ("runs",))
+    for (client_id, environment, _edge), logs in pieces.items():
+        keep((client_id, environment), max(log.timestamp for log in logs))
+    return newest
+
+
+def hourly_runs_by_client_environment(
+    client_ids: Sequence[int], spans: Sequence[Span]
+) -> dict[ClientEnvironment, dict[dt.datetime, int]]:
+    """Runs per UTC hour per (client, environment), for the whole hours in the spans (the
+    silence monitor's normal rate at these hours of the week): one query of hour rows."""
+    if not spans or not client_ids:
+        return {}
+    condition = Q(pk__in=[])
+    for span in _merged(Span(hour_floor(s.start), hour_ceil(s.end)) for s in spans):
+        condition |= Q(grain="h", start__gte=span.start, start__lt=span.end)
+    rows = (
+        Rollup.objects.for_clients(client_ids)
+        .filter(condition)
+        .values_list("client_id", "environment", "start")
+        .annotate(runs=Sum("runs"))
+        .order_by()
+    )
+    found: dict[ClientEnvironment, dict[dt.datetime, int]] = {}
+    for client_id, environment, start, runs in rows:
+        if runs:
+            found.setdefault((client_id, environment), {})[start] = runs
+    return found
