@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from collector.models import Client
 from dashboard.monitors.forms import ReportWeekForm
-from dashboard.monitors.models import NotificationSettings
+from dashboard.monitors.selectors.notifications import notification_settings_by_unsubscribe_token
 from dashboard.monitors.selectors.reports import (
     WEEK,
     client_report,
@@ -94,6 +94,6 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         except UnknownUnsubscribeToken:
             raise Http404("Unknown unsubscribe link.") from None
         return render(request, "monitors/unsubscribe.html", {"done": True})
-    if not NotificationSettings.objects.filter(unsubscribe_token=token).exists():
+    if notification_settings_by_unsubscribe_token(token=token) is None:
         raise Http404("Unknown unsubscribe link.")
     return render(request, "monitors/unsubscribe.html", {"done": False, "token": token})

@@ -21,6 +21,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from dashboard.monitors.models import NotificationSettings, ReportDelivery
+from dashboard.monitors.selectors.notifications import notification_settings_by_unsubscribe_token
 from dashboard.monitors.selectors.reports import (
     ClientReport,
     OwnerReport,
@@ -47,7 +48,7 @@ class UnknownUnsubscribeToken(ApplicationError):
 
 def unsubscribe_weekly_report(*, token: str) -> NotificationSettings:
     """Turn the weekly report off for the user whose link this is (idempotent)."""
-    found = NotificationSettings.objects.filter(unsubscribe_token=token).first()
+    found = notification_settings_by_unsubscribe_token(token=token)
     if found is None:
         raise UnknownUnsubscribeToken(
             "This unsubscribe link is not valid (it may have been replaced by a newer one).",

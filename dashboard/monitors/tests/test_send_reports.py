@@ -200,6 +200,29 @@ def test_an_unknown_unsubscribe_token_is_404(db):
     assert HttpClient().post(url).status_code == 404
 
 
+@pytest.mark.parametrize("path", ["abc%00def", "abc%20def", "%C3%A9t%C3%A9", "a" * 65])
+def test_text_that_cannot_be_a_token_is_404_on_get_and_post(db, path):
+    """A NUL byte is refused by PostgreSQL in a text query (it answered 500): the token's
+    shape is checked before any query."""
+    url = f"/dashboard/unsubscribe/{path}/"
+    assert HttpClient().get(url).status_code == 404
+    assert HttpClient().post(url).status_code == 404
+
+
+def test_the_token_lookup_refuses_a_nul_byte_without_querying(db):
+    from dashboard.monitors.selectors.notifications import (
+        notification_settings_by_unsubscribe_token,
+    )
+    from dashboard.monitors.services.reports import (
+        UnknownUnsubscribeToken,
+        unsubscribe_weekly_report,
+    )
+
+    assert notification_settings_by_unsubscribe_token(token="abc\x00def") is None
+    with pytest.raises(UnknownUnsubscribeToken):
+        unsubscribe_weekly_report(token="abc\x00def")
+
+
 class FlakyBackend(EmailBackend):
     """The mail server refuses one address (a simulated network failure)."""
 
