@@ -69,6 +69,12 @@ def last_complete_week(now: dt.datetime) -> dt.date:
     return week_monday(now.astimezone(dt.UTC).date()) - WEEK
 
 
+def week_is_over(week: dt.date, now: dt.datetime) -> bool:
+    """Whether the week of ``week`` has ended by ``now`` (its next Monday 00:00 UTC has
+    come): only then is its report complete."""
+    return week_monday(week) <= last_complete_week(now)
+
+
 def week_span(week: dt.date) -> reads.Span:
     start = dt.datetime.combine(week, dt.time.min, tzinfo=dt.UTC)
     return reads.Span(start, start + WEEK)

@@ -123,11 +123,34 @@ def test_a_day_that_is_not_a_monday_sends_its_weeks_report_and_says_so(tenants):
 
 @pytest.mark.parametrize(
     ("week", "message"),
-    [("04/06/2026", "YYYY-MM-DD"), ("2026-02-30", "YYYY-MM-DD"), ("2999-01-04", "not started")],
+    [("04/06/2026", "YYYY-MM-DD"), ("2026-02-30", "YYYY-MM-DD"), ("2999-01-04", "not over yet")],
 )
 def test_a_bad_week_is_a_clear_command_error(db, week, message):
     with pytest.raises(CommandError, match=message):
         run("--week", week)
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_the_week_in_progress_is_refused_and_its_complete_report_goes_out_later(
+    tenants, monkeypatch, dry_run
+):
+    """Sending the unfinished week would record it as sent, so its complete report would
+    never go out: refused (with or without --dry-run) until the week has ended."""
+    from django.utils import timezone
+
+    wednesday = dt.datetime(2026, 6, 10, 9, 0, tzinfo=dt.UTC)  # in the week of 2026-06-08
+    monkeypatch.setattr(timezone, "now", lambda: wednesday)
+    extra = ["--dry-run"] if dry_run else []
+    with pytest.raises(CommandError, match=r"week of 2026-06-08 is not over yet") as caught:
+        run("--week", "2026-06-09", *extra)
+    assert "last complete week is the week of 2026-06-01" in str(caught.value)
+    assert mail.outbox == [] and ReportDelivery.objects.count() == 0
+    # Sunday 23:59 is still the week; Monday 00:00 it is over and is sent.
+    monkeypatch.setattr(timezone, "now", lambda: dt.datetime(2026, 6, 14, 23, 59, tzinfo=dt.UTC))
+    with pytest.raises(CommandError, match="not over yet"):
+        run("--week", "2026-06-08")
+    monkeypatch.setattr(timezone, "now", lambda: dt.datetime(2026, 6, 15, 0, 0, tzinfo=dt.UTC))
+    assert "3 sent" in run("--week", "2026-06-08")
 
 
 def test_the_default_week_is_the_last_complete_one(tenants, monkeypatch):
