@@ -22,8 +22,8 @@ from dashboard.monitors.selectors.notifications import notification_settings_by_
 from dashboard.monitors.selectors.reports import (
     WEEK,
     client_report,
-    last_complete_week,
     owner_report_all_clients_unscoped,
+    week_is_over,
 )
 from dashboard.monitors.services.reports import (
     UnknownUnsubscribeToken,
@@ -36,8 +36,10 @@ from flusso_site.routers import replica_reads
 
 
 def _week_links(base: str, week: dt.date, now: dt.datetime) -> dict[str, str]:
+    """Previous and next week; no next from the last complete week (the week in progress
+    has no report yet)."""
     links = {"previous_url": f"{base}?week={(week - WEEK).isoformat()}"}
-    if week + WEEK <= last_complete_week(now) + WEEK:
+    if week_is_over(week + WEEK, now):
         links["next_url"] = f"{base}?week={(week + WEEK).isoformat()}"
     return links
 
