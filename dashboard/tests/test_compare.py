@@ -16,6 +16,7 @@ from dashboard.forms_compare import parse_range
 from dashboard.monitors import statistics_compare as st
 from dashboard.monitors.models import Metric
 from dashboard.selectors.compare import (
+    EXECUTION_DISTRIBUTION,
     CompareQuery,
     compare_all_clients_unscoped,
     compare_client,
@@ -159,7 +160,52 @@ def test_execution_time_difference_is_found_by_the_rank_test():
     p95 = row(result, Metric.P95_EXECUTION)
     assert p95.a.value == pytest.approx(3.0, rel=0.02)
     assert p95.b.value == pytest.approx(9.0, rel=0.02)
-    assert p95.test.significant and p95.better == "a"
+    distribution = row(result, EXECUTION_DISTRIBUTION)
+    assert distribution.a.value == pytest.approx(3.0, rel=0.02)
+    assert distribution.test.significant and distribution.better == "a"
+    # p95 is described, not tested: no p-value, no verdict of its own.
+    assert p95.test.p_value is None and not p95.tested and p95.better == ""
+
+
+@pytest.fixture
+def faster_bulk_slower_tail(client_a):
+    """B is faster for 90 % of runs (0.8 s against 1.0 s) and slower in the tail (5.3 s
+    against 5.0 s): Mann-Whitney says B is faster, p95 says B is slower."""
+    store(client_a, 900, 900, environment="a", execution_time_seconds=1.0)
+    store(client_a, 100, 100, environment="a", execution_time_seconds=5.0)
+    store(client_a, 900, 900, environment="b", execution_time_seconds=0.8)
+    store(client_a, 100, 100, environment="b", execution_time_seconds=5.3)
+    return client_a
+
+
+def test_the_verdict_follows_the_test_not_p95_when_they_point_opposite_ways(
+    faster_bulk_slower_tail,
+):
+    result = compare_client(
+        client=faster_bulk_slower_tail,
+        query=CompareQuery(dimension="environment", a="a", b="b", window=window()),
+    )
+    p95 = row(result, Metric.P95_EXECUTION)
+    assert p95.a.value == pytest.approx(5.0, rel=0.02)
+    assert p95.b.value == pytest.approx(5.3, rel=0.02)
+    assert p95.difference > 0  # B's p95 is higher...
+    distribution = row(result, EXECUTION_DISTRIBUTION)
+    # ... yet B's runs tend to be faster: P(B slower) = 0.1 (B's tail beats every A run).
+    assert distribution.test.difference == pytest.approx(0.1 - 0.5, abs=0.01)
+    assert distribution.test.significant and distribution.better == "b"
+    assert distribution.a.value == pytest.approx(1.0, rel=0.02)
+    assert distribution.b.value == pytest.approx(0.8, rel=0.02)
+    assert p95.better == "" and p95.test.p_value is None
+
+
+def test_the_page_says_b_is_faster_and_gives_p95_no_verdict(http_a, faster_bulk_slower_tail):
+    path, query = url(faster_bulk_slower_tail, dimension="environment", a="a", b="b")
+    html = http_a.get(path, query).content.decode()
+    assert "Execution time (distribution, Mann-Whitney" in html
+    verdict = f'data-testid="verdict-{EXECUTION_DISTRIBUTION}"><span class="significant good">'
+    assert verdict + "significant: B better" in html
+    assert 'data-testid="verdict-p95_execution_seconds"><span class="muted">descriptive' in html
+    assert "P(B slower) 10.0%" in html
 
 
 @pytest.mark.django_db
