@@ -11,7 +11,7 @@ from django.utils import timezone
 from collector.models import Client
 from dashboard.forms import PERIODS
 from dashboard.forms_compare import CompareForm
-from dashboard.monitors.statistics_compare import ALPHA, MIN_EVENTS, MIN_SAMPLES
+from dashboard.monitors.statistics_compare import ALPHA, MIN_EXPECTED, MIN_SAMPLES
 from dashboard.scoping import client_view
 from dashboard.selectors.compare import (
     CompareError,
@@ -55,7 +55,7 @@ def _page(request: HttpRequest, *, client: Client | None) -> HttpResponse:
         "alpha": ALPHA,
         "confidence": 1 - ALPHA,
         "min_samples": MIN_SAMPLES,
-        "min_events": MIN_EVENTS,
+        "min_expected": MIN_EXPECTED,
         "owner_view": client is None,
     }
     return _render(request, "dashboard/compare.html", context, client=client, status=status)

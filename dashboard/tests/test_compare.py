@@ -68,6 +68,31 @@ def test_ten_runs_a_side_are_too_small_to_say_whatever_the_p_value():
     assert test.too_small and not test.significant
 
 
+def test_a_rare_event_with_enough_expected_counts_is_z_tested_not_refused():
+    """0 against 20 errors in 1000 runs: pooled 1 %, expected 10 per side, z = 4.49."""
+    test = st.two_proportion_test(0, 1000, 20, 1000)
+    pooled = 20 / 2000
+    z = 0.02 / (pooled * (1 - pooled) * 2 / 1000) ** 0.5
+    assert test.name == "two-proportion z-test"
+    assert test.p_value == pytest.approx(2 * stats.norm.sf(z))
+    assert test.p_value < 1e-5
+    assert test.significant and not test.too_small
+
+
+def test_below_five_expected_the_rate_is_tested_exactly_by_fisher():
+    """0 against 6 in 1000 runs: expected 3 per side, so Fisher's exact test."""
+    test = st.two_proportion_test(0, 1000, 6, 1000)
+    assert test.name == "Fisher's exact test"
+    expected = stats.fisher_exact([[0, 1000], [6, 994]]).pvalue
+    assert test.p_value == pytest.approx(expected)
+    assert 0.01 < test.p_value < 0.05
+    assert test.significant and not test.too_small
+    assert test.difference == pytest.approx(0.006)
+    # All successes on both sides: nothing to tell apart.
+    same = st.two_proportion_test(500, 500, 400, 400)
+    assert same.p_value == 1.0 and not same.significant
+
+
 def test_wilson_interval_matches_the_formula_and_stays_inside_zero_one():
     estimate = st.wilson_interval(0, 10)
     assert estimate.low == 0.0
@@ -253,6 +278,16 @@ def test_the_page_shows_significance_on_200_against_200_runs(http_a, client_a):
     html = response.content.decode()
     assert "significant: A better" in html
     assert 'data-testid="too-small"' not in html
+
+
+def test_the_page_finds_a_rare_error_rate_difference(http_a, client_a):
+    store(client_a, 1000, 1000, workflow_version="v1")
+    store(client_a, 1000, 980, workflow_version="v2")  # 20 FAILED of 1000
+    path, query = url(client_a, dimension="version", a="v1", b="v2")
+    html = http_a.get(path, query).content.decode()
+    assert 'data-testid="verdict-error_rate"><span class="significant bad">' in html
+    assert "significant: A better" in html
+    assert "Fisher" in html  # the footnote says when the exact test is used
 
 
 def test_the_page_warns_when_samples_are_too_small(http_a, client_a):
