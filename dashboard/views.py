@@ -234,12 +234,14 @@ def client_dashboard(request: HttpRequest, *, client: Client) -> HttpResponse:
     form = DashboardFilterForm(request.GET)
     filters = form.filters(now=timezone.now())
     numbers = client_dashboard_numbers(client=client, filters=filters)
-    markers = chart_markers(
+    found = chart_markers(
         client=client,
         start=filters.window.start,
         end=filters.window.end,
         environment=filters.environment,
+        compare_query=_period_query(form),
     )
+    markers = found.markers
     series, distributions = numbers.series, numbers.distributions
     by_type, by_node = numbers.errors.by_type, numbers.errors.by_node
     context = {
@@ -261,25 +263,39 @@ def client_dashboard(request: HttpRequest, *, client: Client) -> HttpResponse:
         "errors_type_chart": charts.errors_chart(by_type) if by_type else "",
         "errors_node_chart": charts.errors_chart(by_node) if by_node else "",
         "logs_url": _logs_url(client, filters),
-        "alert_markers": [m for m in markers if m.kind == "alert"],
-        "version_markers": [m for m in markers if m.kind == "version"],
-        "compare_url": _compare_url(request, client, filters, numbers.options["versions"]),
+        "markers": found,
+        "compare_url": _compare_url(client, filters, numbers.options["versions"], form),
     }
     return _render(request, "dashboard/client.html", context, client=client)
 
 
+def _period_query(form: DashboardFilterForm) -> dict[str, str]:
+    """The dashboard's period as query parameters for the pages it links to (the
+    comparison): the period it shows, or nothing when its input was invalid (it then
+    shows the default period, as the linked page will)."""
+    if not form.is_valid():
+        return {}
+    data = form.cleaned_data
+    if data["period"] == "custom":
+        return {
+            "period": "custom",
+            "start": data["start"].isoformat(),
+            "end": data["end"].isoformat(),
+        }
+    return {"period": data["period"]}
+
+
 def _compare_url(
-    request: HttpRequest, client: Client, filters: DashboardFilters, versions: list[str]
+    client: Client, filters: DashboardFilters, versions: list[str], form: DashboardFilterForm
 ) -> str:
     """ "compare with...": the chosen version against the one before it (natural order),
     over the same period; empty when no version is chosen."""
     if not filters.version:
         return ""
     previous = version_previous(versions, filters.version)
-    extra = {
-        name: request.GET[name] for name in ("period", "start", "end") if request.GET.get(name)
-    }
-    return compare_url(client=client, previous=previous, version=filters.version, extra=extra)
+    return compare_url(
+        client=client, previous=previous, version=filters.version, extra=_period_query(form)
+    )
 
 
 # Logs ------------------------------------------------------------------------------------

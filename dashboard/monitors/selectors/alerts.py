@@ -265,22 +265,53 @@ def compare_url(
     return reverse("dashboard:compare", args=[client.slug]) + "?" + urlencode(query)
 
 
+@dataclass(frozen=True)
+class ChartMarkers:
+    """The markers to draw, and how many alerts opened in the window in all: at most
+    MARKER_ALERTS_MAX of them are drawn (the newest), the page says how many more."""
+
+    markers: list[ChartMarker]
+    alerts_opened: int
+
+    @property
+    def alerts(self) -> list[ChartMarker]:
+        return [m for m in self.markers if m.kind == "alert"]
+
+    @property
+    def versions(self) -> list[ChartMarker]:
+        return [m for m in self.markers if m.kind == "version"]
+
+    @property
+    def alerts_not_drawn(self) -> int:
+        return self.alerts_opened - len(self.alerts)
+
+
 def chart_markers(
     *,
     client: Client,
     start: dt.datetime,
     end: dt.datetime,
     environment: str = "",
-) -> list[ChartMarker]:
+    compare_query: dict[str, str] | None = None,
+) -> ChartMarkers:
     """Alerts that opened, and versions that first appeared after another, in
-    [start, end); oldest first.
+    [start, end); oldest first, with the number of alerts opened in all.
 
     With an environment, that environment's alerts (and alerts over all environments)
-    and the versions first seen in it. Two rollup queries and one alert query.
+    and the versions first seen in it. A version's "compare with" link carries
+    ``compare_query`` (the dashboard's period), so the comparison covers the window the
+    marker was seen in. Two rollup queries and one alert query (a second, a count, only
+    when more than MARKER_ALERTS_MAX alerts opened).
     """
     alerts = client.alerts.filter(opened_at__gte=start, opened_at__lt=end)
     if environment:
         alerts = alerts.filter(environment__in=[environment, ""])
+    newest = list(
+        alerts.order_by("-opened_at").values_list("opened_at", "metric", "environment")[
+            : MARKER_ALERTS_MAX + 1
+        ]
+    )
+    opened = len(newest) if len(newest) <= MARKER_ALERTS_MAX else alerts.count()
     markers = [
         ChartMarker(
             at=opened_at,
@@ -288,9 +319,7 @@ def chart_markers(
             label=f"alert: {Metric(metric).label}" + (f" ({env})" if env else ""),
             url=reverse("dashboard:alerts", args=[client.slug]),
         )
-        for opened_at, metric, env in alerts.order_by("-opened_at").values_list(
-            "opened_at", "metric", "environment"
-        )[:MARKER_ALERTS_MAX]
+        for opened_at, metric, env in newest[:MARKER_ALERTS_MAX]
     ]
     first_hours = reads.version_first_hours(
         reads.Scope(client_id=client.pk, environment=environment), until=end
@@ -305,8 +334,12 @@ def chart_markers(
                     at=first,
                     kind="version",
                     label=f"version {version} first seen",
-                    url=compare_url(client=client, previous=previous, version=version),
+                    url=compare_url(
+                        client=client, previous=previous, version=version, extra=compare_query
+                    ),
                     previous=previous,
                 )
             )
-    return sorted(markers, key=lambda m: (m.at, m.kind, m.label))
+    return ChartMarkers(
+        markers=sorted(markers, key=lambda m: (m.at, m.kind, m.label)), alerts_opened=opened
+    )
