@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from collector.models import Client
 from collector.readmodel import reads
@@ -170,14 +170,8 @@ def dashboard_path(client: Client, week: dt.date) -> str:
 
 
 def alert_path(alert: Alert) -> str:
-    """Where an alert of the report links: the client's alerts page, or (without one) the
-    logs of the alert's window."""
-    try:
-        return reverse("dashboard:alerts", args=[alert.client.slug]) + f"#alert-{alert.pk}"
-    except NoReverseMatch:
-        start = alert.window_start.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        end = alert.window_end.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return reverse("dashboard:logs", args=[alert.client.slug]) + f"?start={start}&end={end}"
+    """Where an alert of the report links: its item on the client's alerts page."""
+    return reverse("dashboard:alerts", args=[alert.client.slug]) + f"#alert-{alert.pk}"
 
 
 def _spans(week: dt.date) -> list[reads.Span]:

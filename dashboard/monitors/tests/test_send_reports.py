@@ -98,6 +98,21 @@ def test_the_mail_has_html_and_text_parts_no_images_and_one_click_unsubscribe(te
     assert dashboard in message.body
 
 
+def test_an_alert_link_in_the_mail_lands_on_that_alerts_item(tenants):
+    from dashboard.monitors.tests.factories import AlertFactory
+
+    alert = AlertFactory(monitor__client=tenants["acme"], opened_at=at(WEEK, 30))
+    run("--week", WEEK.isoformat())
+    (message,) = sent_to("ann@acme.example")
+    link = f"http://testserver/dashboard/acme/alerts/#alert-{alert.pk}"
+    assert link in message.body
+    http = HttpClient()
+    http.force_login(tenants["ann"])
+    page = http.get(link.removeprefix("http://testserver").split("#")[0])
+    assert page.status_code == 200
+    assert f'id="alert-{alert.pk}"' in page.content.decode()
+
+
 def test_running_twice_sends_nothing_new(tenants):
     run("--week", WEEK.isoformat())
     output = run("--week", WEEK.isoformat())
