@@ -27,7 +27,11 @@ from flusso_site.routers import reading_from_primary
 
 @client_view
 def alert_list(request: HttpRequest, *, client: Client) -> HttpResponse:
-    page = alert_page(client=client, page=request.GET.get("page") or 1)
+    page = alert_page(
+        client=client,
+        page=request.GET.get("page") or 1,
+        viewer_is_staff=request.user.is_staff,
+    )
     context = {
         "alert_page": page,
         "rows": [(row, charts.alert_chart(row.chart) if row.chart else "") for row in page.rows],

@@ -14,6 +14,7 @@ import itertools
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.paginator import Page, Paginator
 from django.db.models import Case, Count, IntegerField, Q, Value, When
 from django.http import Http404
@@ -77,6 +78,11 @@ class AlertChart:
     high: float | None
 
 
+# Who acknowledged or resolved an alert, as a client user sees an owner (staff) who did:
+# the owner's own address is not the client's to see.
+STAFF_ACTOR = "the Flusso team"
+
+
 @dataclass(frozen=True)
 class AlertRow:
     alert: Alert
@@ -85,6 +91,8 @@ class AlertRow:
     latest_value: float | None
     logs_url: str
     chart: AlertChart | None
+    acknowledged_by: str = ""
+    resolved_by: str = ""
 
     @property
     def resolved_automatically(self) -> bool:
@@ -178,10 +186,28 @@ def alert_chart(*, client: Client, alert: Alert, now: dt.datetime | None = None)
     )
 
 
-def alert_page(*, client: Client, page: int | str = 1, now: dt.datetime | None = None) -> AlertPage:
+def actor_label(user: AbstractBaseUser | None, *, viewer_is_staff: bool) -> str:
+    """Who did something to an alert, as the viewer may see it: an owner (staff) is "the
+    Flusso team" to a client user, anyone else their e-mail address (or user name)."""
+    if user is None:
+        return "a removed user"
+    if user.is_staff and not viewer_is_staff:
+        return STAFF_ACTOR
+    return user.email or user.get_username()
+
+
+def alert_page(
+    *,
+    client: Client,
+    page: int | str = 1,
+    now: dt.datetime | None = None,
+    viewer_is_staff: bool = False,
+) -> AlertPage:
     """One page of the client's alerts with their charts, and the unresolved counts.
 
     A page number out of range shows the last page; one that is not a number, the first.
+    Who acknowledged or resolved each is named as ``actor_label`` puts it for the viewer
+    (a client user, unless ``viewer_is_staff``).
     """
     now = now or timezone.now()
     paginator = Paginator(
@@ -204,6 +230,14 @@ def alert_page(*, client: Client, page: int | str = 1, now: dt.datetime | None =
                     latest_value=alert.last_value if alert.last_value is not None else alert.value,
                     logs_url=alert_logs_url(client=client, alert=alert),
                     chart=alert_chart(client=client, alert=alert, now=now),
+                    acknowledged_by=actor_label(
+                        alert.acknowledged_by, viewer_is_staff=viewer_is_staff
+                    )
+                    if alert.acknowledged_at
+                    else "",
+                    resolved_by=actor_label(alert.resolved_by, viewer_is_staff=viewer_is_staff)
+                    if alert.resolved_by_id
+                    else "",
                 )
             )
     return AlertPage(

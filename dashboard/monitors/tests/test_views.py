@@ -43,7 +43,9 @@ def figures(html: str) -> list[dict]:
 
 
 def item(html: str, alert) -> str:
-    match = re.search(rf'<li class="card alert-item" data-alert="{alert.pk}".*?</li>', html, re.S)
+    match = re.search(
+        rf'<li class="card alert-item"[^>]*data-alert="{alert.pk}".*?</li>', html, re.S
+    )
     assert match, f"alert {alert.pk} not on the page"
     return match.group(0)
 
@@ -167,6 +169,25 @@ def test_acknowledging_records_who_and_when_once(http_a, user_a, client_a, drift
     assert 'data-testid="alert-state">acknowledged<' in row
     assert "by ann@acme.example" in text(row, "alert-acknowledged")
     assert 'data-testid="acknowledge"' not in row and 'data-testid="resolve"' in row
+
+
+def test_a_client_user_sees_the_flusso_team_not_the_owners_address(
+    http_a, http_owner, owner, client_a
+):
+    acknowledged = AlertFactory(monitor__client=client_a, opened_at=OPENED)
+    resolved = AlertFactory(
+        monitor__client=client_a, opened_at=OPENED, metric=Metric.ESCALATION_RATE
+    )
+    http_owner.post(action_url("acknowledge", client_a, acknowledged))
+    http_owner.post(action_url("resolve", client_a, resolved))
+    page = http_a.get(alerts_url(client_a)).content.decode()
+    assert owner.email not in page
+    assert text(item(page, acknowledged), "alert-acknowledged").endswith("by the Flusso team")
+    assert text(item(page, resolved), "alert-resolved").endswith("by the Flusso team")
+    # The owner sees who it was.
+    own = http_owner.get(alerts_url(client_a)).content.decode()
+    assert f"by {owner.email}" in text(item(own, acknowledged), "alert-acknowledged")
+    assert f"by {owner.email}" in text(item(own, resolved), "alert-resolved")
 
 
 def test_resolving_by_hand_names_who_and_an_automatic_resolution_says_so(
