@@ -115,6 +115,19 @@ class Comparison:
     def too_small(self) -> bool:
         return min(self.runs_a, self.runs_b) < st.MIN_SAMPLES
 
+    @property
+    def tests(self) -> int:
+        """How many rows are tested (each at ALPHA)."""
+        return sum(m.tested for m in self.metrics)
+
+    @property
+    def chance_of_a_false_significant(self) -> float:
+        """With no real difference anywhere, the chance that at least one of the tests
+        says "significant": 1 - (1 - ALPHA)^tests (as if independent; 26 % for six). No
+        correction is applied: each row's p-value stays that row's own, and the page says
+        this number beside them."""
+        return 1 - (1 - st.ALPHA) ** self.tests
+
 
 def _version_key(version: str) -> list[tuple[int, int | str]]:
     """Natural order: v1.9 before v1.10."""

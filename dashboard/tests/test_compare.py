@@ -290,6 +290,26 @@ def test_the_page_finds_a_rare_error_rate_difference(http_a, client_a):
     assert "Fisher" in html  # the footnote says when the exact test is used
 
 
+def test_the_page_says_how_likely_one_false_significant_is_among_its_tests(http_a, client_a):
+    store(client_a, 50, 45, workflow_version="v1")
+    store(client_a, 50, 44, workflow_version="v2")
+    path, query = url(client_a, dimension="version", a="v1", b="v2")
+    response = http_a.get(path, query)
+    comparison = response.context["comparison"]
+    assert comparison.tests == 6  # 3 rates, 2 means, the duration distribution; p95 is not
+    assert comparison.chance_of_a_false_significant == pytest.approx(1 - 0.95**6)
+    html = response.content.decode()
+    assert "6 tests at 0.05 each" in html
+    assert "is about 26%" in html and "roughly one in four" in html
+
+
+def test_adjacent_periods_are_compared(http_a, client_a):
+    path, query = url(
+        client_a, dimension="period", a="2026-01-01..2026-01-07", b="2026-01-08..2026-01-14"
+    )
+    assert http_a.get(path, query).status_code == 200
+
+
 def test_the_page_warns_when_samples_are_too_small(http_a, client_a):
     store(client_a, 10, 9, workflow_version="v1")
     store(client_a, 10, 3, workflow_version="v2")
@@ -326,6 +346,18 @@ def test_two_periods_of_the_client_are_compared_day_by_day(http_a, client_a):
             "ends before",
         ),
         ({"dimension": "period", "a": "May", "b": "June"}, "YYYY-MM-DD..YYYY-MM-DD"),
+        (
+            {"dimension": "period", "a": "2026-01-01..2026-01-07", "b": "20260101..20260107"},
+            "The two periods overlap (2026-01-01..2026-01-07 is in both)",
+        ),
+        (
+            {"dimension": "period", "a": "2026-01-01..2026-01-07", "b": "2026-01-07..2026-01-14"},
+            "The two periods overlap (2026-01-07..2026-01-07 is in both)",
+        ),
+        (
+            {"dimension": "period", "a": "2026-01-01..2026-01-31", "b": "2026-01-10..2026-01-12"},
+            "The two periods overlap (2026-01-10..2026-01-12 is in both)",
+        ),
         ({"dimension": "tea", "a": "v1", "b": "v2"}, "Select a valid choice"),
         ({"dimension": "version", "a": "v1", "b": "v" * 65}, "at most 64"),
     ],
