@@ -24,7 +24,7 @@ from collector.readmodel import reads
 from collector.readmodel.reads import Totals
 from dashboard.models import Membership
 from dashboard.monitors.metrics import MetricValue, metric_value
-from dashboard.monitors.models import Alert, Metric
+from dashboard.monitors.models import Alert, Metric, ReportDelivery
 
 WEEK = dt.timedelta(days=7)
 # The normal is the median of this many weeks before the report's week.
@@ -415,3 +415,11 @@ def report_recipients_unscoped() -> list[Recipient]:
     )
     found = [Recipient(user=m.user, client=m.client) for m in members]
     return found + [Recipient(user=user, client=None) for user in owners]
+
+
+def report_already_sent(*, week: dt.date, recipient: Recipient) -> bool:
+    """Whether the recipient has had this week's report (their client's, or the owner's)."""
+    sent = ReportDelivery.objects.filter(week=week_monday(week), email=recipient.email)
+    if recipient.client is None:
+        return sent.owners().exists()
+    return sent.for_client(recipient.client).exists()

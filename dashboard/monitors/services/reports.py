@@ -32,6 +32,7 @@ from dashboard.monitors.selectors.reports import (
     client_report,
     last_complete_week,
     owner_report_all_clients_unscoped,
+    report_already_sent,
     report_recipients_unscoped,
     week_is_over,
     week_monday,
@@ -136,13 +137,6 @@ class ReportOutcome:
     error: str = ""
 
 
-def _already_sent(week: dt.date, recipient: Recipient) -> bool:
-    found = ReportDelivery.objects.filter(week=week, email=recipient.email)
-    if recipient.client is None:
-        return found.filter(client__isnull=True).exists()
-    return found.filter(client=recipient.client).exists()
-
-
 def reports_send(
     *, week: dt.date, dry_run: bool = False, now: dt.datetime | None = None
 ) -> list[ReportOutcome]:
@@ -170,7 +164,7 @@ def reports_send(
     outcomes = []
     for recipient in report_recipients_unscoped():
         slug = recipient.client.slug if recipient.client else ""
-        if _already_sent(week, recipient):
+        if report_already_sent(week=week, recipient=recipient):
             outcomes.append(ReportOutcome(recipient.email, slug, "already_sent"))
             continue
         if dry_run:

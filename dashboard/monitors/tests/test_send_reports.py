@@ -121,6 +121,25 @@ def test_running_twice_sends_nothing_new(tenants):
     assert ReportDelivery.objects.count() == 3
 
 
+def test_already_sent_tells_a_clients_report_from_another_clients_and_the_owners(tenants):
+    from dashboard.monitors.selectors.reports import Recipient, report_already_sent
+
+    ann, acme, globex = tenants["ann"], tenants["acme"], tenants["globex"]
+    as_acme = Recipient(user=ann, client=acme)
+    as_globex = Recipient(user=ann, client=globex)
+    as_owner = Recipient(user=ann, client=None)
+    ReportDelivery.objects.create(week=WEEK, client=globex, user=ann, email=ann.email)
+    assert report_already_sent(week=WEEK, recipient=as_globex)
+    assert not report_already_sent(week=WEEK, recipient=as_acme)
+    assert not report_already_sent(week=WEEK, recipient=as_owner)
+    ReportDelivery.objects.create(week=WEEK, client=None, user=ann, email=ann.email)
+    assert report_already_sent(week=WEEK, recipient=as_owner)
+    assert not report_already_sent(week=WEEK, recipient=as_acme)
+    assert not report_already_sent(week=NEXT_WEEK, recipient=as_owner)
+    # Any day of the week is its Monday.
+    assert report_already_sent(week=WEEK + dt.timedelta(days=3), recipient=as_globex)
+
+
 def test_a_dry_run_sends_and_records_nothing(tenants):
     output = run("--week", WEEK.isoformat(), "--dry-run")
     assert mail.outbox == []
