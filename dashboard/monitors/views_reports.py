@@ -30,8 +30,8 @@ from dashboard.monitors.services.reports import (
     report_context,
     unsubscribe_weekly_report,
 )
+from dashboard.rendering import render_page
 from dashboard.scoping import client_view
-from dashboard.views import _render
 from flusso_site.routers import replica_reads
 
 
@@ -49,12 +49,14 @@ def client_report_page(request: HttpRequest, *, client: Client) -> HttpResponse:
     now = timezone.now()
     form = ReportWeekForm(request.GET, now=now)
     if not form.is_valid():
-        return _render(request, "dashboard/report.html", {"form": form}, client=client, status=400)
+        return render_page(
+            request, "dashboard/report.html", {"form": form}, client=client, status=400
+        )
     report = client_report(client=client, week=form.cleaned_data["week"])
     base = reverse("dashboard:report", args=[client.slug])
     context = report_context(report) | _week_links(base, report.week, now)
     context |= {"form": form, "normalised_from": form.normalised_from, "kind": "client"}
-    return _render(request, "dashboard/report.html", context, client=client)
+    return render_page(request, "dashboard/report.html", context, client=client)
 
 
 @login_required
@@ -74,12 +76,12 @@ def _owner_report(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     form = ReportWeekForm(request.GET, now=now)
     if not form.is_valid():
-        return _render(request, "dashboard/report.html", {"form": form}, status=400)
+        return render_page(request, "dashboard/report.html", {"form": form}, status=400)
     report = owner_report_all_clients_unscoped(week=form.cleaned_data["week"])
     base = reverse("dashboard:owner_report")
     context = report_context(report) | _week_links(base, report.week, now)
     context |= {"form": form, "normalised_from": form.normalised_from, "kind": "owner"}
-    return _render(request, "dashboard/report.html", context)
+    return render_page(request, "dashboard/report.html", context)
 
 
 # The link in every report mail, and the RFC 8058 one-click POST that mail clients send
