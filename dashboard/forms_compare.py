@@ -66,6 +66,19 @@ class CompareForm(DashboardFilterForm):
                         data[f"range_{name}"] = parse_range(value)
                     except forms.ValidationError as exc:
                         self.add_error(name, exc)
+            if "range_a" in data and "range_b" in data:
+                # Compared as the days they cover, not as text: 20260101..20260107 is
+                # 2026-01-01..2026-01-07. Overlapping periods share runs, and a test of
+                # two samples that share runs is not a test of two samples.
+                (start_a, end_a), (start_b, end_b) = data["range_a"], data["range_b"]
+                if start_a <= end_b and start_b <= end_a:
+                    first, last = max(start_a, start_b), min(end_a, end_b)
+                    self.add_error(
+                        "b",
+                        f"The two periods overlap ({first}..{last} is in both): "
+                        "choose periods that share no day.",
+                    )
+                return data
         if a and b and a == b:
             self.add_error("b", "Choose two different sides to compare.")
         return data

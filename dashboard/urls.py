@@ -1,8 +1,11 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from dashboard import accounts, views, views_compare
 from dashboard.monitors import views as monitor_views
 from dashboard.monitors import views_reports
+from dashboard.monitors.converters import UnsubscribeTokenConverter
+
+register_converter(UnsubscribeTokenConverter, "unsubscribe_token")
 
 app_name = "dashboard"
 
@@ -12,7 +15,7 @@ urlpatterns = [
     # collector.models.RESERVED_SLUGS keeps any client from being named like them.
     path("report/", views_reports.owner_report_page, name="owner_report"),
     path("compare/", views_compare.owner_compare, name="owner_compare"),
-    path("unsubscribe/<str:token>/", views_reports.unsubscribe, name="unsubscribe"),
+    path("unsubscribe/<unsubscribe_token:token>/", views_reports.unsubscribe, name="unsubscribe"),
     path("<slug:client_slug>/", views.client_dashboard, name="client"),
     path("<slug:client_slug>/logs/", views.log_list, name="logs"),
     path("<slug:client_slug>/report/", views_reports.client_report_page, name="report"),

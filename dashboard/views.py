@@ -23,7 +23,7 @@ from django.http import (
     JsonResponse,
     StreamingHttpResponse,
 )
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 
@@ -31,7 +31,8 @@ from collector.models import Client, LogStatus
 from collector.readmodel.facts import DURATION_RELATIVE_ERROR
 from dashboard import charts
 from dashboard.forms import PERIODS, DashboardFilterForm, LogFilterForm
-from dashboard.monitors.selectors.alerts import alert_open_count, chart_markers, compare_url
+from dashboard.monitors.selectors.alerts import chart_markers, compare_url
+from dashboard.rendering import render_page
 from dashboard.scoping import client_view
 from dashboard.selectors import (
     DashboardFilters,
@@ -73,26 +74,6 @@ OVERVIEW_SORTS = {
 }
 
 
-def _render(
-    request: HttpRequest,
-    template: str,
-    context: dict[str, Any],
-    *,
-    client: Client | None = None,
-    status: int = 200,
-) -> HttpResponse:
-    """Render with the layout's needs: the current client, its unresolved alerts (the
-    nav's badge) and the client switcher."""
-    switcher = list(client_list_for_user(user=request.user).only("slug", "name")[:200])
-    context = {
-        "client": client,
-        "nav_open_alerts": alert_open_count(client=client) if client is not None else 0,
-        "switcher_clients": switcher if len(switcher) > 1 else [],
-        **context,
-    }
-    return render(request, template, context, status=status)
-
-
 # Home ----------------------------------------------------------------------------------
 
 
@@ -108,7 +89,7 @@ def home(request: HttpRequest) -> HttpResponse:
     clients = list(client_list_for_user(user=request.user)[:2])
     if len(clients) == 1:
         return redirect("dashboard:client", client_slug=clients[0].slug)
-    return _render(
+    return render_page(
         request,
         "dashboard/chooser.html",
         {"clients": client_list_for_user(user=request.user)},
@@ -152,7 +133,7 @@ def _overview(request: HttpRequest) -> HttpResponse:
     for span in ("24h", "7d", "30d"):
         runs = totals[f"runs_{span}"]
         totals[f"success_rate_{span}"] = totals[f"successes_{span}"] / runs if runs else None
-    return _render(
+    return render_page(
         request,
         "dashboard/overview.html",
         {
@@ -225,7 +206,7 @@ def _logs_url(client: Client, filters: DashboardFilters, **extra: str) -> str:
 @client_view
 def client_dashboard(request: HttpRequest, *, client: Client) -> HttpResponse:
     if not client_has_logs(client=client):
-        return _render(
+        return render_page(
             request,
             "dashboard/empty.html",
             {"collector_url": request.build_absolute_uri(reverse("collector:log-ingest"))},
@@ -234,12 +215,14 @@ def client_dashboard(request: HttpRequest, *, client: Client) -> HttpResponse:
     form = DashboardFilterForm(request.GET)
     filters = form.filters(now=timezone.now())
     numbers = client_dashboard_numbers(client=client, filters=filters)
-    markers = chart_markers(
+    found = chart_markers(
         client=client,
         start=filters.window.start,
         end=filters.window.end,
         environment=filters.environment,
+        compare_query=_period_query(form),
     )
+    markers = found.markers
     series, distributions = numbers.series, numbers.distributions
     by_type, by_node = numbers.errors.by_type, numbers.errors.by_node
     context = {
@@ -261,25 +244,39 @@ def client_dashboard(request: HttpRequest, *, client: Client) -> HttpResponse:
         "errors_type_chart": charts.errors_chart(by_type) if by_type else "",
         "errors_node_chart": charts.errors_chart(by_node) if by_node else "",
         "logs_url": _logs_url(client, filters),
-        "alert_markers": [m for m in markers if m.kind == "alert"],
-        "version_markers": [m for m in markers if m.kind == "version"],
-        "compare_url": _compare_url(request, client, filters, numbers.options["versions"]),
+        "markers": found,
+        "compare_url": _compare_url(client, filters, numbers.options["versions"], form),
     }
-    return _render(request, "dashboard/client.html", context, client=client)
+    return render_page(request, "dashboard/client.html", context, client=client)
+
+
+def _period_query(form: DashboardFilterForm) -> dict[str, str]:
+    """The dashboard's period as query parameters for the pages it links to (the
+    comparison): the period it shows, or nothing when its input was invalid (it then
+    shows the default period, as the linked page will)."""
+    if not form.is_valid():
+        return {}
+    data = form.cleaned_data
+    if data["period"] == "custom":
+        return {
+            "period": "custom",
+            "start": data["start"].isoformat(),
+            "end": data["end"].isoformat(),
+        }
+    return {"period": data["period"]}
 
 
 def _compare_url(
-    request: HttpRequest, client: Client, filters: DashboardFilters, versions: list[str]
+    client: Client, filters: DashboardFilters, versions: list[str], form: DashboardFilterForm
 ) -> str:
     """ "compare with...": the chosen version against the one before it (natural order),
     over the same period; empty when no version is chosen."""
     if not filters.version:
         return ""
     previous = version_previous(versions, filters.version)
-    extra = {
-        name: request.GET[name] for name in ("period", "start", "end") if request.GET.get(name)
-    }
-    return compare_url(client=client, previous=previous, version=filters.version, extra=extra)
+    return compare_url(
+        client=client, previous=previous, version=filters.version, extra=_period_query(form)
+    )
 
 
 # Logs ------------------------------------------------------------------------------------
@@ -320,7 +317,7 @@ def log_list(request: HttpRequest, *, client: Client) -> HttpResponse:
         "sort_query": _query_without(request, "cursor", "sort"),
         "export_query": _query_without(request, "cursor"),
     }
-    return _render(
+    return render_page(
         request, "dashboard/logs.html", context, client=client, status=400 if error else 200
     )
 
@@ -427,7 +424,7 @@ def log_detail(request: HttpRequest, *, client: Client, log_id: uuid.UUID) -> Ht
         + "?"
         + urlencode({"ticket": log.ticket_id}),
     }
-    return _render(request, "dashboard/log_detail.html", context, client=client)
+    return render_page(request, "dashboard/log_detail.html", context, client=client)
 
 
 @client_view

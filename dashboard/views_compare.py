@@ -11,7 +11,8 @@ from django.utils import timezone
 from collector.models import Client
 from dashboard.forms import PERIODS
 from dashboard.forms_compare import CompareForm
-from dashboard.monitors.statistics_compare import ALPHA, MIN_EVENTS, MIN_SAMPLES
+from dashboard.monitors.statistics_compare import ALPHA, MIN_EXPECTED, MIN_SAMPLES
+from dashboard.rendering import render_page
 from dashboard.scoping import client_view
 from dashboard.selectors.compare import (
     CompareError,
@@ -20,7 +21,6 @@ from dashboard.selectors.compare import (
     compare_options,
     compare_options_all_clients_unscoped,
 )
-from dashboard.views import _render
 from flusso_site.routers import replica_reads
 
 
@@ -55,10 +55,10 @@ def _page(request: HttpRequest, *, client: Client | None) -> HttpResponse:
         "alpha": ALPHA,
         "confidence": 1 - ALPHA,
         "min_samples": MIN_SAMPLES,
-        "min_events": MIN_EVENTS,
+        "min_expected": MIN_EXPECTED,
         "owner_view": client is None,
     }
-    return _render(request, "dashboard/compare.html", context, client=client, status=status)
+    return render_page(request, "dashboard/compare.html", context, client=client, status=status)
 
 
 @client_view

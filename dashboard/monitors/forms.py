@@ -8,12 +8,13 @@ from typing import Any
 from django import forms
 
 from dashboard.forms import BoundedDateField
-from dashboard.monitors.selectors.reports import last_complete_week, week_monday
+from dashboard.monitors.selectors.reports import last_complete_week, week_is_over, week_monday
 
 
 class ReportWeekForm(forms.Form):
     """``?week=YYYY-MM-DD``: any day of the week, read as its Monday; empty: the last
-    complete week. A week that has not started yet has no report."""
+    complete week. A week that has not ended yet has no report (its numbers would still
+    change): the form refuses it, as it does a malformed date."""
 
     week = BoundedDateField(required=False, input_formats=["%Y-%m-%d"])
 
@@ -31,4 +32,11 @@ class ReportWeekForm(forms.Form):
             self.normalised_from = day
         if monday > self.now.astimezone(dt.UTC).date():
             raise forms.ValidationError("That week has not started yet.", code="future")
+        if not week_is_over(monday, self.now):
+            last = last_complete_week(self.now)
+            raise forms.ValidationError(
+                f"The week of {monday} is not over yet, so its report is not complete; "
+                f"the last complete week is the week of {last}.",
+                code="not_over",
+            )
         return monday

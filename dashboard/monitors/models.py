@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from collector.models import Client
+from collector.models import Client, ClientScopedQuerySet
 
 
 class Metric(models.TextChoices):
@@ -294,6 +294,14 @@ class NotificationSettings(models.Model):
         return f"{self.user}: alert e-mails {alerts}, weekly report {report}"
 
 
+class ReportDeliveryQuerySet(ClientScopedQuerySet):
+    """Deliveries of a client's report (``for_client``) or of the owner's (``owners``)."""
+
+    def owners(self) -> ReportDeliveryQuerySet:
+        """The owner's reports over all clients: the rows without a client."""
+        return self.filter(client__isnull=True)
+
+
 class ReportDelivery(models.Model):
     """One weekly report sent to one address: at most once per week, client and address."""
 
@@ -311,6 +319,8 @@ class ReportDelivery(models.Model):
     )
     email = models.EmailField()
     sent_at = models.DateTimeField(default=timezone.now)
+
+    objects = ReportDeliveryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-week", "email"]

@@ -4,7 +4,8 @@ The rollups hold counts and sums, never the single runs, so every figure here is
 from them:
 
 - rates (success, escalation, error): a count of ``successes`` out of ``n`` runs. Interval:
-  Wilson score; test: the pooled two-proportion z-test.
+  Wilson score; test: the pooled two-proportion z-test, or Fisher's exact test when an
+  expected count is below ``MIN_EXPECTED`` (rare events).
 - means (confidence, hallucination risk): a count and a sum, plus, for confidence, the
   calibration buckets (runs per tenth of confidence). The variance is not stored, so we
   use an upper bound of it (``variance_bound_*``); with it the interval is wider and the
@@ -33,8 +34,11 @@ ALPHA = 0.05
 # approximations behind the z-, t- and U-tests are poor, and a p95 interval is mostly
 # open (30 is the usual rule of thumb for the central limit theorem to be fair).
 MIN_SAMPLES = 30
-# And for a rate: fewest successes and failures per side (the rule np >= 5, n(1-p) >= 5).
-MIN_EVENTS = 5
+# A rate's z-test needs every expected count of the 2x2 table under the pooled rate
+# (n_a·p, n_a·(1-p), n_b·p, n_b·(1-p)) to be at least this (the usual rule for the normal
+# approximation of a binomial); below it, Fisher's exact test is used instead, which needs
+# no approximation. Rare events (0 against 20 errors in 1000 runs) are so still tested.
+MIN_EXPECTED = 5
 Z = stats.norm.ppf(1 - ALPHA / 2)
 
 
@@ -77,15 +81,20 @@ def wilson_interval(successes: int, n: int) -> Estimate:
 
 
 def two_proportion_test(x_a: int, n_a: int, x_b: int, n_b: int) -> Test:
-    """z = (p_b - p_a) / sqrt(p(1-p)(1/n_a + 1/n_b)), p the pooled rate."""
-    too_small = min(n_a, n_b) < MIN_SAMPLES or min(x_a, n_a - x_a, x_b, n_b - x_b) < MIN_EVENTS
+    """Pooled two-proportion z-test, z = (p_b - p_a) / sqrt(p(1-p)(1/n_a + 1/n_b)) with p
+    the pooled rate, when every expected count under p is at least MIN_EXPECTED; Fisher's
+    exact test (two-sided) on the table [[x_a, n_a - x_a], [x_b, n_b - x_b]] otherwise.
+    Too small only below MIN_SAMPLES runs on a side."""
     if n_a <= 0 or n_b <= 0:
         return Test(None, None, "two-proportion z-test", True)
+    too_small = min(n_a, n_b) < MIN_SAMPLES
     p_a, p_b = x_a / n_a, x_b / n_b
     pooled = (x_a + x_b) / (n_a + n_b)
+    if min(n_a, n_b) * min(pooled, 1 - pooled) < MIN_EXPECTED:
+        # Also both sides all successes or all failures (expected 0): p = 1.
+        _, p = stats.fisher_exact([[x_a, n_a - x_a], [x_b, n_b - x_b]])
+        return Test(p_b - p_a, float(min(1.0, p)), "Fisher's exact test", too_small)
     se = math.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
-    if se == 0:  # both all successes or all failures: no evidence of a difference
-        return Test(p_b - p_a, 1.0, "two-proportion z-test", too_small)
     z = (p_b - p_a) / se
     return Test(p_b - p_a, float(2 * stats.norm.sf(abs(z))), "two-proportion z-test", too_small)
 

@@ -19,20 +19,24 @@ from collector.models import Client
 from dashboard import charts
 from dashboard.monitors.selectors.alerts import alert_get, alert_page
 from dashboard.monitors.services.alerts import alert_acknowledge, alert_resolve
+from dashboard.rendering import render_page
 from dashboard.scoping import client_view
-from dashboard.views import _render  # the layout's context: switcher, nav badge
 from flusso_site.errors import ApplicationError
 from flusso_site.routers import reading_from_primary
 
 
 @client_view
 def alert_list(request: HttpRequest, *, client: Client) -> HttpResponse:
-    page = alert_page(client=client, page=request.GET.get("page") or 1)
+    page = alert_page(
+        client=client,
+        page=request.GET.get("page") or 1,
+        viewer_is_staff=request.user.is_staff,
+    )
     context = {
         "alert_page": page,
         "rows": [(row, charts.alert_chart(row.chart) if row.chart else "") for row in page.rows],
     }
-    return _render(request, "dashboard/alerts.html", context, client=client)
+    return render_page(request, "dashboard/alerts.html", context, client=client)
 
 
 def _back(request: HttpRequest, client: Client) -> HttpResponse:

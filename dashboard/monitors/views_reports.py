@@ -18,26 +18,28 @@ from django.views.decorators.http import require_http_methods
 
 from collector.models import Client
 from dashboard.monitors.forms import ReportWeekForm
-from dashboard.monitors.models import NotificationSettings
+from dashboard.monitors.selectors.notifications import notification_settings_by_unsubscribe_token
 from dashboard.monitors.selectors.reports import (
     WEEK,
     client_report,
-    last_complete_week,
     owner_report_all_clients_unscoped,
+    week_is_over,
 )
 from dashboard.monitors.services.reports import (
     UnknownUnsubscribeToken,
     report_context,
     unsubscribe_weekly_report,
 )
+from dashboard.rendering import render_page
 from dashboard.scoping import client_view
-from dashboard.views import _render
 from flusso_site.routers import replica_reads
 
 
 def _week_links(base: str, week: dt.date, now: dt.datetime) -> dict[str, str]:
+    """Previous and next week; no next from the last complete week (the week in progress
+    has no report yet)."""
     links = {"previous_url": f"{base}?week={(week - WEEK).isoformat()}"}
-    if week + WEEK <= last_complete_week(now) + WEEK:
+    if week_is_over(week + WEEK, now):
         links["next_url"] = f"{base}?week={(week + WEEK).isoformat()}"
     return links
 
@@ -47,12 +49,14 @@ def client_report_page(request: HttpRequest, *, client: Client) -> HttpResponse:
     now = timezone.now()
     form = ReportWeekForm(request.GET, now=now)
     if not form.is_valid():
-        return _render(request, "dashboard/report.html", {"form": form}, client=client, status=400)
+        return render_page(
+            request, "dashboard/report.html", {"form": form}, client=client, status=400
+        )
     report = client_report(client=client, week=form.cleaned_data["week"])
     base = reverse("dashboard:report", args=[client.slug])
     context = report_context(report) | _week_links(base, report.week, now)
     context |= {"form": form, "normalised_from": form.normalised_from, "kind": "client"}
-    return _render(request, "dashboard/report.html", context, client=client)
+    return render_page(request, "dashboard/report.html", context, client=client)
 
 
 @login_required
@@ -72,12 +76,12 @@ def _owner_report(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     form = ReportWeekForm(request.GET, now=now)
     if not form.is_valid():
-        return _render(request, "dashboard/report.html", {"form": form}, status=400)
+        return render_page(request, "dashboard/report.html", {"form": form}, status=400)
     report = owner_report_all_clients_unscoped(week=form.cleaned_data["week"])
     base = reverse("dashboard:owner_report")
     context = report_context(report) | _week_links(base, report.week, now)
     context |= {"form": form, "normalised_from": form.normalised_from, "kind": "owner"}
-    return _render(request, "dashboard/report.html", context)
+    return render_page(request, "dashboard/report.html", context)
 
 
 # The link in every report mail, and the RFC 8058 one-click POST that mail clients send
@@ -94,6 +98,6 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         except UnknownUnsubscribeToken:
             raise Http404("Unknown unsubscribe link.") from None
         return render(request, "monitors/unsubscribe.html", {"done": True})
-    if not NotificationSettings.objects.filter(unsubscribe_token=token).exists():
+    if notification_settings_by_unsubscribe_token(token=token) is None:
         raise Http404("Unknown unsubscribe link.")
     return render(request, "monitors/unsubscribe.html", {"done": False, "token": token})

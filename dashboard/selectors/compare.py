@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from collector.models import Client
 from collector.readmodel import reads
-from collector.readmodel.facts import CALIBRATION_BUCKETS
+from collector.readmodel.facts import CALIBRATION_BUCKETS, percentile_from_histogram
 from dashboard.monitors import statistics_compare as st
 from dashboard.monitors.metrics import metric_value
 from dashboard.monitors.models import Metric
@@ -21,14 +21,29 @@ from flusso_site.errors import ApplicationError
 
 DIMENSIONS = ("version", "environment", "period")
 
+# The execution-time row that is tested: the whole distribution (Mann-Whitney U), shown
+# with each side's median. Not a Metric: no monitor watches it.
+EXECUTION_DISTRIBUTION = "execution_time_distribution"
+
 # (metric, label, format kind as dashboard_format.kpi, statistics family, up is good).
+# Families: "rate", "mean", "distribution" (Mann-Whitney on the duration histograms), and
+# "descriptive" (p95 with its interval, no test: Mann-Whitney tests whether one side's
+# runs tend to be slower, not p95, and the two can point opposite ways when the tails and
+# the bulk move apart; a verdict on the p95 row would borrow a test it did not pass).
 COMPARE_METRICS: tuple[tuple[str, str, str, str, bool], ...] = (
     (Metric.SUCCESS_RATE, "Success rate", "pct", "rate", True),
     (Metric.ESCALATION_RATE, "Escalation rate", "pct", "rate", False),
     (Metric.ERROR_RATE, "Error rate (failed + error)", "pct", "rate", False),
     (Metric.CONFIDENCE, "Average confidence", "ratio", "mean", True),
     (Metric.HALLUCINATION_RISK, "Average hallucination risk", "ratio", "mean", False),
-    (Metric.P95_EXECUTION, "p95 execution time", "approx_seconds", "duration", False),
+    (
+        EXECUTION_DISTRIBUTION,
+        "Execution time (distribution, Mann-Whitney; median shown)",
+        "approx_seconds",
+        "distribution",
+        False,
+    ),
+    (Metric.P95_EXECUTION, "p95 execution time", "approx_seconds", "descriptive", False),
 )
 
 
@@ -63,6 +78,12 @@ class MetricComparison:
     a: st.Estimate
     b: st.Estimate
     test: st.Test
+    family: str = ""
+
+    @property
+    def tested(self) -> bool:
+        """False for a descriptive row (p95): values and intervals, no test, no verdict."""
+        return self.family != "descriptive"
 
     @property
     def difference(self) -> float | None:
@@ -72,10 +93,13 @@ class MetricComparison:
 
     @property
     def better(self) -> str:
-        """ "b" or "a" when the difference is significant, "" otherwise."""
-        if not self.test.significant or not self.difference:
+        """ "b" or "a" when the test is significant, "" otherwise. The direction is the
+        test's own effect (``test.difference``: b - a for rates and means, P(B slower) - ½
+        for the distribution), never another statistic's."""
+        effect = self.test.difference
+        if not self.tested or not self.test.significant or not effect:
             return ""
-        return "b" if (self.difference > 0) == self.up_is_good else "a"
+        return "b" if (effect > 0) == self.up_is_good else "a"
 
 
 @dataclass(frozen=True)
@@ -90,6 +114,19 @@ class Comparison:
     @property
     def too_small(self) -> bool:
         return min(self.runs_a, self.runs_b) < st.MIN_SAMPLES
+
+    @property
+    def tests(self) -> int:
+        """How many rows are tested (each at ALPHA)."""
+        return sum(m.tested for m in self.metrics)
+
+    @property
+    def chance_of_a_false_significant(self) -> float:
+        """With no real difference anywhere, the chance that at least one of the tests
+        says "significant": 1 - (1 - ALPHA)^tests (as if independent; 26 % for six). No
+        correction is applied: each row's p-value stays that row's own, and the page says
+        this number beside them."""
+        return 1 - (1 - st.ALPHA) ** self.tests
 
 
 def _version_key(version: str) -> list[tuple[int, int | str]]:
@@ -159,6 +196,12 @@ def _metric(
     b: tuple[reads.Totals, dict[int, int]],
 ) -> MetricComparison:
     metric, label, kind, family, up_is_good = spec
+    if family == "distribution":
+        # Each side's median (and its interval) beside the test of the whole distribution.
+        ea = st.quantile_interval(a[1], 0.5, percentile_from_histogram(a[1], 0.5))
+        eb = st.quantile_interval(b[1], 0.5, percentile_from_histogram(b[1], 0.5))
+        test = st.mann_whitney(a[1], b[1])
+        return MetricComparison(metric, label, kind, up_is_good, ea, eb, test, family)
     va, vb = metric_value(metric, *a), metric_value(metric, *b)
     if family == "rate":
         ea = st.wilson_interval(va.numerator or 0, va.samples)
@@ -169,11 +212,15 @@ def _metric(
         ea = st.mean_interval(va.value, var_a, va.samples)
         eb = st.mean_interval(vb.value, var_b, vb.samples)
         test = st.welch_test(va.value, var_a, va.samples, vb.value, var_b, vb.samples)
-    else:
+    else:  # descriptive: p95 and its interval, no test
         ea = st.quantile_interval(a[1], 0.95, va.value)
         eb = st.quantile_interval(b[1], 0.95, vb.value)
-        test = st.mann_whitney(a[1], b[1])
-    return MetricComparison(metric, label, kind, up_is_good, ea, eb, test)
+        test = st.Test(_minus(va.value, vb.value), None, "none (descriptive)", too_small=False)
+    return MetricComparison(metric, label, kind, up_is_good, ea, eb, test, family)
+
+
+def _minus(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else b - a
 
 
 def _compare(base: reads.Scope, query: CompareQuery, options: CompareOptions) -> Comparison:

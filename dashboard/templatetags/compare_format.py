@@ -23,12 +23,17 @@ def interval(estimate: Estimate, kind: str) -> str:
 
 @register.filter
 def difference(row: MetricComparison) -> str:
-    """b - a: points for rates, as the dashboard's changes."""
+    """b - a: points for rates, as the dashboard's changes. The distribution row adds the
+    tested effect: the share of (A run, B run) pairs where B's run is the slower, ties
+    counted half (50 %: neither side tends to be slower)."""
     if row.difference is None:
         return DASH
-    return kpi_change(
+    change = kpi_change(
         {"change": row.difference, "previous": row.a.value, "kind": row.kind, "value": row.b.value}
     )
+    if row.family == "distribution" and row.test.difference is not None:
+        return f"{change} · P(B slower) {kpi(row.test.difference + 0.5, 'pct')}"
+    return change
 
 
 @register.filter

@@ -16,6 +16,7 @@ from dashboard.forms_compare import parse_range
 from dashboard.monitors import statistics_compare as st
 from dashboard.monitors.models import Metric
 from dashboard.selectors.compare import (
+    EXECUTION_DISTRIBUTION,
     CompareQuery,
     compare_all_clients_unscoped,
     compare_client,
@@ -65,6 +66,31 @@ def test_ten_runs_a_side_are_too_small_to_say_whatever_the_p_value():
     test = st.two_proportion_test(10, 10, 0, 10)
     assert test.p_value < 0.001
     assert test.too_small and not test.significant
+
+
+def test_a_rare_event_with_enough_expected_counts_is_z_tested_not_refused():
+    """0 against 20 errors in 1000 runs: pooled 1 %, expected 10 per side, z = 4.49."""
+    test = st.two_proportion_test(0, 1000, 20, 1000)
+    pooled = 20 / 2000
+    z = 0.02 / (pooled * (1 - pooled) * 2 / 1000) ** 0.5
+    assert test.name == "two-proportion z-test"
+    assert test.p_value == pytest.approx(2 * stats.norm.sf(z))
+    assert test.p_value < 1e-5
+    assert test.significant and not test.too_small
+
+
+def test_below_five_expected_the_rate_is_tested_exactly_by_fisher():
+    """0 against 6 in 1000 runs: expected 3 per side, so Fisher's exact test."""
+    test = st.two_proportion_test(0, 1000, 6, 1000)
+    assert test.name == "Fisher's exact test"
+    expected = stats.fisher_exact([[0, 1000], [6, 994]]).pvalue
+    assert test.p_value == pytest.approx(expected)
+    assert 0.01 < test.p_value < 0.05
+    assert test.significant and not test.too_small
+    assert test.difference == pytest.approx(0.006)
+    # All successes on both sides: nothing to tell apart.
+    same = st.two_proportion_test(500, 500, 400, 400)
+    assert same.p_value == 1.0 and not same.significant
 
 
 def test_wilson_interval_matches_the_formula_and_stays_inside_zero_one():
@@ -159,7 +185,52 @@ def test_execution_time_difference_is_found_by_the_rank_test():
     p95 = row(result, Metric.P95_EXECUTION)
     assert p95.a.value == pytest.approx(3.0, rel=0.02)
     assert p95.b.value == pytest.approx(9.0, rel=0.02)
-    assert p95.test.significant and p95.better == "a"
+    distribution = row(result, EXECUTION_DISTRIBUTION)
+    assert distribution.a.value == pytest.approx(3.0, rel=0.02)
+    assert distribution.test.significant and distribution.better == "a"
+    # p95 is described, not tested: no p-value, no verdict of its own.
+    assert p95.test.p_value is None and not p95.tested and p95.better == ""
+
+
+@pytest.fixture
+def faster_bulk_slower_tail(client_a):
+    """B is faster for 90 % of runs (0.8 s against 1.0 s) and slower in the tail (5.3 s
+    against 5.0 s): Mann-Whitney says B is faster, p95 says B is slower."""
+    store(client_a, 900, 900, environment="a", execution_time_seconds=1.0)
+    store(client_a, 100, 100, environment="a", execution_time_seconds=5.0)
+    store(client_a, 900, 900, environment="b", execution_time_seconds=0.8)
+    store(client_a, 100, 100, environment="b", execution_time_seconds=5.3)
+    return client_a
+
+
+def test_the_verdict_follows_the_test_not_p95_when_they_point_opposite_ways(
+    faster_bulk_slower_tail,
+):
+    result = compare_client(
+        client=faster_bulk_slower_tail,
+        query=CompareQuery(dimension="environment", a="a", b="b", window=window()),
+    )
+    p95 = row(result, Metric.P95_EXECUTION)
+    assert p95.a.value == pytest.approx(5.0, rel=0.02)
+    assert p95.b.value == pytest.approx(5.3, rel=0.02)
+    assert p95.difference > 0  # B's p95 is higher...
+    distribution = row(result, EXECUTION_DISTRIBUTION)
+    # ... yet B's runs tend to be faster: P(B slower) = 0.1 (B's tail beats every A run).
+    assert distribution.test.difference == pytest.approx(0.1 - 0.5, abs=0.01)
+    assert distribution.test.significant and distribution.better == "b"
+    assert distribution.a.value == pytest.approx(1.0, rel=0.02)
+    assert distribution.b.value == pytest.approx(0.8, rel=0.02)
+    assert p95.better == "" and p95.test.p_value is None
+
+
+def test_the_page_says_b_is_faster_and_gives_p95_no_verdict(http_a, faster_bulk_slower_tail):
+    path, query = url(faster_bulk_slower_tail, dimension="environment", a="a", b="b")
+    html = http_a.get(path, query).content.decode()
+    assert "Execution time (distribution, Mann-Whitney" in html
+    verdict = f'data-testid="verdict-{EXECUTION_DISTRIBUTION}"><span class="significant good">'
+    assert verdict + "significant: B better" in html
+    assert 'data-testid="verdict-p95_execution_seconds"><span class="muted">descriptive' in html
+    assert "P(B slower) 10.0%" in html
 
 
 @pytest.mark.django_db
@@ -209,6 +280,36 @@ def test_the_page_shows_significance_on_200_against_200_runs(http_a, client_a):
     assert 'data-testid="too-small"' not in html
 
 
+def test_the_page_finds_a_rare_error_rate_difference(http_a, client_a):
+    store(client_a, 1000, 1000, workflow_version="v1")
+    store(client_a, 1000, 980, workflow_version="v2")  # 20 FAILED of 1000
+    path, query = url(client_a, dimension="version", a="v1", b="v2")
+    html = http_a.get(path, query).content.decode()
+    assert 'data-testid="verdict-error_rate"><span class="significant bad">' in html
+    assert "significant: A better" in html
+    assert "Fisher" in html  # the footnote says when the exact test is used
+
+
+def test_the_page_says_how_likely_one_false_significant_is_among_its_tests(http_a, client_a):
+    store(client_a, 50, 45, workflow_version="v1")
+    store(client_a, 50, 44, workflow_version="v2")
+    path, query = url(client_a, dimension="version", a="v1", b="v2")
+    response = http_a.get(path, query)
+    comparison = response.context["comparison"]
+    assert comparison.tests == 6  # 3 rates, 2 means, the duration distribution; p95 is not
+    assert comparison.chance_of_a_false_significant == pytest.approx(1 - 0.95**6)
+    html = response.content.decode()
+    assert "6 tests at 0.05 each" in html
+    assert "is about 26%" in html and "roughly one in four" in html
+
+
+def test_adjacent_periods_are_compared(http_a, client_a):
+    path, query = url(
+        client_a, dimension="period", a="2026-01-01..2026-01-07", b="2026-01-08..2026-01-14"
+    )
+    assert http_a.get(path, query).status_code == 200
+
+
 def test_the_page_warns_when_samples_are_too_small(http_a, client_a):
     store(client_a, 10, 9, workflow_version="v1")
     store(client_a, 10, 3, workflow_version="v2")
@@ -245,6 +346,18 @@ def test_two_periods_of_the_client_are_compared_day_by_day(http_a, client_a):
             "ends before",
         ),
         ({"dimension": "period", "a": "May", "b": "June"}, "YYYY-MM-DD..YYYY-MM-DD"),
+        (
+            {"dimension": "period", "a": "2026-01-01..2026-01-07", "b": "20260101..20260107"},
+            "The two periods overlap (2026-01-01..2026-01-07 is in both)",
+        ),
+        (
+            {"dimension": "period", "a": "2026-01-01..2026-01-07", "b": "2026-01-07..2026-01-14"},
+            "The two periods overlap (2026-01-07..2026-01-07 is in both)",
+        ),
+        (
+            {"dimension": "period", "a": "2026-01-01..2026-01-31", "b": "2026-01-10..2026-01-12"},
+            "The two periods overlap (2026-01-10..2026-01-12 is in both)",
+        ),
         ({"dimension": "tea", "a": "v1", "b": "v2"}, "Select a valid choice"),
         ({"dimension": "version", "a": "v1", "b": "v" * 65}, "at most 64"),
     ],

@@ -178,9 +178,12 @@ def send(http: HttpClient, route: Route, url: str):
     return http.post(url) if route.name in POST_ONLY else http.get(url)
 
 
-def route_url(route: Route, client, log) -> str:
+def route_url(route: Route, client, log, *, objects_of=None) -> str:
+    """The route's URL under ``client``'s slug, with ids of objects (a log, an alert) of
+    ``objects_of``: by default the log's client, the same as ``client`` or not."""
     from dashboard.monitors.tests.factories import AlertFactory
 
+    owner_of_objects = objects_of or log.client
     kwargs = {}
     for name, converter in route.converters.items():
         if name == "client_slug":
@@ -188,10 +191,14 @@ def route_url(route: Route, client, log) -> str:
         elif isinstance(converter, UUIDConverter):
             kwargs[name] = log.log_id
         elif name == "alert_id":
-            kwargs[name] = AlertFactory(monitor__client=log.client).pk
+            kwargs[name] = AlertFactory(monitor__client=owner_of_objects).pk
         else:
             pytest.fail(f"{route.name}: teach this test a value for <{name}>")
     return reverse(route.name, kwargs=kwargs)
+
+
+# Routes that take an object id besides the slug: the id alone must grant nothing.
+OBJECT_ROUTES = [r for r in ROUTES if set(r.converters) - {"client_slug"}]
 
 
 def test_the_walk_finds_every_client_page():
@@ -243,6 +250,28 @@ def test_every_client_route_lets_the_owner_and_the_clients_users_in(
     expected = 302 if route.name in POST_ONLY else 200
     assert send(http_owner, route, url).status_code == expected
     assert send(http_a, route, url).status_code == expected
+
+
+def test_the_walk_finds_the_routes_that_take_an_object_id():
+    assert {"dashboard:log", "dashboard:alert_acknowledge", "dashboard:alert_resolve"} <= {
+        r.name for r in OBJECT_ROUTES
+    }
+
+
+@pytest.mark.parametrize("route", OBJECT_ROUTES, ids=lambda r: r.name)
+def test_another_clients_object_under_this_clients_slug_is_404(
+    route, http_a, http_owner, client_a, client_b, log_b
+):
+    """A user of client A (and the owner, who may see both) asking for client B's log or
+    alert under A's slug gets 404: objects are reached through the URL's client only."""
+    for http in (http_a, http_owner):
+        url = route_url(route, client_a, log_b, objects_of=client_b)
+        assert send(http, route, url).status_code == 404
+    if route.name in POST_ONLY:
+        from dashboard.monitors.models import Alert, AlertState
+
+        # Nothing was acknowledged or resolved on the way.
+        assert not Alert.objects.filter(client=client_b).exclude(state=AlertState.OPEN).exists()
 
 
 @pytest.mark.parametrize("name", sorted(POST_ONLY))

@@ -96,7 +96,7 @@ def test_every_dashboard_page_reads_the_replica_when_there_is_one():
 
 # Dashboard routes that write, and so stay on the primary: the weekly report's unsubscribe
 # link (its POST turns the report off; its GET must see a token just sent).
-DASHBOARD_WRITES = {"dashboard/unsubscribe/<str:token>/"}
+DASHBOARD_WRITES = {"dashboard/unsubscribe/<unsubscribe_token:token>/"}
 
 
 def test_the_pages_that_write_are_known_and_do_not_read_the_replica():

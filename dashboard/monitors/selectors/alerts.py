@@ -14,6 +14,7 @@ import itertools
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.paginator import Page, Paginator
 from django.db.models import Case, Count, IntegerField, Q, Value, When
 from django.http import Http404
@@ -77,6 +78,11 @@ class AlertChart:
     high: float | None
 
 
+# Who acknowledged or resolved an alert, as a client user sees an owner (staff) who did:
+# the owner's own address is not the client's to see.
+STAFF_ACTOR = "the Flusso team"
+
+
 @dataclass(frozen=True)
 class AlertRow:
     alert: Alert
@@ -85,6 +91,8 @@ class AlertRow:
     latest_value: float | None
     logs_url: str
     chart: AlertChart | None
+    acknowledged_by: str = ""
+    resolved_by: str = ""
 
     @property
     def resolved_automatically(self) -> bool:
@@ -178,10 +186,28 @@ def alert_chart(*, client: Client, alert: Alert, now: dt.datetime | None = None)
     )
 
 
-def alert_page(*, client: Client, page: int | str = 1, now: dt.datetime | None = None) -> AlertPage:
+def actor_label(user: AbstractBaseUser | None, *, viewer_is_staff: bool) -> str:
+    """Who did something to an alert, as the viewer may see it: an owner (staff) is "the
+    Flusso team" to a client user, anyone else their e-mail address (or user name)."""
+    if user is None:
+        return "a removed user"
+    if user.is_staff and not viewer_is_staff:
+        return STAFF_ACTOR
+    return user.email or user.get_username()
+
+
+def alert_page(
+    *,
+    client: Client,
+    page: int | str = 1,
+    now: dt.datetime | None = None,
+    viewer_is_staff: bool = False,
+) -> AlertPage:
     """One page of the client's alerts with their charts, and the unresolved counts.
 
     A page number out of range shows the last page; one that is not a number, the first.
+    Who acknowledged or resolved each is named as ``actor_label`` puts it for the viewer
+    (a client user, unless ``viewer_is_staff``).
     """
     now = now or timezone.now()
     paginator = Paginator(
@@ -204,6 +230,14 @@ def alert_page(*, client: Client, page: int | str = 1, now: dt.datetime | None =
                     latest_value=alert.last_value if alert.last_value is not None else alert.value,
                     logs_url=alert_logs_url(client=client, alert=alert),
                     chart=alert_chart(client=client, alert=alert, now=now),
+                    acknowledged_by=actor_label(
+                        alert.acknowledged_by, viewer_is_staff=viewer_is_staff
+                    )
+                    if alert.acknowledged_at
+                    else "",
+                    resolved_by=actor_label(alert.resolved_by, viewer_is_staff=viewer_is_staff)
+                    if alert.resolved_by_id
+                    else "",
                 )
             )
     return AlertPage(
@@ -265,22 +299,53 @@ def compare_url(
     return reverse("dashboard:compare", args=[client.slug]) + "?" + urlencode(query)
 
 
+@dataclass(frozen=True)
+class ChartMarkers:
+    """The markers to draw, and how many alerts opened in the window in all: at most
+    MARKER_ALERTS_MAX of them are drawn (the newest), the page says how many more."""
+
+    markers: list[ChartMarker]
+    alerts_opened: int
+
+    @property
+    def alerts(self) -> list[ChartMarker]:
+        return [m for m in self.markers if m.kind == "alert"]
+
+    @property
+    def versions(self) -> list[ChartMarker]:
+        return [m for m in self.markers if m.kind == "version"]
+
+    @property
+    def alerts_not_drawn(self) -> int:
+        return self.alerts_opened - len(self.alerts)
+
+
 def chart_markers(
     *,
     client: Client,
     start: dt.datetime,
     end: dt.datetime,
     environment: str = "",
-) -> list[ChartMarker]:
+    compare_query: dict[str, str] | None = None,
+) -> ChartMarkers:
     """Alerts that opened, and versions that first appeared after another, in
-    [start, end); oldest first.
+    [start, end); oldest first, with the number of alerts opened in all.
 
     With an environment, that environment's alerts (and alerts over all environments)
-    and the versions first seen in it. Two rollup queries and one alert query.
+    and the versions first seen in it. A version's "compare with" link carries
+    ``compare_query`` (the dashboard's period), so the comparison covers the window the
+    marker was seen in. Two rollup queries and one alert query (a second, a count, only
+    when more than MARKER_ALERTS_MAX alerts opened).
     """
     alerts = client.alerts.filter(opened_at__gte=start, opened_at__lt=end)
     if environment:
         alerts = alerts.filter(environment__in=[environment, ""])
+    newest = list(
+        alerts.order_by("-opened_at").values_list("opened_at", "metric", "environment")[
+            : MARKER_ALERTS_MAX + 1
+        ]
+    )
+    opened = len(newest) if len(newest) <= MARKER_ALERTS_MAX else alerts.count()
     markers = [
         ChartMarker(
             at=opened_at,
@@ -288,9 +353,7 @@ def chart_markers(
             label=f"alert: {Metric(metric).label}" + (f" ({env})" if env else ""),
             url=reverse("dashboard:alerts", args=[client.slug]),
         )
-        for opened_at, metric, env in alerts.order_by("-opened_at").values_list(
-            "opened_at", "metric", "environment"
-        )[:MARKER_ALERTS_MAX]
+        for opened_at, metric, env in newest[:MARKER_ALERTS_MAX]
     ]
     first_hours = reads.version_first_hours(
         reads.Scope(client_id=client.pk, environment=environment), until=end
@@ -305,8 +368,12 @@ def chart_markers(
                     at=first,
                     kind="version",
                     label=f"version {version} first seen",
-                    url=compare_url(client=client, previous=previous, version=version),
+                    url=compare_url(
+                        client=client, previous=previous, version=version, extra=compare_query
+                    ),
                     previous=previous,
                 )
             )
-    return sorted(markers, key=lambda m: (m.at, m.kind, m.label))
+    return ChartMarkers(
+        markers=sorted(markers, key=lambda m: (m.at, m.kind, m.label)), alerts_opened=opened
+    )

@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from collector.models import Client
 from collector.readmodel import reads
 from collector.readmodel.reads import Totals
 from dashboard.models import Membership
 from dashboard.monitors.metrics import MetricValue, metric_value
-from dashboard.monitors.models import Alert, Metric
+from dashboard.monitors.models import Alert, Metric, ReportDelivery
 
 WEEK = dt.timedelta(days=7)
 # The normal is the median of this many weeks before the report's week.
@@ -67,6 +67,12 @@ def week_monday(day: dt.date) -> dt.date:
 def last_complete_week(now: dt.datetime) -> dt.date:
     """The Monday of the last week that has ended by ``now`` (UTC)."""
     return week_monday(now.astimezone(dt.UTC).date()) - WEEK
+
+
+def week_is_over(week: dt.date, now: dt.datetime) -> bool:
+    """Whether the week of ``week`` has ended by ``now`` (its next Monday 00:00 UTC has
+    come): only then is its report complete."""
+    return week_monday(week) <= last_complete_week(now)
 
 
 def week_span(week: dt.date) -> reads.Span:
@@ -164,14 +170,8 @@ def dashboard_path(client: Client, week: dt.date) -> str:
 
 
 def alert_path(alert: Alert) -> str:
-    """Where an alert of the report links: the client's alerts page, or (without one) the
-    logs of the alert's window."""
-    try:
-        return reverse("dashboard:alerts", args=[alert.client.slug]) + f"#alert-{alert.pk}"
-    except NoReverseMatch:
-        start = alert.window_start.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        end = alert.window_end.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return reverse("dashboard:logs", args=[alert.client.slug]) + f"?start={start}&end={end}"
+    """Where an alert of the report links: its item on the client's alerts page."""
+    return reverse("dashboard:alerts", args=[alert.client.slug]) + f"#alert-{alert.pk}"
 
 
 def _spans(week: dt.date) -> list[reads.Span]:
@@ -415,3 +415,11 @@ def report_recipients_unscoped() -> list[Recipient]:
     )
     found = [Recipient(user=m.user, client=m.client) for m in members]
     return found + [Recipient(user=user, client=None) for user in owners]
+
+
+def report_already_sent(*, week: dt.date, recipient: Recipient) -> bool:
+    """Whether the recipient has had this week's report (their client's, or the owner's)."""
+    sent = ReportDelivery.objects.filter(week=week_monday(week), email=recipient.email)
+    if recipient.client is None:
+        return sent.owners().exists()
+    return sent.for_client(recipient.client).exists()

@@ -19,16 +19,22 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
 from dashboard.monitors.models import NotificationSettings, ReportDelivery
+from dashboard.monitors.selectors.notifications import notification_settings_by_unsubscribe_token
 from dashboard.monitors.selectors.reports import (
+    WEEK,
     ClientReport,
     OwnerReport,
     Recipient,
     alert_path,
     client_report,
+    last_complete_week,
     owner_report_all_clients_unscoped,
+    report_already_sent,
     report_recipients_unscoped,
+    week_is_over,
     week_monday,
 )
 from dashboard.monitors.services.notifications import notification_settings_ensure
@@ -41,13 +47,17 @@ class SiteUrlMissing(ApplicationError):
     """Mail needs absolute links, and SITE_URL is not set."""
 
 
+class ReportWeekNotOver(ApplicationError):
+    """The week has not ended: its report would be incomplete, and a report is sent once."""
+
+
 class UnknownUnsubscribeToken(ApplicationError):
     """No user has this unsubscribe token (mistyped, or rotated)."""
 
 
 def unsubscribe_weekly_report(*, token: str) -> NotificationSettings:
     """Turn the weekly report off for the user whose link this is (idempotent)."""
-    found = NotificationSettings.objects.filter(unsubscribe_token=token).first()
+    found = notification_settings_by_unsubscribe_token(token=token)
     if found is None:
         raise UnknownUnsubscribeToken(
             "This unsubscribe link is not valid (it may have been replaced by a newer one).",
@@ -127,27 +137,34 @@ class ReportOutcome:
     error: str = ""
 
 
-def _already_sent(week: dt.date, recipient: Recipient) -> bool:
-    found = ReportDelivery.objects.filter(week=week, email=recipient.email)
-    if recipient.client is None:
-        return found.filter(client__isnull=True).exists()
-    return found.filter(client=recipient.client).exists()
-
-
-def reports_send(*, week: dt.date, dry_run: bool = False) -> list[ReportOutcome]:
+def reports_send(
+    *, week: dt.date, dry_run: bool = False, now: dt.datetime | None = None
+) -> list[ReportOutcome]:
     """Send the week's reports to everyone due one who has not had it yet.
 
-    ``week`` is normalised to its Monday. A dry run writes nothing (no delivery record, no
-    settings row) and sends nothing; it says who would get what.
+    ``week`` is normalised to its Monday. A week that has not ended by ``now`` is refused
+    (``ReportWeekNotOver``): a report is sent once per week and recipient, so sending the
+    week in progress would keep its complete report from ever going out. A dry run writes
+    nothing (no delivery record, no settings row) and sends nothing; it says who would get
+    what.
     """
     week = week_monday(week)
+    now = now or timezone.now()
+    if not week_is_over(week, now):
+        last = last_complete_week(now)
+        raise ReportWeekNotOver(
+            f"The week of {week} is not over yet (it ends on Monday {week + WEEK} at 00:00 "
+            f"UTC), so its report would be incomplete and could never be sent complete. "
+            f"The last complete week is the week of {last}.",
+            code="week_not_over",
+        )
     if not dry_run:
         _site_url()  # refuse before the first report rather than on each
     reports: dict[int | None, ClientReport | OwnerReport] = {}
     outcomes = []
     for recipient in report_recipients_unscoped():
         slug = recipient.client.slug if recipient.client else ""
-        if _already_sent(week, recipient):
+        if report_already_sent(week=week, recipient=recipient):
             outcomes.append(ReportOutcome(recipient.email, slug, "already_sent"))
             continue
         if dry_run:

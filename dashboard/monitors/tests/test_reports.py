@@ -235,6 +235,41 @@ def test_a_bad_week_is_a_form_error_not_a_500(http_a, client_a, week):
     assert b'data-testid="form-errors"' in response.content
 
 
+@pytest.fixture
+def wednesday_2026_06_10(monkeypatch):
+    """Now is in the week of 2026-06-08; the last complete week is 2026-06-01."""
+    from django.utils import timezone
+
+    now = dt.datetime(2026, 6, 10, 9, 0, tzinfo=UTC)
+    monkeypatch.setattr(timezone, "now", lambda: now)
+    return now
+
+
+@pytest.mark.parametrize("path", ["dashboard:report", "dashboard:owner_report"])
+@pytest.mark.parametrize("week", ["2026-06-08", "2026-06-10", "2026-06-14"])
+def test_the_week_in_progress_is_a_form_error_like_other_bad_weeks(
+    http_a, http_owner, client_a, wednesday_2026_06_10, path, week
+):
+    http, args = (http_a, [client_a.slug]) if path == "dashboard:report" else (http_owner, [])
+    response = http.get(reverse(path, args=args), {"week": week})
+    assert response.status_code == 400
+    assert b'data-testid="form-errors"' in response.content
+    assert b"not over yet" in response.content
+    assert b"the week of 2026-06-01" in response.content
+
+
+def test_the_last_complete_week_has_no_next_link_into_the_week_in_progress(
+    http_a, acme_logs, wednesday_2026_06_10
+):
+    url = reverse("dashboard:report", args=[acme_logs.slug])
+    last = http_a.get(url, {"week": "2026-06-01"})
+    assert last.status_code == 200
+    assert b'data-testid="next-week"' not in last.content
+    assert f"{url}?week=2026-05-25".encode() in last.content
+    before = http_a.get(url, {"week": "2026-05-25"}).content.decode()
+    assert f'href="{url}?week=2026-06-01" data-testid="next-week"' in before
+
+
 def test_without_a_week_the_page_shows_the_last_complete_week(http_a, client_a):
     response = http_a.get(reverse("dashboard:report", args=[client_a.slug]))
     assert response.status_code == 200

@@ -13,6 +13,7 @@ from dashboard.monitors.selectors.alerts import (
     ALERTS_PER_PAGE,
     CHART_HOURS_AFTER,
     CHART_HOURS_BEFORE,
+    MARKER_ALERTS_MAX,
     alert_chart,
     alert_get,
     alert_list,
@@ -199,7 +200,9 @@ def test_markers_show_alerts_and_new_versions_in_the_window_only(client_a, clien
     AlertFactory(monitor__client=client_a, opened_at=OPENED)
     AlertFactory(monitor__client=client_a, opened_at=at(2026, 10, 1))  # before the window
     AlertFactory(monitor__client=client_b, opened_at=OPENED)
-    markers = chart_markers(client=client_a, start=at(2026, 11, 1), end=at(2026, 11, 11))
+    found = chart_markers(client=client_a, start=at(2026, 11, 1), end=at(2026, 11, 11))
+    markers = found.markers
+    assert found.alerts_opened == 1 and found.alerts_not_drawn == 0
     assert [(m.kind, m.at, m.label) for m in markers] == [
         ("version", at(2026, 11, 4, 14), "version v2 first seen"),
         ("alert", OPENED, "alert: success rate (production)"),
@@ -209,9 +212,43 @@ def test_markers_show_alerts_and_new_versions_in_the_window_only(client_a, clien
     assert version.url == "/dashboard/acme/compare/?dimension=version&a=v1&b=v2"
 
 
+def test_a_version_markers_link_carries_the_dashboards_period(client_a):
+    log(client_a, at(2026, 10, 20, 8), workflow_version="v1")
+    log(client_a, at(2026, 11, 4, 14, 10), workflow_version="v2")
+    (version,) = chart_markers(
+        client=client_a,
+        start=at(2026, 11, 1),
+        end=at(2026, 11, 11),
+        compare_query={"period": "custom", "start": "2026-11-01", "end": "2026-11-10"},
+    ).versions
+    assert version.url == (
+        "/dashboard/acme/compare/?dimension=version&a=v1&b=v2"
+        "&period=custom&start=2026-11-01&end=2026-11-10"
+    )
+
+
+def test_more_alerts_than_are_drawn_are_counted_in_full(client_a):
+    monitor = MonitorFactory(client=client_a)
+    extra = 7
+    for i in range(MARKER_ALERTS_MAX + extra):
+        AlertFactory(
+            monitor=monitor,
+            opened_at=OPENED - dt.timedelta(minutes=i),
+            state=AlertState.RESOLVED,
+            environment=f"e{i}",
+        )
+    found = chart_markers(client=client_a, start=at(2026, 11, 1), end=at(2026, 11, 11))
+    assert len(found.alerts) == MARKER_ALERTS_MAX
+    assert found.alerts_opened == MARKER_ALERTS_MAX + extra
+    assert found.alerts_not_drawn == extra
+    # The newest are the ones drawn.
+    assert max(m.at for m in found.alerts) == OPENED
+
+
 def test_a_clients_first_version_is_not_marked_as_a_new_one(client_a):
     log(client_a, at(2026, 11, 3, 8), workflow_version="v1")
-    assert chart_markers(client=client_a, start=at(2026, 11, 1), end=at(2026, 11, 11)) == []
+    found = chart_markers(client=client_a, start=at(2026, 11, 1), end=at(2026, 11, 11))
+    assert found.markers == [] and found.alerts_opened == 0
 
 
 def test_an_environment_filter_keeps_that_environments_alerts_and_all_environment_ones(
@@ -223,7 +260,7 @@ def test_an_environment_filter_keeps_that_environments_alerts_and_all_environmen
     AlertFactory(monitor=MonitorFactory(client=client_a), opened_at=OPENED, environment="")
     markers = chart_markers(
         client=client_a, start=at(2026, 11, 1), end=at(2026, 11, 11), environment="staging"
-    )
+    ).markers
     assert sorted(m.label for m in markers) == [
         "alert: success rate",
         "alert: success rate (staging)",

@@ -98,12 +98,46 @@ def test_the_mail_has_html_and_text_parts_no_images_and_one_click_unsubscribe(te
     assert dashboard in message.body
 
 
+def test_an_alert_link_in_the_mail_lands_on_that_alerts_item(tenants):
+    from dashboard.monitors.tests.factories import AlertFactory
+
+    alert = AlertFactory(monitor__client=tenants["acme"], opened_at=at(WEEK, 30))
+    run("--week", WEEK.isoformat())
+    (message,) = sent_to("ann@acme.example")
+    link = f"http://testserver/dashboard/acme/alerts/#alert-{alert.pk}"
+    assert link in message.body
+    http = HttpClient()
+    http.force_login(tenants["ann"])
+    page = http.get(link.removeprefix("http://testserver").split("#")[0])
+    assert page.status_code == 200
+    assert f'id="alert-{alert.pk}"' in page.content.decode()
+
+
 def test_running_twice_sends_nothing_new(tenants):
     run("--week", WEEK.isoformat())
     output = run("--week", WEEK.isoformat())
     assert len(mail.outbox) == 3
     assert "0 sent, 3 already sent" in output
     assert ReportDelivery.objects.count() == 3
+
+
+def test_already_sent_tells_a_clients_report_from_another_clients_and_the_owners(tenants):
+    from dashboard.monitors.selectors.reports import Recipient, report_already_sent
+
+    ann, acme, globex = tenants["ann"], tenants["acme"], tenants["globex"]
+    as_acme = Recipient(user=ann, client=acme)
+    as_globex = Recipient(user=ann, client=globex)
+    as_owner = Recipient(user=ann, client=None)
+    ReportDelivery.objects.create(week=WEEK, client=globex, user=ann, email=ann.email)
+    assert report_already_sent(week=WEEK, recipient=as_globex)
+    assert not report_already_sent(week=WEEK, recipient=as_acme)
+    assert not report_already_sent(week=WEEK, recipient=as_owner)
+    ReportDelivery.objects.create(week=WEEK, client=None, user=ann, email=ann.email)
+    assert report_already_sent(week=WEEK, recipient=as_owner)
+    assert not report_already_sent(week=WEEK, recipient=as_acme)
+    assert not report_already_sent(week=NEXT_WEEK, recipient=as_owner)
+    # Any day of the week is its Monday.
+    assert report_already_sent(week=WEEK + dt.timedelta(days=3), recipient=as_globex)
 
 
 def test_a_dry_run_sends_and_records_nothing(tenants):
@@ -123,11 +157,34 @@ def test_a_day_that_is_not_a_monday_sends_its_weeks_report_and_says_so(tenants):
 
 @pytest.mark.parametrize(
     ("week", "message"),
-    [("04/06/2026", "YYYY-MM-DD"), ("2026-02-30", "YYYY-MM-DD"), ("2999-01-04", "not started")],
+    [("04/06/2026", "YYYY-MM-DD"), ("2026-02-30", "YYYY-MM-DD"), ("2999-01-04", "not over yet")],
 )
 def test_a_bad_week_is_a_clear_command_error(db, week, message):
     with pytest.raises(CommandError, match=message):
         run("--week", week)
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_the_week_in_progress_is_refused_and_its_complete_report_goes_out_later(
+    tenants, monkeypatch, dry_run
+):
+    """Sending the unfinished week would record it as sent, so its complete report would
+    never go out: refused (with or without --dry-run) until the week has ended."""
+    from django.utils import timezone
+
+    wednesday = dt.datetime(2026, 6, 10, 9, 0, tzinfo=dt.UTC)  # in the week of 2026-06-08
+    monkeypatch.setattr(timezone, "now", lambda: wednesday)
+    extra = ["--dry-run"] if dry_run else []
+    with pytest.raises(CommandError, match=r"week of 2026-06-08 is not over yet") as caught:
+        run("--week", "2026-06-09", *extra)
+    assert "last complete week is the week of 2026-06-01" in str(caught.value)
+    assert mail.outbox == [] and ReportDelivery.objects.count() == 0
+    # Sunday 23:59 is still the week; Monday 00:00 it is over and is sent.
+    monkeypatch.setattr(timezone, "now", lambda: dt.datetime(2026, 6, 14, 23, 59, tzinfo=dt.UTC))
+    with pytest.raises(CommandError, match="not over yet"):
+        run("--week", "2026-06-08")
+    monkeypatch.setattr(timezone, "now", lambda: dt.datetime(2026, 6, 15, 0, 0, tzinfo=dt.UTC))
+    assert "3 sent" in run("--week", "2026-06-08")
 
 
 def test_the_default_week_is_the_last_complete_one(tenants, monkeypatch):
@@ -198,6 +255,29 @@ def test_an_unknown_unsubscribe_token_is_404(db):
     url = reverse("dashboard:unsubscribe", args=["not-a-token"])
     assert HttpClient().get(url).status_code == 404
     assert HttpClient().post(url).status_code == 404
+
+
+@pytest.mark.parametrize("path", ["abc%00def", "abc%20def", "%C3%A9t%C3%A9", "a" * 65])
+def test_text_that_cannot_be_a_token_is_404_on_get_and_post(db, path):
+    """A NUL byte is refused by PostgreSQL in a text query (it answered 500): the token's
+    shape is checked before any query."""
+    url = f"/dashboard/unsubscribe/{path}/"
+    assert HttpClient().get(url).status_code == 404
+    assert HttpClient().post(url).status_code == 404
+
+
+def test_the_token_lookup_refuses_a_nul_byte_without_querying(db):
+    from dashboard.monitors.selectors.notifications import (
+        notification_settings_by_unsubscribe_token,
+    )
+    from dashboard.monitors.services.reports import (
+        UnknownUnsubscribeToken,
+        unsubscribe_weekly_report,
+    )
+
+    assert notification_settings_by_unsubscribe_token(token="abc\x00def") is None
+    with pytest.raises(UnknownUnsubscribeToken):
+        unsubscribe_weekly_report(token="abc\x00def")
 
 
 class FlakyBackend(EmailBackend):

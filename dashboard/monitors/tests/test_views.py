@@ -43,7 +43,9 @@ def figures(html: str) -> list[dict]:
 
 
 def item(html: str, alert) -> str:
-    match = re.search(rf'<li class="card alert-item" data-alert="{alert.pk}".*?</li>', html, re.S)
+    match = re.search(
+        rf'<li class="card alert-item"[^>]*data-alert="{alert.pk}".*?</li>', html, re.S
+    )
     assert match, f"alert {alert.pk} not on the page"
     return match.group(0)
 
@@ -167,6 +169,25 @@ def test_acknowledging_records_who_and_when_once(http_a, user_a, client_a, drift
     assert 'data-testid="alert-state">acknowledged<' in row
     assert "by ann@acme.example" in text(row, "alert-acknowledged")
     assert 'data-testid="acknowledge"' not in row and 'data-testid="resolve"' in row
+
+
+def test_a_client_user_sees_the_flusso_team_not_the_owners_address(
+    http_a, http_owner, owner, client_a
+):
+    acknowledged = AlertFactory(monitor__client=client_a, opened_at=OPENED)
+    resolved = AlertFactory(
+        monitor__client=client_a, opened_at=OPENED, metric=Metric.ESCALATION_RATE
+    )
+    http_owner.post(action_url("acknowledge", client_a, acknowledged))
+    http_owner.post(action_url("resolve", client_a, resolved))
+    page = http_a.get(alerts_url(client_a)).content.decode()
+    assert owner.email not in page
+    assert text(item(page, acknowledged), "alert-acknowledged").endswith("by the Flusso team")
+    assert text(item(page, resolved), "alert-resolved").endswith("by the Flusso team")
+    # The owner sees who it was.
+    own = http_owner.get(alerts_url(client_a)).content.decode()
+    assert f"by {owner.email}" in text(item(own, acknowledged), "alert-acknowledged")
+    assert f"by {owner.email}" in text(item(own, resolved), "alert-resolved")
 
 
 def test_resolving_by_hand_names_who_and_an_automatic_resolution_says_so(
@@ -317,6 +338,45 @@ def test_the_dashboards_time_series_carry_alert_and_version_markers(http_a, clie
     # The new version links to its comparison with the one before.
     assert 'data-testid="compare-link"' in listed
     assert "compare/?dimension=version&amp;a=v1&amp;b=v2" in listed
+
+
+def test_a_version_markers_compare_link_opens_a_comparison_over_the_dashboards_period(
+    http_a, client_a
+):
+    """The versions are older than the comparison's default 30 days: followed without the
+    dashboard's period, the link answered 400 (no runs of v1 in that period)."""
+    from django.utils import timezone
+
+    today = timezone.now().date()
+    log(client_a, timezone.now() - dt.timedelta(days=70), workflow_version="v1")
+    log(client_a, timezone.now() - dt.timedelta(days=60), workflow_version="v2")
+    period = {
+        "period": "custom",
+        "start": (today - dt.timedelta(days=80)).isoformat(),
+        "end": (today - dt.timedelta(days=40)).isoformat(),
+    }
+    html = http_a.get(reverse("dashboard:client", args=["acme"]), period).content.decode()
+    links = re.findall(r'<a href="([^"]+)" data-testid="compare-link"', html)
+    assert len(links) == 1
+    response = http_a.get(links[0].replace("&amp;", "&"))
+    assert response.status_code == 200
+    comparison = response.context["comparison"]
+    assert (comparison.a, comparison.b, comparison.runs_a, comparison.runs_b) == ("v1", "v2", 1, 1)
+
+
+def test_more_alerts_than_the_charts_mark_are_counted_in_full(http_a, client_a):
+    from dashboard.monitors.selectors.alerts import MARKER_ALERTS_MAX
+
+    log(client_a, at(2026, 11, 3, 8))
+    monitor = MonitorFactory(client=client_a)
+    for i in range(MARKER_ALERTS_MAX + 3):
+        AlertFactory(
+            monitor=monitor, opened_at=OPENED - dt.timedelta(minutes=i), environment=f"e{i}"
+        )
+    html = http_a.get(reverse("dashboard:client", args=["acme"]), CUSTOM_QUERY).content.decode()
+    listed = re.search(r'data-testid="alert-markers">(.*?)</li>', html, re.S).group(1)
+    assert f"{MARKER_ALERTS_MAX + 3} alerts opened" in listed
+    assert f"the newest {MARKER_ALERTS_MAX} marked on the charts, and 3 more" in listed
 
 
 def test_without_events_in_the_window_the_charts_have_no_markers(http_a, client_a):
