@@ -90,7 +90,7 @@ def recipients():
 
 
 def verifies(secret: str, body: bytes, header: str) -> bool:
-    """The receiver's check as docs/monitors-channels.md writes it."""
+    """The receiver's check as docs/monitors.md (alert channels) writes it."""
     expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, header)
 
