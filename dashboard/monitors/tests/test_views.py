@@ -387,3 +387,27 @@ def test_without_events_in_the_window_the_charts_have_no_markers(http_a, client_
         assert not any(t.get("yaxis") == "y2" for t in figure["data"])
         assert "shapes" not in figure["layout"]
     assert 'data-testid="chart-markers"' not in html
+
+
+def test_a_silence_says_since_when_and_how_many_logs_were_expected(http_a, client_a):
+    """A silence alert's value is minutes without logs and its "normal" the logs this
+    client usually sends in that time: said in words, not as a rate and a band."""
+    now = at(2026, 12, 1, 15, 55)
+    last = now - dt.timedelta(days=3)
+    monitor = MonitorFactory(client=client_a, metric=Metric.SILENCE)
+    alert = AlertFactory(
+        monitor=monitor,
+        opened_at=now,
+        window_start=last,
+        window_end=now,
+        value=3 * 24 * 60,
+        sample_size=0,
+        baseline_median=23.2,
+        baseline_low=None,
+        baseline_high=None,
+    )
+    html = http_a.get(reverse("dashboard:alerts", args=[client_a.slug])).content.decode()
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", item(html, alert)))
+    assert "no logs for 3 days, since 2026-11-28 15:55" in text
+    assert "about 23 logs in that time" in text
+    assert "4,320" not in text and "(— – —)" not in text
