@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.timesince import timesince
 
 from dashboard.monitors.metrics import RATE_METRICS
 from dashboard.monitors.models import (
@@ -87,8 +88,13 @@ def event_summary(event: AlertEvent) -> EventSummary:
     if alert.environment:
         where = f"{where} ({alert.environment})"
     if alert.metric == Metric.SILENCE:
-        what = f"no logs in the last {monitor.window_minutes} min"
-        if normal:
+        # The engine keeps the gap as the alert's window: from the last log to the moment
+        # it judged (a threshold silence monitor, without a last log, its own window).
+        gap = timesince(alert.window_start, alert.window_end, depth=1)
+        what = f"no logs for {gap}"
+        if alert.baseline_median is not None and monitor.kind != MonitorKind.THRESHOLD:
+            what = f"{what} (about {alert.baseline_median:.0f} expected in that time)"
+        elif normal:
             what = f"{what} ({normal})"
     else:
         what = f"{metric_label} {value}" + (f" ({normal})" if normal else "")
