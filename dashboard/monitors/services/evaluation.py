@@ -367,6 +367,11 @@ def monitors_evaluate(*, now: dt.datetime) -> EvaluationSummary:
                 if alert.opened_at > now:
                     continue  # replaying a moment before this alert existed
                 if _recovered(monitor, alert, verdict, readings):
+                    if verdict.value is not None:
+                        # What it came back to: the resolution's mail and webhook say so.
+                        Alert.objects.filter(pk=alert.pk).update(
+                            last_value=verdict.value, last_evaluated_at=now
+                        )
                     alert_resolve(alert=alert, now=now)
                     summary.resolved += 1
                     continue
