@@ -118,7 +118,7 @@ def server(databases) -> Iterator[tuple[str, str, str, str]]:
 def _up(url: str) -> bool:
     try:
         return requests.get(f"{url}/api/v1/health", timeout=1).ok
-    except requests.ConnectionError:
+    except requests.RequestException:  # not listening yet, or its first answer still slow
         return False
 
 
