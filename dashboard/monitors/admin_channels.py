@@ -3,6 +3,11 @@
 A webhook's secret is never shown in full after it was created: the list and the form
 show its first characters; creating a channel or rotating its secret shows the new one
 once, in the confirmation message.
+
+Whose alerts a channel gets (its client) is fixed once it has deliveries: moving it would
+hand the queued and retried deliveries of one client's alerts to another client's
+receiver (the send refuses those too, see services/deliveries.py). Make a new channel
+instead.
 """
 
 from __future__ import annotations
@@ -57,6 +62,14 @@ class AlertChannelAdmin(admin.ModelAdmin):
     list_select_related = ["client"]
     readonly_fields = ["masked_secret", "created_at"]
     actions = ["rotate_secret", "send_test"]
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: AlertChannel | None = None
+    ) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.deliveries.exists():
+            fields.append("client")
+        return fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AlertChannel]:
         latest = Delivery.objects.filter(channel=OuterRef("pk")).order_by("-pk")

@@ -7,6 +7,12 @@ unless ``ALERT_WEBHOOK_ALLOW_PRIVATE``. The connection then goes to the address 
 checked, never through a second lookup a DNS server could answer differently (rebinding);
 the Host header and, for https, SNI and certificate checks keep the URL's host name.
 Redirects are not followed: a 3xx is an answer like any other non-2xx.
+
+One attempt has ``timeout`` seconds IN ALL (a monotonic deadline), not per socket
+operation: connecting, the TLS handshake, sending, and reading the status line, headers
+and at most RESPONSE_BODY_LIMIT bytes of body. The answer is read in small chunks, each
+read waiting only for what is left of the deadline, so a receiver trickling a byte at a
+time cannot hold a delivery run beyond it.
 """
 
 from __future__ import annotations
@@ -14,10 +20,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import http.client
+import io
 import ipaddress
 import json
 import socket
 import ssl
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,6 +49,9 @@ URL_MAX_LENGTH = 500
 # How much of a receiver's answer is read (for the delivery log): enough for an error
 # message, never a large body held in memory.
 RESPONSE_BODY_LIMIT = 1024
+# The status line and headers of an answer may not be longer than this.
+RESPONSE_HEAD_LIMIT = 16 * 1024
+_CHUNK = 1024
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
@@ -120,6 +131,9 @@ def address_is_public(address: str) -> bool:
         or ip.is_multicast
         or ip.is_reserved
         or ip.is_unspecified
+        # The deprecated IPv6 site-local range (fec0::/10) is still routed inside some
+        # networks, yet Python counts it as global.
+        or (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local)
         # Also refuses what the above miss: shared address space (100.64.0.0/10) and
         # IETF/documentation ranges.
         or not ip.is_global
@@ -240,29 +254,116 @@ class WebhookAnswer:
         return 200 <= self.status < 300
 
 
+class _Deadline:
+    """A monotonic deadline: what is left of it, as a socket timeout."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._end = time.monotonic() + seconds
+
+    def left(self) -> float:
+        left = self._end - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the attempt's deadline passed")
+        return left
+
+
 class _PinnedHTTPConnection(http.client.HTTPConnection):
     """HTTP to a given address, whatever the host name (which stays in the Host header)."""
 
-    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
+    def __init__(self, host: str, port: int, *, address: str, deadline: _Deadline) -> None:
+        super().__init__(host, port, timeout=deadline.seconds)
         self._address = address
+        self._deadline = deadline
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = socket.create_connection((self._address, self.port), self._deadline.left())
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     """HTTPS to a given address; SNI and the certificate check use the host name."""
 
     def __init__(
-        self, host: str, port: int, *, address: str, timeout: float, context: ssl.SSLContext
+        self,
+        host: str,
+        port: int,
+        *,
+        address: str,
+        deadline: _Deadline,
+        context: ssl.SSLContext,
     ) -> None:
-        super().__init__(host, port, timeout=timeout, context=context)
+        super().__init__(host, port, timeout=deadline.seconds, context=context)
         self._address = address
+        self._deadline = deadline
 
     def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
+        sock = socket.create_connection((self._address, self.port), self._deadline.left())
+        # The handshake's timeout is for the whole handshake (CPython's ssl module keeps
+        # one deadline across its reads and writes).
+        sock.settimeout(self._deadline.left())
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+def _recv(sock: socket.socket, deadline: _Deadline) -> bytes:
+    sock.settimeout(deadline.left())
+    return sock.recv(_CHUNK)
+
+
+def _answer_read(sock: socket.socket, deadline: _Deadline) -> WebhookAnswer:
+    """The receiver's answer, read by hand within the deadline: the status line, headers
+    and at most RESPONSE_BODY_LIMIT bytes of body (1xx interim answers skipped)."""
+    buffer = b""
+    while True:
+        while b"\r\n\r\n" not in buffer:
+            if len(buffer) > RESPONSE_HEAD_LIMIT:
+                raise http.client.HTTPException("the answer's headers are too long")
+            chunk = _recv(sock, deadline)
+            if not chunk:
+                raise http.client.RemoteDisconnected("the receiver closed the connection")
+            buffer += chunk
+        head, buffer = buffer.split(b"\r\n\r\n", 1)
+        status_line, _, header_lines = head.partition(b"\r\n")
+        version, _, rest = status_line.decode("iso-8859-1").partition(" ")
+        code = rest.strip()[:3]
+        if not version.startswith("HTTP/") or not code.isdigit():
+            raise http.client.BadStatusLine(status_line.decode("iso-8859-1")[:100])
+        status = int(code)
+        if not 100 <= status < 200:
+            break
+    headers = http.client.parse_headers(io.BytesIO(header_lines + b"\r\n\r\n"))
+    length = headers.get("Content-Length", "")
+    limit = RESPONSE_BODY_LIMIT
+    if length.strip().isdigit():
+        limit = min(limit, int(length))
+    chunked = "chunked" in (headers.get("Transfer-Encoding") or "").lower()
+    while len(buffer) < limit and status not in (204, 304):
+        try:
+            chunk = _recv(sock, deadline)
+        except TimeoutError:
+            break  # the status and headers are the answer; the body was only for the log
+        if not chunk:
+            break
+        buffer += chunk
+    body = buffer[:limit]
+    if chunked:
+        body = _dechunk(body)
+    return WebhookAnswer(status=status, body=body, location=headers.get("Location", "") or "")
+
+
+def _dechunk(data: bytes) -> bytes:
+    """The start of a chunked body, as far as it was read."""
+    out = b""
+    while data:
+        size_line, sep, data = data.partition(b"\r\n")
+        try:
+            size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+        except ValueError:
+            break
+        if not sep or size == 0:
+            break
+        out += data[:size]
+        data = data[size + 2 :]
+    return out
 
 
 def webhook_post(
@@ -291,6 +392,7 @@ def webhook_post(
         "User-Agent": USER_AGENT,
         **headers,
     }
+    deadline = _Deadline(timeout)
     last_error: OSError | None = None
     for address in addresses:
         connection: http.client.HTTPConnection
@@ -299,34 +401,37 @@ def webhook_post(
                 host,
                 port,
                 address=address,
-                timeout=timeout,
+                deadline=deadline,
                 context=ssl_context or ssl.create_default_context(),
             )
         else:
-            connection = _PinnedHTTPConnection(host, port, address=address, timeout=timeout)
+            connection = _PinnedHTTPConnection(host, port, address=address, deadline=deadline)
         try:
             try:
                 connection.connect()
+            except TimeoutError as error:  # the deadline is for all addresses together
+                raise WebhookSendError(_describe(error, timeout), code="webhook_connect") from None
             except OSError as error:  # this address is down; the next one may answer
                 last_error = error
                 continue
+            assert connection.sock is not None
+            # sendall's timeout bounds the whole send (Python >= 3.5).
+            connection.sock.settimeout(deadline.left())
             connection.request("POST", path, body=body, headers=request_headers)
-            response = connection.getresponse()
-            return WebhookAnswer(
-                status=response.status,
-                body=response.read(RESPONSE_BODY_LIMIT),
-                location=response.getheader("Location", "") or "",
-            )
+            return _answer_read(connection.sock, deadline)
         except (OSError, http.client.HTTPException) as error:
-            raise WebhookSendError(_describe(error), code="webhook_send") from None
+            raise WebhookSendError(_describe(error, timeout), code="webhook_send") from None
         finally:
             connection.close()
-    raise WebhookSendError(_describe(last_error), code="webhook_connect")
+    raise WebhookSendError(_describe(last_error, timeout), code="webhook_connect")
 
 
-def _describe(error: BaseException | None) -> str:
+def _describe(error: BaseException | None, timeout: float) -> str:
     if isinstance(error, TimeoutError | socket.timeout):
-        return "timed out"
+        return (
+            f"timed out: no complete answer within {timeout:g} s "
+            "(connecting, sending and reading the answer together)"
+        )
     if error is None:
         return "no address answered"
     text = str(error) or type(error).__name__

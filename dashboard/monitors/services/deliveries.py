@@ -13,7 +13,14 @@
 2. Sending. Every pending delivery that is due is claimed (so two runs never send it
    twice), sent, and recorded: sent on success; otherwise retried with backoff
    (RETRY_DELAYS) until MAX_ATTEMPTS, then failed. A webhook refused by the SSRF rule or
-   with a malformed URL fails at once: retrying cannot help.
+   with a malformed URL fails at once: retrying cannot help; so does a delivery whose
+   channel was moved to another client after it was queued.
+
+``now`` (``monitors_run --now``, a replay) only decides which events exist: those at or
+before it are fanned out. Everything about sending runs on the real clock
+(``timezone.now()``): which deliveries are due, the claim lease, the retry backoff, and
+the recorded fan-out, attempt and sent times. So a replay of a past moment neither skips
+the backoff nor hands a concurrent live run an already-expired lease.
 """
 
 from __future__ import annotations
@@ -63,13 +70,17 @@ RETRY_DELAYS = tuple(dt.timedelta(minutes=minutes) for minutes in (1, 4, 16, 64,
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 # Bounds on one run (cron runs every minute; what is left waits for the next run):
 # at most this many deliveries, and no new send started after this many seconds, so a
-# queue of slow receivers (each up to ALERT_WEBHOOK_TIMEOUT_SECONDS per read) cannot keep
-# a run from ending.
+# queue of slow receivers cannot keep a run from ending. One webhook attempt (connect,
+# send, read the answer) has ALERT_WEBHOOK_TIMEOUT_SECONDS in all, capped here at
+# ATTEMPT_MAX_SECONDS, so a run ends within RUN_BUDGET_SECONDS + ATTEMPT_MAX_SECONDS.
 SEND_BATCH = 200
 RUN_BUDGET_SECONDS = 45.0
+ATTEMPT_MAX_SECONDS = 60.0
 # A claimed delivery is not due again until this has passed: if the process dies while
 # sending, another run retries it then (at least once, never twice at the same time).
+# Far longer than one attempt can take, so a live attempt's lease never runs out.
 CLAIM_LEASE = dt.timedelta(minutes=5)
+assert dt.timedelta(seconds=ATTEMPT_MAX_SECONDS) * 2 < CLAIM_LEASE
 # Delivery.last_error's max_length; receivers' answers are cut well before it.
 ERROR_LENGTH = 500
 ANSWER_EXCERPT = 200
@@ -78,27 +89,27 @@ NOTIFIED_KINDS = (AlertEventKind.OPENED, AlertEventKind.RESOLVED)
 
 
 def deliveries_run(*, now: dt.datetime | None = None) -> int:
-    """Fan out new alert events, then send what is due as of ``now``; how many were sent."""
-    now = now or timezone.now()
-    deliveries_fan_out(now=now)
-    return deliveries_send_due(now=now)
+    """Fan out the alert events up to ``now`` (default: the real clock), then send what is
+    due by the real clock; how many were sent."""
+    deliveries_fan_out(now=now or timezone.now())
+    return deliveries_send_due()
 
 
 # --- Fan-out ------------------------------------------------------------------------
 
 
 def deliveries_fan_out(*, now: dt.datetime) -> int:
-    """Queue deliveries for every opened/resolved event not fanned out yet (up to ``now``);
-    how many deliveries were queued."""
+    """Queue deliveries for every opened/resolved event not fanned out yet (up to ``now``,
+    the events that exist; the rows' times are the real clock's); how many were queued."""
     pending = (
         AlertEvent.objects.filter(kind__in=NOTIFIED_KINDS, fanned_out_at__isnull=True, at__lte=now)
         .order_by("at", "pk")
         .values_list("pk", flat=True)
     )
-    return sum(_event_fan_out(event_id=event_id, now=now) for event_id in list(pending))
+    return sum(_event_fan_out(event_id=event_id) for event_id in list(pending))
 
 
-def _event_fan_out(*, event_id: int, now: dt.datetime) -> int:
+def _event_fan_out(*, event_id: int) -> int:
     with transaction.atomic():
         event = (
             AlertEvent.objects.select_for_update(of=("self",))
@@ -108,6 +119,7 @@ def _event_fan_out(*, event_id: int, now: dt.datetime) -> int:
         )
         if event is None:  # another run fanned it out first
             return 0
+        now = timezone.now()
         reason = _silenced_because(event)
         rows = [] if reason else _deliveries_for(event, now=now)
         if reason:
@@ -187,11 +199,11 @@ class _Outcome:
     error: str = ""
 
 
-def deliveries_send_due(*, now: dt.datetime) -> int:
-    """Send the deliveries due as of ``now`` (bounded per run); how many were sent."""
+def deliveries_send_due() -> int:
+    """Send the deliveries due by the real clock (bounded per run); how many were sent."""
     started = time.monotonic()
     due = list(
-        Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now())
         .order_by("next_attempt_at", "pk")
         .values_list("pk", flat=True)[:SEND_BATCH]
     )
@@ -200,14 +212,15 @@ def deliveries_send_due(*, now: dt.datetime) -> int:
         if time.monotonic() - started > RUN_BUDGET_SECONDS:
             logger.warning("delivery run out of time; %s left for the next run", len(due) - sent)
             break
-        delivery = _claim(delivery_id=delivery_id, now=now)
-        if delivery is not None and delivery_send(delivery=delivery, now=now):
+        delivery = _claim(delivery_id=delivery_id)
+        if delivery is not None and delivery_send(delivery=delivery):
             sent += 1
     return sent
 
 
-def _claim(*, delivery_id: int, now: dt.datetime) -> Delivery | None:
+def _claim(*, delivery_id: int) -> Delivery | None:
     """Take the delivery for this run (one conditional UPDATE), or None if another run did."""
+    now = timezone.now()
     claimed = Delivery.objects.filter(
         pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
     ).update(attempts=F("attempts") + 1, last_attempt_at=now, next_attempt_at=now + CLAIM_LEASE)
@@ -218,8 +231,9 @@ def _claim(*, delivery_id: int, now: dt.datetime) -> Delivery | None:
     ).get(pk=delivery_id)
 
 
-def delivery_send(*, delivery: Delivery, now: dt.datetime) -> bool:
-    """One attempt at a claimed delivery, recorded; whether it was sent."""
+def delivery_send(*, delivery: Delivery) -> bool:
+    """One attempt at a claimed delivery, recorded (times by the real clock); whether it
+    was sent."""
     secret = delivery.channel.secret if delivery.channel_id else ""
     permanent = False
     try:
@@ -229,6 +243,7 @@ def delivery_send(*, delivery: Delivery, now: dt.datetime) -> bool:
     except Exception as error:  # one broken delivery must not stop the others
         logger.exception("delivery %s failed unexpectedly", delivery.pk)
         outcome = _Outcome(error=f"internal error: {type(error).__name__}")
+    now = timezone.now()  # after the attempt: the backoff counts from its end
     delivery.last_status_code = outcome.status_code
     delivery.last_error = _clean(outcome.error, secret=secret)
     if not outcome.error:
@@ -258,6 +273,14 @@ def _attempt(delivery: Delivery) -> _Outcome:
         return _user_email(delivery)
     if not channel.enabled:
         raise _Permanent("The channel was disabled before this was sent.")
+    alert_client_id = delivery.event.alert.client_id
+    if channel.client_id is not None and channel.client_id != alert_client_id:
+        # Moved to another client (admin) after this was queued: that client must not
+        # be told of this one's alert.
+        raise _Permanent(
+            "Not sent: the channel now belongs to another client than the alert's "
+            f"(channel client id {channel.client_id}, alert client id {alert_client_id})."
+        )
     if channel.kind == ChannelKind.EMAIL:
         if not channel.email:
             raise _Permanent("The channel has no e-mail address.")
@@ -301,6 +324,12 @@ def _email(delivery: Delivery, *, to: str, personal: bool) -> _Outcome:
     return _Outcome()
 
 
+def webhook_timeout() -> float:
+    """Seconds one webhook attempt has in all (ALERT_WEBHOOK_TIMEOUT_SECONDS, capped so an
+    attempt always ends long before its claim lease)."""
+    return min(float(settings.ALERT_WEBHOOK_TIMEOUT_SECONDS), ATTEMPT_MAX_SECONDS)
+
+
 def _webhook(delivery: Delivery, channel: AlertChannel) -> _Outcome:
     event = delivery.event
     payload = slack_payload(event) if channel.slack else alert_payload(event)
@@ -316,7 +345,7 @@ def _webhook(delivery: Delivery, channel: AlertChannel) -> _Outcome:
             body,
             headers,
             allow_private=settings.ALERT_WEBHOOK_ALLOW_PRIVATE,
-            timeout=settings.ALERT_WEBHOOK_TIMEOUT_SECONDS,
+            timeout=webhook_timeout(),
         )
     except InvalidWebhookUrl as error:
         raise _Permanent(error.message) from None

@@ -158,3 +158,28 @@ def test_send_test_is_refused_for_a_loopback_webhook_without_the_setting(admin_h
         )
         assert hook.requests == []
     assert "non-public address" in response.content.decode()
+
+
+def test_a_channel_with_deliveries_cannot_be_moved_to_another_client(admin_http, acme):
+    """Its queued and retried deliveries are of acme's alerts: globex must not get them."""
+    globex = ClientFactory(slug="globex", name="Globex")
+    used = AlertChannelFactory(client=acme, email="support@acme.example")
+    open_now(acme)
+    unused = AlertChannelFactory(client=acme, email="spare@acme.example")
+    for channel in (used, unused):
+        admin_http.post(
+            reverse("admin:monitors_alertchannel_change", args=[channel.pk]),
+            {
+                "client": globex.pk,
+                "kind": "email",
+                "email": channel.email,
+                "url": "",
+                "enabled": "on",
+            },
+        )
+    used.refresh_from_db()
+    unused.refresh_from_db()
+    assert used.client == acme
+    assert unused.client == globex  # created after the alert: no deliveries yet, may move
+    form = admin_http.get(reverse("admin:monitors_alertchannel_change", args=[used.pk]))
+    assert 'name="client"' not in form.content.decode()

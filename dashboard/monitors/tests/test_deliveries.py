@@ -7,9 +7,11 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import time
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from collector.tests.factories import ClientFactory
 from dashboard.monitors.models import (
@@ -24,8 +26,11 @@ from dashboard.monitors.models import (
 )
 from dashboard.monitors.services.alerts import alert_acknowledge, alert_open, alert_resolve
 from dashboard.monitors.services.deliveries import (
+    CLAIM_LEASE,
     MAX_ATTEMPTS,
     RETRY_DELAYS,
+    _claim,
+    deliveries_fan_out,
     deliveries_run,
 )
 from dashboard.monitors.tests.factories import AlertChannelFactory, MonitorFactory
@@ -41,6 +46,28 @@ MINUTE = dt.timedelta(minutes=1)
 @pytest.fixture(autouse=True)
 def _base_url(settings):
     settings.SITE_URL = "https://flusso.example.com"
+
+
+class Clock:
+    """The real clock (django.utils.timezone.now), set by the test: sending, leases and
+    backoff run on it, whatever ``now`` a run is given."""
+
+    def __init__(self, at: dt.datetime) -> None:
+        self.at = at
+
+    def now(self) -> dt.datetime:
+        return self.at
+
+    def advance(self, by: dt.timedelta) -> dt.datetime:
+        self.at += by
+        return self.at
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch):
+    clock = Clock(NOW)
+    monkeypatch.setattr(timezone, "now", clock.now)
+    return clock
 
 
 @pytest.fixture
@@ -164,8 +191,6 @@ def test_a_membership_revoked_before_sending_stops_the_mail(acme):
     """Checked again when sending: fan-out queued it while Ann was still a member."""
     ann = member(acme, "ann@acme.example")
     open_alert(acme)
-    from dashboard.monitors.services.deliveries import deliveries_fan_out
-
     deliveries_fan_out(now=NOW)
     ann.memberships.all().delete()
     assert deliveries_run(now=NOW) == 0
@@ -385,7 +410,7 @@ def test_without_the_setting_a_loopback_webhook_fails_at_once_and_is_never_reach
     assert "ALERT_WEBHOOK_ALLOW_PRIVATE" in delivery.last_error
 
 
-def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(acme, settings):
+def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(acme, settings, clock):
     settings.ALERT_WEBHOOK_ALLOW_PRIVATE = True
     with receiver() as hook:
         hook.answer(500, b"database down")
@@ -401,16 +426,17 @@ def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(acme, setti
         assert delivery.next_attempt_at == NOW + RETRY_DELAYS[0]
 
         # Not due yet: nothing is sent before the backoff has passed.
-        assert deliveries_run(now=NOW + dt.timedelta(seconds=30)) == 0
+        clock.advance(dt.timedelta(seconds=30))
+        assert deliveries_run() == 0
         assert len(hook.requests) == 1
 
-        second = NOW + RETRY_DELAYS[0]
-        assert deliveries_run(now=second) == 0
+        second = clock.advance(RETRY_DELAYS[0] - dt.timedelta(seconds=30))
+        assert deliveries_run() == 0
         delivery.refresh_from_db()
         assert delivery.attempts == 2 and delivery.next_attempt_at == second + RETRY_DELAYS[1]
 
-        third = second + RETRY_DELAYS[1]
-        assert deliveries_run(now=third) == 1
+        clock.advance(RETRY_DELAYS[1])
+        assert deliveries_run() == 1
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.SENT and delivery.attempts == 3
     assert delivery.last_status_code == 200 and delivery.last_error == ""
@@ -419,17 +445,16 @@ def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(acme, setti
     assert len({request.body for request in hook.requests}) == 1
 
 
-def test_a_receiver_that_never_answers_2xx_fails_after_the_last_attempt(acme, settings):
+def test_a_receiver_that_never_answers_2xx_fails_after_the_last_attempt(acme, settings, clock):
     settings.ALERT_WEBHOOK_ALLOW_PRIVATE = True
     with receiver() as hook:
         for _ in range(MAX_ATTEMPTS + 2):
             hook.answer(500)
         webhook(acme, hook.url())
         open_alert(acme)
-        moment = NOW
         for _ in range(MAX_ATTEMPTS + 2):
-            deliveries_run(now=moment)
-            moment += dt.timedelta(hours=9)
+            deliveries_run()
+            clock.advance(dt.timedelta(hours=9))
     delivery = Delivery.objects.get()
     assert delivery.status == DeliveryStatus.FAILED
     assert delivery.attempts == MAX_ATTEMPTS == len(hook.requests) == 8
@@ -463,7 +488,95 @@ def test_a_slow_receiver_does_not_stop_the_others(acme, settings):
         assert len(fast.requests) == 1
     assert recipients() == ["support@acme.example"]
     late = Delivery.objects.get(channel__url__startswith=slow.url())
-    assert late.status == DeliveryStatus.PENDING and late.last_error == "timed out"
+    assert late.status == DeliveryStatus.PENDING
+    assert late.last_error.startswith("timed out: no complete answer within 1 s")
+
+
+def test_a_trickling_receiver_is_cut_off_and_the_others_are_still_sent(acme, settings):
+    """A byte every 0.2 s never trips a per-read timeout; the attempt's deadline does."""
+    settings.ALERT_WEBHOOK_ALLOW_PRIVATE = True
+    settings.ALERT_WEBHOOK_TIMEOUT_SECONDS = 1
+    with receiver() as slow, receiver() as fast:
+        slow.answer(200, trickle=0.2)
+        webhook(acme, slow.url())
+        webhook(None, fast.url())
+        open_alert(acme)
+        started = time.monotonic()
+        assert deliveries_run(now=NOW) == 1
+        took = time.monotonic() - started
+        assert len(fast.requests) == 1 and len(slow.requests) == 1
+    assert took < 1 + 1.5
+    late = Delivery.objects.get(channel__url__startswith=slow.url())
+    assert late.status == DeliveryStatus.PENDING and late.attempts == 1
+    assert late.last_error == (
+        "timed out: no complete answer within 1 s "
+        "(connecting, sending and reading the answer together)"
+    )
+    assert late.next_attempt_at == NOW + RETRY_DELAYS[0]
+
+
+# --- Replaying the past (monitors_run --now): sending runs on the real clock ----------------
+
+
+def test_a_replayed_run_keeps_the_backoff_and_times_of_the_real_clock(acme, settings, clock):
+    settings.ALERT_WEBHOOK_ALLOW_PRIVATE = True
+    live = clock.advance(dt.timedelta(days=30))  # the replayed moment is a month ago
+    with receiver() as hook:
+        hook.answer(500)
+        webhook(acme, hook.url())
+        open_alert(acme, at=NOW)
+        assert deliveries_run(now=NOW) == 0  # what monitors_run --now NOW does
+        delivery = Delivery.objects.get()
+        assert delivery.event.fanned_out_at == live
+        assert delivery.last_attempt_at == live
+        assert delivery.next_attempt_at == live + RETRY_DELAYS[0]
+        # A live run a second later, or the replay again, does not skip the backoff.
+        clock.advance(dt.timedelta(seconds=1))
+        assert deliveries_run() == 0
+        assert deliveries_run(now=NOW) == 0
+        assert len(hook.requests) == 1
+        clock.advance(RETRY_DELAYS[0])
+        assert deliveries_run(now=NOW) == 1
+    delivery.refresh_from_db()
+    assert delivery.sent_at == clock.at and delivery.attempts == 2
+
+
+def test_a_claim_during_a_replay_leases_from_the_real_clock(acme, clock):
+    """Otherwise a replay of a past moment takes a lease that has already run out, and a
+    live run could claim and send the same delivery at the same time."""
+    member(acme, "ann@acme.example")
+    open_alert(acme, at=NOW)
+    deliveries_fan_out(now=NOW)
+    live = clock.advance(dt.timedelta(days=30))
+    delivery = _claim(delivery_id=Delivery.objects.get().pk)
+    assert delivery is not None
+    assert delivery.next_attempt_at == live + CLAIM_LEASE and delivery.last_attempt_at == live
+    assert _claim(delivery_id=delivery.pk) is None  # a concurrent run cannot take it
+    assert deliveries_run() == 0 and mail.outbox == []
+
+
+# --- A channel moved to another client -----------------------------------------------------
+
+
+def test_a_channel_moved_to_another_client_is_not_sent_the_first_clients_alert(
+    acme, globex, settings
+):
+    settings.ALERT_WEBHOOK_ALLOW_PRIVATE = True
+    with receiver() as hook:
+        hooked = webhook(acme, hook.url())
+        mailed = AlertChannelFactory(client=acme, email="support@acme.example")
+        owners = AlertChannelFactory(client=None, email="oncall@flusso.example")
+        open_alert(acme)
+        deliveries_fan_out(now=NOW)
+        AlertChannel.objects.filter(pk__in=[hooked.pk, mailed.pk]).update(client=globex)
+        assert deliveries_run(now=NOW) == 1
+        assert hook.requests == []
+    assert recipients() == ["oncall@flusso.example"]
+    assert Delivery.objects.get(channel=owners).status == DeliveryStatus.SENT
+    for channel in (hooked, mailed):
+        delivery = Delivery.objects.get(channel=channel)
+        assert delivery.status == DeliveryStatus.FAILED and delivery.attempts == 1
+        assert "belongs to another client" in delivery.last_error
 
 
 def test_the_secret_never_reaches_the_delivery_log(acme, settings):
@@ -481,8 +594,6 @@ def test_the_secret_never_reaches_the_delivery_log(acme, settings):
 def test_a_channel_disabled_after_fan_out_is_not_sent(acme):
     channel = AlertChannelFactory(client=acme, email="support@acme.example")
     open_alert(acme)
-    from dashboard.monitors.services.deliveries import deliveries_fan_out
-
     deliveries_fan_out(now=NOW)
     AlertChannel.objects.filter(pk=channel.pk).update(enabled=False)
     assert deliveries_run(now=NOW) == 0
@@ -494,8 +605,6 @@ def test_a_delivery_claimed_by_another_run_is_not_sent_twice(acme):
     now) leaves it alone."""
     member(acme, "ann@acme.example")
     open_alert(acme)
-    from dashboard.monitors.services.deliveries import CLAIM_LEASE, deliveries_fan_out
-
     deliveries_fan_out(now=NOW)
     Delivery.objects.update(next_attempt_at=NOW + CLAIM_LEASE, attempts=1)  # another run's
     assert deliveries_run(now=NOW) == 0

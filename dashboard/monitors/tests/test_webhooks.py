@@ -9,6 +9,7 @@ import re
 import socket
 import ssl
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -94,6 +95,7 @@ def test_other_urls_are_refused_with_the_reason(url, says):
         "::",
         "fe80::1",
         "fe80::1%eth0",
+        "fec0::1",  # deprecated site-local: Python calls it global
         "fc00::1",
         "fd12:3456::1",
         "ff02::1",
@@ -230,7 +232,38 @@ def test_a_receiver_slower_than_the_timeout_is_a_send_error():
         hook.answer(200, delay=2.0)
         with pytest.raises(WebhookSendError) as caught:
             webhook_post(hook.url(), b"{}", {}, allow_private=True, timeout=0.5)
-    assert caught.value.message == "timed out"
+    assert caught.value.message.startswith("timed out: no complete answer within 0.5 s")
+
+
+def test_a_trickling_receiver_is_cut_off_at_the_deadline_for_the_whole_attempt():
+    """One byte every 0.2 s never lets a 1 s socket timeout expire; the attempt still
+    ends after 1 s in all (it took 34 s with a per-read timeout)."""
+    with receiver() as hook:
+        hook.answer(200, trickle=0.2)
+        started = time.monotonic()
+        with pytest.raises(WebhookSendError) as caught:
+            webhook_post(hook.url(), b"{}", {}, allow_private=True, timeout=1)
+        took = time.monotonic() - started
+    assert took < 2.0
+    assert "timed out" in caught.value.message and "within 1 s" in caught.value.message
+
+
+def test_a_trickled_answer_within_the_deadline_is_read():
+    with receiver() as hook:
+        hook.answer(503, b"busy", trickle=0.01)
+        answer = webhook_post(hook.url(), b"{}", {}, allow_private=True, timeout=5)
+    assert answer.status == 503 and answer.body == b"busy"
+
+
+def test_a_body_still_trickling_at_the_deadline_keeps_the_status():
+    """Status and headers came in time: that is the answer; the body is only for the log."""
+    with receiver() as hook:
+        hook.answer(500, b"x" * 1000, trickle=0.005)  # the body alone takes 5 s
+        started = time.monotonic()
+        answer = webhook_post(hook.url(), b"{}", {}, allow_private=True, timeout=1.5)
+        took = time.monotonic() - started
+    assert answer.status == 500 and 0 < len(answer.body) < 1000
+    assert took < 2.5
 
 
 def test_a_closed_port_is_a_send_error():
