@@ -38,8 +38,6 @@ class MonitorForm(forms.ModelForm):
         kind = data.get("kind")
         if data.get("window_minutes") is not None and data["window_minutes"] <= 0:
             self.add_error("window_minutes", "The window must be at least one minute.")
-        if data.get("sensitivity") is not None and data["sensitivity"] <= 0:
-            self.add_error("sensitivity", "Sensitivity must be a positive number of spreads.")
         if kind == MonitorKind.THRESHOLD:
             if not data.get("comparison"):
                 self.add_error("comparison", "A threshold monitor needs a comparison.")

@@ -7,9 +7,12 @@ behind it, so evaluating or delivering twice is harmless.
 
 from __future__ import annotations
 
+import math
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -38,6 +41,50 @@ class Comparison(models.TextChoices):
     ABOVE = "gt", "above"
 
 
+# A monitor's bounds: what the engine can judge (a window longer than the baseline's week
+# compares a week with itself; a cool-down or window of 2**31 minutes overflows a date).
+MAX_WINDOW_MINUTES = 7 * 24 * 60
+MAX_COOLDOWN_MINUTES = 30 * 24 * 60
+MAX_SENSITIVITY = 100.0
+MAX_MIN_SAMPLES = 1_000_000
+
+
+def validate_sensitivity(value: float) -> None:
+    if not (math.isfinite(value) and 0 < value <= MAX_SENSITIVITY):
+        raise ValidationError(
+            f"Sensitivity must be more than 0 and at most {MAX_SENSITIVITY:g} spreads."
+        )
+
+
+def validate_finite(value: float | None) -> None:
+    if value is not None and not math.isfinite(value):
+        raise ValidationError("The threshold must be a finite number.")
+
+
+def monitor_problem(
+    *,
+    window_minutes: int,
+    cooldown_minutes: int,
+    sensitivity: float,
+    min_samples: int,
+    threshold: float | None,
+) -> str:
+    """What makes these settings impossible to judge ("" when nothing does): the
+    validators' bounds, checked again where rows may have bypassed them (an update(),
+    a raw write)."""
+    if not 1 <= window_minutes <= MAX_WINDOW_MINUTES:
+        return f"window_minutes {window_minutes} outside 1-{MAX_WINDOW_MINUTES}"
+    if not 0 <= cooldown_minutes <= MAX_COOLDOWN_MINUTES:
+        return f"cooldown_minutes {cooldown_minutes} outside 0-{MAX_COOLDOWN_MINUTES}"
+    if not (math.isfinite(sensitivity) and 0 < sensitivity <= MAX_SENSITIVITY):
+        return f"sensitivity {sensitivity} outside (0, {MAX_SENSITIVITY:g}]"
+    if not 0 <= min_samples <= MAX_MIN_SAMPLES:
+        return f"min_samples {min_samples} outside 0-{MAX_MIN_SAMPLES}"
+    if threshold is not None and not math.isfinite(threshold):
+        return f"threshold {threshold} is not finite"
+    return ""
+
+
 class Monitor(models.Model):
     """One metric of one client, watched over a recent window.
 
@@ -54,22 +101,33 @@ class Monitor(models.Model):
     # them together (a threshold monitor). Set: that environment only.
     environment = models.CharField(max_length=64, blank=True, default="")
     window_minutes = models.PositiveIntegerField(
-        default=60, help_text="The recent window compared with the baseline (or the threshold)."
+        default=60,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_WINDOW_MINUTES)],
+        help_text="The recent window compared with the baseline (or the threshold), "
+        "1 minute to 7 days.",
     )
     # Threshold monitors only.
     comparison = models.CharField(max_length=2, choices=Comparison.choices, blank=True, default="")
-    threshold = models.FloatField(null=True, blank=True)
+    threshold = models.FloatField(null=True, blank=True, validators=[validate_finite])
     # Tuning (baseline monitors; min_samples and cooldown apply to both kinds).
     sensitivity = models.FloatField(
-        default=3.0, help_text="How many robust standard deviations (1.4826 x MAD) count as drift."
+        default=3.0,
+        validators=[validate_sensitivity],
+        help_text="How many robust standard deviations (1.4826 x MAD) count as drift "
+        "(more than 0, at most 100).",
     )
     min_samples = models.PositiveIntegerField(
-        default=20, help_text="Fewest runs in the window before a rate or mean can alert."
+        default=20,
+        validators=[MaxValueValidator(MAX_MIN_SAMPLES)],
+        help_text="Fewest runs in the window before a rate or mean can alert.",
     )
     cooldown_minutes = models.PositiveIntegerField(
         default=60,
-        help_text="After an alert resolves, how long before this monitor may open another.",
+        validators=[MaxValueValidator(MAX_COOLDOWN_MINUTES)],
+        help_text="After an alert resolves, how long before this monitor may open another "
+        "(at most 30 days).",
     )
+
     enabled = models.BooleanField(default=True)
     muted_until = models.DateTimeField(
         null=True, blank=True, help_text="Evaluated and shown, but notifies nobody until then."

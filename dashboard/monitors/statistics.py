@@ -3,8 +3,9 @@
 docs/monitors.md explains each with a worked example. In short: a baseline is the median
 of the same window in previous weeks, its spread the MAD scaled to a standard deviation
 (1.4826 x MAD), floored so a perfectly steady client does not alert on noise; a rate also
-has to pass a one-sided two-proportion z-test, a volume drop a Poisson test, and a silence
-is a gap in which this client's normal rate makes zero logs improbable.
+has to pass a one-sided Fisher exact test against the pooled baseline weeks, a volume drop
+a Poisson test, and a silence is a gap in which this client's normal rate makes zero logs
+improbable.
 """
 
 from __future__ import annotations
@@ -66,24 +67,20 @@ def binomial_standard_error(rate: float, samples: int) -> float:
     return math.sqrt(clipped * (1 - clipped) / samples)
 
 
-def two_proportion_p(
-    successes: int, samples: int, base_successes: int, base_samples: int, *, higher_is_worse: bool
-) -> float:
-    """One-sided p-value of the window's proportion being worse than the baseline's.
+def rate_worse_p(bad: int, samples: int, base_bad: int, base_samples: int) -> float:
+    """One-sided p-value of the window's share of bad runs being higher than the baseline's.
 
-    The pooled two-proportion z-test: z = (p1 - p0) / sqrt(p (1 - p) (1/n1 + 1/n0)),
-    with p the pooled proportion; "worse" is higher when ``higher_is_worse``.
+    Fisher's exact test on the 2x2 table (window, baseline) x (bad, not bad): given the
+    bad runs of both together, the chance that the window holds ``bad`` or more of them,
+    P(X >= bad) for X ~ Hypergeometric(samples + base_samples, bad + base_bad, samples).
+    Exact at the small counts rare errors come in, where the normal approximation's tail
+    is unreliable, and it accounts for the baseline's own noise (a baseline of 0 in 600
+    runs is not proof the true rate is 0). "Bad" is a failure for the success rate, an
+    error for the error rate, an escalation for the escalation rate.
     """
-    if samples <= 0 or base_samples <= 0:
+    if samples <= 0 or base_samples <= 0 or bad <= 0:
         return 1.0
-    pooled = (successes + base_successes) / (samples + base_samples)
-    variance = pooled * (1 - pooled) * (1 / samples + 1 / base_samples)
-    if variance <= 0:
-        return 1.0  # both all-or-nothing and equal: no difference to test
-    z = (successes / samples - base_successes / base_samples) / math.sqrt(variance)
-    if not higher_is_worse:
-        z = -z
-    return 0.5 * math.erfc(z / math.sqrt(2))  # P(Z >= z)
+    return float(scipy_stats.hypergeom.sf(bad - 1, samples + base_samples, bad + base_bad, samples))
 
 
 def poisson_lower_p(observed: int, expected: float) -> float:

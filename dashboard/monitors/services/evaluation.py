@@ -17,12 +17,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collector.readmodel.reads import ClientEnvironment, Span
-from dashboard.monitors.metrics import HIGHER_IS_WORSE, RATE_METRICS
-from dashboard.monitors.models import Alert, AlertState, Comparison, Metric, MonitorKind
+from dashboard.monitors.metrics import HIGHER_IS_WORSE, RATE_METRICS, MetricValue
+from dashboard.monitors.models import (
+    Alert,
+    AlertState,
+    Comparison,
+    Metric,
+    MonitorKind,
+    monitor_problem,
+)
 from dashboard.monitors.services.alerts import alert_open, alert_resolve
 from dashboard.monitors.services.readings import (
     BASELINE_WEEKS,
     MIN_BASELINE_WEEKS,
+    SILENCE_MIN_MINUTES,
     SILENCE_P_VALUE,
     WEEK,
     MonitorRow,
@@ -36,16 +44,21 @@ from dashboard.monitors.statistics import (
     binomial_standard_error,
     median,
     poisson_lower_p,
+    rate_worse_p,
     robust_band,
     silence_p,
-    two_proportion_p,
 )
 
 logger = logging.getLogger(__name__)
 
 # A rate alerts only when the window is also significantly worse than the pooled
-# baseline weeks (one-sided two-proportion z-test).
-RATE_P_VALUE = 0.01
+# baseline weeks (one-sided Fisher exact test, statistics.rate_worse_p). The same monitor
+# is re-tested every minute on a window that overlaps the last one almost entirely, so a
+# week holds hundreds of effectively independent tests per monitor: at 0.01 a steady
+# client opened several alerts a week per monitor; at 1e-5, simulated over weeks of
+# stationary random traffic (30 to 1,000 runs an hour, 0.1 % to 10 % bad), about one
+# alert per monitor in 20 to 50 weeks (docs/monitors.md).
+RATE_P_VALUE = 1e-5
 # A volume drop must be this improbable under Poisson(baseline median)...
 VOLUME_P_VALUE = 0.001
 # ...and the baseline must expect at least this many runs in the window to say so (below
@@ -54,8 +67,12 @@ VOLUME_MIN_EXPECTED = 10.0
 # Hysteresis: an alert opened at ``sensitivity`` spreads resolves only once the value is
 # back within half that (so a value hovering at the edge does not open and close).
 RESOLVE_FRACTION = 0.5
-# A threshold alert resolves once the value is back past the threshold by 5 % of it.
+# A threshold alert resolves once the value is back past the threshold by 5 % of it...
 THRESHOLD_HYSTERESIS = 0.05
+# ...or, for a rate (0 to 1), by half a percentage point, the target clipped to [0, 1]: a
+# "success rate below 0.97" alert resolves at 0.975 (5 % of 0.97 would ask for 1.0185,
+# which no rate reaches), "below 0.999" at 1.0, "escalation above 0" at 0.
+RATE_HYSTERESIS = 0.005
 # The floor of a mean's spread: max(relative x |median|, absolute). The rollups keep sums
 # and counts, not squares, so a mean has no standard error to floor it with; these are
 # the smallest moves worth telling anyone about (0.02 of confidence or risk on their 0-1
@@ -112,6 +129,19 @@ def _band_fields(band: Band, metric: str) -> dict[str, float]:
     }
 
 
+def _bad_of(found: MetricValue, higher_is_worse: bool) -> tuple[int, int]:
+    """(bad runs, runs) of a rate: its numerator when higher is worse (errors,
+    escalations), the rest when lower is (failures of the success rate)."""
+    part = found.numerator or 0
+    return (part if higher_is_worse else found.samples - part), found.samples
+
+
+def _bad_of_weeks(base: dict[int, MetricValue], higher_is_worse: bool) -> tuple[int, int]:
+    """The baseline weeks pooled: (bad runs, runs)."""
+    pairs = [_bad_of(found, higher_is_worse) for found in base.values()]
+    return sum(bad for bad, _ in pairs), sum(runs for _, runs in pairs)
+
+
 def _judge_drift(
     monitor: MonitorRow, readings: Readings, key: ClientEnvironment, window: Span
 ) -> Verdict:
@@ -135,15 +165,9 @@ def _judge_drift(
     higher_is_worse = HIGHER_IS_WORSE[metric]
     outside = band.beyond(recent.value, higher_is_worse=higher_is_worse)
     p_value = None
-    if metric in RATE_METRICS:
-        base_part = sum(found.numerator or 0 for found in base.values())
-        base_runs = sum(found.samples for found in base.values())
-        p_value = two_proportion_p(
-            recent.numerator or 0,
-            recent.samples,
-            base_part,
-            base_runs,
-            higher_is_worse=higher_is_worse,
+    if metric in RATE_METRICS and outside:  # the test only matters (and costs) out there
+        p_value = rate_worse_p(
+            *_bad_of(recent, higher_is_worse), *_bad_of_weeks(base, higher_is_worse)
         )
     breach = outside and (p_value is None or p_value < RATE_P_VALUE)
     inner = band.narrowed(RESOLVE_FRACTION)
@@ -211,8 +235,9 @@ def _judge_volume(
 
 
 def _judge_silence(monitor: MonitorRow, readings: Readings, key: ClientEnvironment) -> Verdict:
-    """No log since the last one for a time in which this client normally sends enough
-    that none at all is improbable (exp(-expected) < SILENCE_P_VALUE)."""
+    """No log since the last one for at least SILENCE_MIN_MINUTES, in a time in which this
+    client normally sends so many that none at all is improbable (exp(-expected) <
+    SILENCE_P_VALUE, i.e. more than 13.8 logs expected)."""
     now = readings.now
     last = readings.last_log.get(key)
     if last is None:
@@ -224,9 +249,10 @@ def _judge_silence(monitor: MonitorRow, readings: Readings, key: ClientEnvironme
     expected, counts = readings.silence_expected[key]
     p_value = silence_p(expected)
     minutes = (now - last).total_seconds() / 60
+    silent = p_value < SILENCE_P_VALUE and minutes >= SILENCE_MIN_MINUTES
     return Verdict(
-        breach=p_value < SILENCE_P_VALUE,
-        recovered=p_value >= SILENCE_P_VALUE,
+        breach=silent,
+        recovered=not silent,
         value=minutes,
         seen={
             "window_start": last,
@@ -267,11 +293,14 @@ def _judge_threshold(
             return Verdict(skipped="few samples")
     if value is None:
         return Verdict(skipped="no data")
-    margin = THRESHOLD_HYSTERESIS * abs(threshold)
+    rate = monitor.metric in RATE_METRICS
+    margin = RATE_HYSTERESIS if rate else THRESHOLD_HYSTERESIS * abs(threshold)
     if monitor.comparison == Comparison.BELOW:
-        breach, recovered = value < threshold, value >= threshold + margin
+        target = min(threshold + margin, 1.0) if rate else threshold + margin
+        breach, recovered = value < threshold, value >= target
     else:
-        breach, recovered = value > threshold, value <= threshold - margin
+        target = max(threshold - margin, 0.0) if rate else threshold - margin
+        breach, recovered = value > threshold, value <= target
     return Verdict(
         breach=breach,
         recovered=recovered,
@@ -341,7 +370,7 @@ def monitors_evaluate(*, now: dt.datetime) -> EvaluationSummary:
     before it): open alerts for breaches, resolve open ones whose metric is back within
     the narrower band, and record the latest value on those still open."""
     summary = EvaluationSummary()
-    monitors = MonitorRow.enabled()
+    monitors = _judgeable(MonitorRow.enabled(), summary)
     if not monitors:
         return summary
     readings = readings_read(now, monitors)
@@ -358,44 +387,94 @@ def monitors_evaluate(*, now: dt.datetime) -> EvaluationSummary:
     updated: list[Alert] = []
     for monitor in monitors:
         for environment in _targets(monitor, readings, envs_open.get(monitor.pk, [])):
-            verdict = _judge(monitor, readings, environment)
             summary.evaluated += 1
-            if verdict.skipped:
-                summary.skipped[verdict.skipped] += 1
-            alert = open_alerts.get((monitor.pk, environment))
-            if alert is not None:
-                if alert.opened_at > now:
-                    continue  # replaying a moment before this alert existed
-                if _recovered(monitor, alert, verdict, readings):
-                    if verdict.value is not None:
-                        # What it came back to: the resolution's mail and webhook say so.
-                        Alert.objects.filter(pk=alert.pk).update(
-                            last_value=verdict.value, last_evaluated_at=now
-                        )
-                    alert_resolve(alert=alert, now=now)
-                    summary.resolved += 1
-                    continue
-                if verdict.value is not None:
-                    alert.last_value = verdict.value
-                alert.last_evaluated_at = now
-                updated.append(alert)
-                summary.still_open += 1
-            elif verdict.breach:
-                resolved_at = cooling.get((monitor.pk, environment))
-                if resolved_at is not None and now < resolved_at + dt.timedelta(
-                    minutes=monitor.cooldown_minutes
-                ):
-                    summary.skipped["cooling down"] += 1
-                    continue
-                opened = alert_open(
-                    monitor=monitor.model(), environment=environment, at=now, **verdict.seen
+            try:
+                _check(monitor, environment, readings, open_alerts, cooling, summary, updated)
+            except Exception:  # one monitor's failure must not stop every other client's
+                logger.exception(
+                    "monitors: judging monitor %s (client %s, environment %r) failed; "
+                    "the others go on",
+                    monitor.pk,
+                    monitor.client_id,
+                    environment,
                 )
-                if opened is not None:
-                    summary.opened += 1
-                    summary.still_open += 1
+                summary.skipped["failed"] += 1
     if updated:
         Alert.objects.bulk_update(updated, ["last_value", "last_evaluated_at"], batch_size=500)
     return summary
+
+
+def _judgeable(monitors: list[MonitorRow], summary: EvaluationSummary) -> list[MonitorRow]:
+    """The monitors whose settings the engine can judge; the others (out of the model's
+    bounds by an update() or a raw write) are logged and counted, and never read for:
+    one monitor with a cool-down of 2**31 minutes once overflowed every client's run."""
+    sound = []
+    for monitor in monitors:
+        problem = monitor_problem(
+            window_minutes=monitor.window_minutes,
+            cooldown_minutes=monitor.cooldown_minutes,
+            sensitivity=monitor.sensitivity,
+            min_samples=monitor.min_samples,
+            threshold=monitor.threshold,
+        )
+        if problem:
+            logger.error(
+                "monitors: monitor %s (client %s) is not judged: %s",
+                monitor.pk,
+                monitor.client_id,
+                problem,
+            )
+            summary.skipped["misconfigured"] += 1
+        else:
+            sound.append(monitor)
+    return sound
+
+
+def _check(
+    monitor: MonitorRow,
+    environment: str,
+    readings: Readings,
+    open_alerts: dict[tuple[int, str], Alert],
+    cooling: dict[tuple[int, str], dt.datetime],
+    summary: EvaluationSummary,
+    updated: list[Alert],
+) -> None:
+    """Judge one monitor in one environment and open, resolve or update its alert."""
+    now = readings.now
+    verdict = _judge(monitor, readings, environment)
+    if verdict.skipped:
+        summary.skipped[verdict.skipped] += 1
+    alert = open_alerts.get((monitor.pk, environment))
+    if alert is not None:
+        if alert.opened_at > now:
+            return  # replaying a moment before this alert existed
+        if _recovered(monitor, alert, verdict, readings):
+            if verdict.value is not None:
+                # What it came back to: the resolution's mail and webhook say so.
+                Alert.objects.filter(pk=alert.pk).update(
+                    last_value=verdict.value, last_evaluated_at=now
+                )
+            alert_resolve(alert=alert, now=now)
+            summary.resolved += 1
+            return
+        if verdict.value is not None:
+            alert.last_value = verdict.value
+        alert.last_evaluated_at = now
+        updated.append(alert)
+        summary.still_open += 1
+    elif verdict.breach:
+        resolved_at = cooling.get((monitor.pk, environment))
+        if resolved_at is not None and now < resolved_at + dt.timedelta(
+            minutes=monitor.cooldown_minutes
+        ):
+            summary.skipped["cooling down"] += 1
+            return
+        opened = alert_open(
+            monitor=monitor.model(), environment=environment, at=now, **verdict.seen
+        )
+        if opened is not None:
+            summary.opened += 1
+            summary.still_open += 1
 
 
 def _recovered(monitor: MonitorRow, alert: Alert, verdict: Verdict, readings: Readings) -> bool:

@@ -34,8 +34,14 @@ BASELINE_WEEKS = 6
 # A new client (or environment) is judged against its own normal only once it has data
 # in at least 2 of the baseline weeks, so about two weeks after its first log.
 MIN_BASELINE_WEEKS = 2
-# Silence: P(no log in the gap) = exp(-expected) below this opens (expected > 6.9 logs).
-SILENCE_P_VALUE = 0.001
+# Silence: P(no log in the gap) = exp(-expected) below this opens (expected > 13.8 logs).
+# Every gap between two logs is such a test, thousands a day for a busy client: at 0.001
+# a client sending 100 logs an hour at random (Poisson, 2,400 gaps a day) went silent
+# about every 1,000 gaps, twice a day; at 1e-6 once in a million gaps, about 400 days...
+SILENCE_P_VALUE = 1e-6
+# ...and a gap shorter than this is never a silence, however busy the client (a lull of a
+# few minutes is not worth waking anyone for; the volume monitor sees a slowdown).
+SILENCE_MIN_MINUTES = 15
 # The gap's expected count looks back at most a week (a client silent for longer is
 # judged on the last week of its gap, which is more than enough to say).
 SILENCE_LOOKBACK = dt.timedelta(days=7)
@@ -273,7 +279,7 @@ def _silence_bounds(
     need not be read; the bound stands in for the expected count (it only ever says "not
     silent"). Returns (bound, []) per such candidate."""
     covers = _silence_covers(monitors)
-    most = -math.log(SILENCE_P_VALUE)  # P(none) = exp(-expected) >= 0.001 up to here
+    most = -math.log(SILENCE_P_VALUE)  # P(none) = exp(-expected) >= 1e-6 up to here
     found: dict[ClientEnvironment, tuple[float, list[float]]] = {}
     for key, last in candidates.items():
         gap = now - max(last, now - SILENCE_LOOKBACK)

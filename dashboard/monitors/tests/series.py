@@ -74,6 +74,36 @@ def seed(
     return len(logs)
 
 
+def seed_poisson(
+    client: Client,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    per_hour: float,
+    rng: random.Random,
+    environment: str = "production",
+) -> list[dt.datetime]:
+    """Runs arriving at random over [start, end), ``per_hour`` an hour on average (a
+    Poisson process: exponential gaps), all successful. Returns their timestamps."""
+    moments, moment = [], start + dt.timedelta(hours=rng.expovariate(per_hour))
+    while moment < end:
+        moments.append(moment)
+        moment += dt.timedelta(hours=rng.expovariate(per_hour))
+    logs = [
+        WorkflowLogFactory.build(
+            client=client,
+            timestamp=moment,
+            received_at=moment,
+            status=LogStatus.SUCCESS,
+            environment=environment,
+        )
+        for moment in moments
+    ]
+    for offset in range(0, len(logs), 1000):
+        logs_store(client_id=client.pk, logs=logs[offset : offset + 1000])
+    return moments
+
+
 def seed_weeks(
     client: Client,
     around: dt.datetime,

@@ -92,6 +92,13 @@ def test_an_owner_adds_a_threshold_monitor(admin_http):
         ({"window_minutes": 0}, "The window must be at least one minute."),
         ({"kind": MonitorKind.BASELINE}, "Only threshold monitors have a threshold."),
         ({"threshold": "lots"}, "Enter a number."),
+        ({"threshold": "inf"}, "Enter a number."),
+        # Bounds the engine can judge (2**31 minutes of cool-down overflowed every run).
+        ({"window_minutes": 10081}, "less than or equal to 10080"),
+        ({"cooldown_minutes": 2147483647}, "less than or equal to 43200"),
+        ({"sensitivity": "0"}, "more than 0 and at most 100"),
+        ({"sensitivity": "101"}, "more than 0 and at most 100"),
+        ({"min_samples": 2000000}, "less than or equal to 1000000"),
     ],
 )
 def test_a_bad_monitor_comes_back_with_a_clear_error(admin_http, overrides, message):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from scipy import stats as scipy_stats
 
 from dashboard.monitors.statistics import (
     MAD_SCALE,
@@ -13,9 +14,9 @@ from dashboard.monitors.statistics import (
     mad,
     median,
     poisson_lower_p,
+    rate_worse_p,
     robust_band,
     silence_p,
-    two_proportion_p,
 )
 
 
@@ -57,25 +58,29 @@ def test_binomial_standard_error_and_its_clipping_at_certainty():
     assert binomial_standard_error(0.5, 0) == math.inf
 
 
-def test_two_proportion_p_against_a_worked_value():
-    # 15 of 30 against 540 of 600: z = (0.5 - 0.9) / sqrt(p(1-p)(1/30 + 1/600)), p = 555/630
-    pooled = 555 / 630
-    z = (0.5 - 0.9) / math.sqrt(pooled * (1 - pooled) * (1 / 30 + 1 / 600))
-    expected = 0.5 * math.erfc(-z / math.sqrt(2))  # P(Z <= z): success lower is worse
-    assert two_proportion_p(15, 30, 540, 600, higher_is_worse=False) == pytest.approx(expected)
-    assert expected < 1e-8
+def test_rate_worse_p_is_fishers_exact_one_sided_test():
+    # 15 failures in 30 against 20 in 180 (the worked example of docs/monitors.md)
+    table = [[15, 15], [20, 160]]
+    expected = scipy_stats.fisher_exact(table, alternative="greater").pvalue
+    assert rate_worse_p(15, 30, 20, 180) == pytest.approx(expected)
+    assert rate_worse_p(15, 30, 20, 180) == pytest.approx(3.37e-6, rel=1e-2)
 
 
-def test_two_proportion_p_is_one_sided():
-    worse = two_proportion_p(20, 100, 100, 1000, higher_is_worse=True)  # 20 % vs 10 %
-    better = two_proportion_p(20, 100, 100, 1000, higher_is_worse=False)
-    assert worse < 0.01 < 0.99 < better
-    assert worse + better == pytest.approx(1.0)
+def test_rate_worse_p_does_not_call_a_few_rare_errors_significant():
+    # 3 errors in 100 runs against none in 600: the normal approximation said p = 0.006,
+    # which opened alerts on steady clients; exactly it is 0.003, and far from 1e-5.
+    assert rate_worse_p(3, 100, 0, 600) == pytest.approx((100 * 99 * 98) / (700 * 699 * 698))
+    assert rate_worse_p(3, 100, 0, 600) > 1e-3
+    # 7 in 100 against 6 in 600 (1 %): still not proof at 1e-5; 12 is.
+    assert rate_worse_p(7, 100, 6, 600) > 1e-5 > rate_worse_p(12, 100, 6, 600)
 
 
-def test_two_proportion_p_without_variance_or_samples_says_nothing():
-    assert two_proportion_p(30, 30, 600, 600, higher_is_worse=False) == 1.0
-    assert two_proportion_p(0, 0, 10, 20, higher_is_worse=False) == 1.0
+def test_rate_worse_p_is_one_sided_and_says_nothing_without_runs_or_bad_runs():
+    assert rate_worse_p(20, 100, 100, 1000) < 0.01  # 20 % vs 10 %
+    assert rate_worse_p(5, 100, 100, 1000) > 0.95  # better than the baseline
+    assert rate_worse_p(0, 30, 0, 600) == 1.0
+    assert rate_worse_p(0, 0, 10, 20) == 1.0
+    assert rate_worse_p(5, 10, 0, 0) == 1.0
 
 
 def test_poisson_lower_tail():

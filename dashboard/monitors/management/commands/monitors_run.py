@@ -18,8 +18,17 @@ from dashboard.monitors.services.evaluation import monitors_evaluate
 logger = logging.getLogger(__name__)
 
 
+# --now replays the past. A moment in the future would open alerts dated after every
+# live run (which then skip them as "not yet existing" and cannot open their own); one
+# before the service existed reads nothing and, near year 1, overflows the baseline's
+# dates. A few minutes ahead are allowed for clocks that disagree.
+NOW_EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+NOW_AHEAD = dt.timedelta(minutes=5)
+
+
 def parse_moment(text: str) -> dt.datetime:
-    """An ISO 8601 moment; without an offset it is read as UTC."""
+    """An ISO 8601 moment; without an offset it is read as UTC. Refused when more than
+    five minutes in the future or before 2000-01-01."""
     try:
         moment = parse_datetime(text.strip())
     except ValueError:  # well formed but impossible, e.g. month 13
@@ -30,6 +39,13 @@ def parse_moment(text: str) -> dt.datetime:
         )
     if timezone.is_naive(moment):
         moment = moment.replace(tzinfo=dt.UTC)
+    if moment < NOW_EARLIEST:
+        raise CommandError(f"--now {text!r} is before 2000-01-01: there is nothing to replay.")
+    if moment > timezone.now() + NOW_AHEAD:
+        raise CommandError(
+            f"--now {text!r} is in the future: --now replays a past moment (alerts dated "
+            "ahead would block the live runs)."
+        )
     return moment
 
 
