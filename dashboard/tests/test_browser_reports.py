@@ -1,12 +1,15 @@
 """The weekly report and the comparison page in a real browser (Debian's Chromium).
 
-Saves docs/screenshots/report.png and compare.png (the README's) from a live server.
+Saves the report and comparison pages to test-artifacts/screenshots/, and to the README's
+docs/screenshots/ only with UPDATE_DOCS_SCREENSHOTS=1 (a test run must not change the tree).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
+import shutil
 from pathlib import Path
 
 import pytest
@@ -24,6 +27,16 @@ from dashboard.tests.test_browser import browser, page  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DOCS_SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
+ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
+
+
+def _save(browser_page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser_page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    if os.environ.get("UPDATE_DOCS_SCREENSHOTS"):  # refresh the README's copy on request only
+        shutil.copyfile(ARTIFACTS / name, DOCS_SCREENSHOTS / name)
+
+
 expect.set_options(timeout=20_000)
 
 
@@ -90,8 +103,7 @@ def test_a_client_user_reads_the_weekly_report_and_compares_the_new_version(
     expect(page.get_by_role("heading", name="Weekly report: Acme Plumbing")).to_be_visible()
     expect(page.get_by_test_id("report-versions")).to_contain_text("v1.5")
     expect(page.get_by_test_id("report-alerts")).to_contain_text("escalation rate")
-    DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS_SCREENSHOTS / "report.png"), full_page=True)
+    _save(page, "report.png")
     # Printed, the page keeps the report and drops the navigation and buttons.
     page.emulate_media(media="print")
     expect(page.locator(".topbar")).to_be_hidden()
@@ -108,4 +120,4 @@ def test_a_client_user_reads_the_weekly_report_and_compares_the_new_version(
     expect(page.get_by_test_id("compare-a")).to_have_value("v1.4")
     expect(page.get_by_test_id("compare-b")).to_have_value("v1.5")
     expect(page.get_by_test_id("verdict-success_rate")).to_contain_text("significant")
-    page.screenshot(path=str(DOCS_SCREENSHOTS / "compare.png"), full_page=True)
+    _save(page, "compare.png")
