@@ -3,13 +3,72 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+from django.db import connections, router
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Model
 
 from collector.models import ApiKey, Client, LogReceipt, WorkflowLog
 
 
+@cache
+def _auth_sql(vendor: str) -> str:
+    """The key lookup's statement, written once per database kind: the ORM compiled the
+    same join on every request (about a tenth of a single log's CPU), and one fixed text
+    is what PostgreSQL prepares after a few runs."""
+    quote = connections[router.db_for_read(ApiKey) or "default"].ops.quote_name
+    key_columns = ", ".join(f"k.{quote(f.column)}" for f in ApiKey._meta.concrete_fields)
+    client_columns = ", ".join(f"c.{quote(f.column)}" for f in Client._meta.concrete_fields)
+    tables = (
+        f"{quote(ApiKey._meta.db_table)} k JOIN {quote(Client._meta.db_table)} c "
+        f"ON c.{quote(Client._meta.pk.column)} = k.{quote(ApiKey._meta.get_field('client').column)}"
+    )
+    # Names from the models' metadata, quoted; the prefix is a bound parameter.
+    select = f"SELECT {key_columns}, {client_columns} FROM {tables}"  # noqa: S608
+    return f"{select} WHERE k.{quote('prefix')} = %s"
+
+
+def _converters(connection: BaseDatabaseWrapper, model: type[Model]) -> list[tuple]:
+    """Per column: the field's expression and the converters the ORM would apply (SQLite
+    returns datetimes as text and booleans as integers)."""
+    out = []
+    for field in model._meta.concrete_fields:
+        column = field.get_col(model._meta.db_table)
+        out.append(
+            (column, connection.ops.get_db_converters(column) + field.get_db_converters(connection))
+        )
+    return out
+
+
+def _instance(
+    connection: BaseDatabaseWrapper, alias: str, model: type[Model], values: Sequence[Any]
+) -> Any:
+    converted = []
+    for value, (column, converters) in zip(values, _converters(connection, model), strict=True):
+        for converter in converters:
+            value = converter(value, column, connection)
+        converted.append(value)
+    return model.from_db(alias, [f.attname for f in model._meta.concrete_fields], converted)
+
+
 def api_key_get_for_auth(*, prefix: str) -> ApiKey | None:
-    """The key with this public prefix, with its client, in one query."""
-    return ApiKey.objects.select_related("client").filter(prefix=prefix).first()
+    """The key with this public prefix, with its client, in one query: what
+    ``ApiKey.objects.select_related("client").filter(prefix=prefix).first()`` gives."""
+    alias = router.db_for_read(ApiKey) or "default"
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        cursor.execute(_auth_sql(connection.vendor), [prefix])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    split = len(ApiKey._meta.concrete_fields)
+    api_key = _instance(connection, alias, ApiKey, row[:split])
+    client = _instance(connection, alias, Client, row[split:])
+    ApiKey._meta.get_field("client").set_cached_value(api_key, client)
+    return api_key
 
 
 def api_key_get_by_prefix(*, prefix: str) -> ApiKey | None:
