@@ -331,16 +331,23 @@ def totals_by_client(
     return results
 
 
-def series(scope: Scope, buckets: Sequence[Span]) -> list[Totals]:
-    """The summed measures of each chart bucket (consecutive spans, e.g. local days).
+@dataclass(frozen=True)
+class _BucketPlan:
+    """How consecutive chart buckets are read: which rollup row (grain, start) adds to
+    which bucket, the condition selecting those rows, and the raw edges."""
 
-    A bucket reads the UTC days wholly inside it from day rows, the other whole hours from
-    hour rows, and whatever it holds of an hour it shares with a neighbour (a day in a
-    time zone with a half-hour offset) or of the window's partial hours raw.
-    """
-    results = [Totals() for _ in buckets]
-    if not buckets:
-        return results
+    slots: dict[tuple[str, dt.datetime], int]
+    condition: Q
+    edges: list[Span]
+    starts: list[dt.datetime]
+
+    def bucket_of(self, buckets: Sequence[Span], moment: dt.datetime) -> int | None:
+        """The bucket a raw edge log at ``moment`` falls in, if any."""
+        index = bisect.bisect_right(self.starts, moment) - 1
+        return index if index >= 0 and moment < buckets[index].end else None
+
+
+def _bucket_plan(scope: Scope, buckets: Sequence[Span]) -> _BucketPlan:
     slots: dict[tuple[str, dt.datetime], int] = {}
     day_spans: list[Span] = []
     hour_spans: list[Span] = []
@@ -360,21 +367,34 @@ def series(scope: Scope, buckets: Sequence[Span]) -> list[Totals]:
         condition |= grain_q("d", all_dims, start__gte=days.start, start__lt=days.end)
     for hours in _merged(hour_spans):
         condition |= grain_q("h", all_dims, start__gte=hours.start, start__lt=hours.end)
-    if slots:
+    return _BucketPlan(slots, condition, edges, [bucket.start for bucket in buckets])
+
+
+def series(scope: Scope, buckets: Sequence[Span]) -> list[Totals]:
+    """The summed measures of each chart bucket (consecutive spans, e.g. local days).
+
+    A bucket reads the UTC days wholly inside it from day rows, the other whole hours from
+    hour rows, and whatever it holds of an hour it shares with a neighbour (a day in a
+    time zone with a half-hour offset) or of the window's partial hours raw.
+    """
+    results = [Totals() for _ in buckets]
+    if not buckets:
+        return results
+    plan = _bucket_plan(scope, buckets)
+    if plan.slots:
         rows = (
-            scope.filter(Rollup.objects.filter(condition))
+            scope.filter(Rollup.objects.filter(plan.condition))
             .values("grain", "start")
             .annotate(**{name: Sum(name) for name in HOURLY_MEASURES}, newest=Max("last_at"))
             .order_by()
         )
         for row in rows:
-            index = slots.get((row["grain"].lower(), row["start"]))
+            index = plan.slots.get((row["grain"].lower(), row["start"]))
             if index is not None:
                 results[index].add(row, row["newest"])
-    starts = [bucket.start for bucket in buckets]
-    for values in _raw_facts(scope, edges):
-        index = bisect.bisect_right(starts, values[0]) - 1
-        if index >= 0 and values[0] < buckets[index].end:
+    for values in _raw_facts(scope, plan.edges):
+        index = plan.bucket_of(buckets, values[0])
+        if index is not None:
             results[index].add_log(LogFacts(*values))
     return results
 
@@ -469,44 +489,25 @@ def duration_series(scope: Scope, buckets: Sequence[Span]) -> list[dict[int, int
     results: list[dict[int, int]] = [{} for _ in buckets]
     if not buckets:
         return results
-    slots: dict[tuple[str, dt.datetime], int] = {}
-    day_spans: list[Span] = []
-    hour_spans: list[Span] = []
-    edges: list[Span] = []
-    for index, bucket in enumerate(buckets):
-        part = cover(bucket)
-        if part.days is not None:
-            day_spans.append(part.days)
-            _slot_range(slots, "d", part.days, dt.timedelta(days=1), index)
-        for hours in part.hours:
-            hour_spans.append(hours)
-            _slot_range(slots, "h", hours, HOUR, index)
-        edges += part.edges
-    all_dims = scope.all_dimensions
-    condition = Q(pk__in=[])
-    for days in _merged(day_spans):
-        condition |= grain_q("d", all_dims, start__gte=days.start, start__lt=days.end)
-    for hours in _merged(hour_spans):
-        condition |= grain_q("h", all_dims, start__gte=hours.start, start__lt=hours.end)
-    if slots:
+    plan = _bucket_plan(scope, buckets)
+    if plan.slots:
         rows = (
-            scope.filter(DurationRollup.objects.filter(condition))
+            scope.filter(DurationRollup.objects.filter(plan.condition))
             .values_list("grain", "start", "bucket")
             .annotate(runs=Sum("runs"))
             .order_by()
         )
         for grain, start, bucket, runs in rows:
-            index = slots.get((grain.lower(), start))
+            index = plan.slots.get((grain.lower(), start))
             if index is not None and runs:
                 histogram = results[index]
                 histogram[bucket] = histogram.get(bucket, 0) + runs
-    starts = [bucket.start for bucket in buckets]
     seconds_at = FACT_COLUMNS.index("execution_time_seconds")
     columns = frozenset({"timestamp", "execution_time_seconds"})
-    for values in _raw_facts(scope, edges, columns=columns):
-        index = bisect.bisect_right(starts, values[0]) - 1
+    for values in _raw_facts(scope, plan.edges, columns=columns):
+        index = plan.bucket_of(buckets, values[0])
         seconds = values[seconds_at]
-        if index >= 0 and values[0] < buckets[index].end and seconds is not None:
+        if index is not None and seconds is not None:
             bucket = duration_bucket(seconds)
             results[index][bucket] = results[index].get(bucket, 0) + 1
     return results
