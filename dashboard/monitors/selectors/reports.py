@@ -127,16 +127,10 @@ class Count:
     runs: int
 
 
-@dataclass
-class ClientReport:
-    client: Client
+class _WeekBounds:
+    """The bounds of a report's week (``week``: its Monday)."""
+
     week: dt.date
-    rows: list[MetricRow]
-    error_types: list[Count] = field(default_factory=list)
-    error_nodes: list[Count] = field(default_factory=list)
-    alerts_opened: list[Alert] = field(default_factory=list)
-    alerts_resolved: list[Alert] = field(default_factory=list)
-    versions_deployed: list[str] = field(default_factory=list)
 
     @property
     def start(self) -> dt.datetime:
@@ -150,6 +144,18 @@ class ClientReport:
     @property
     def last_day(self) -> dt.date:
         return self.week + dt.timedelta(days=6)
+
+
+@dataclass
+class ClientReport(_WeekBounds):
+    client: Client
+    week: dt.date
+    rows: list[MetricRow]
+    error_types: list[Count] = field(default_factory=list)
+    error_nodes: list[Count] = field(default_factory=list)
+    alerts_opened: list[Alert] = field(default_factory=list)
+    alerts_resolved: list[Alert] = field(default_factory=list)
+    versions_deployed: list[str] = field(default_factory=list)
 
     @property
     def runs(self) -> int:
@@ -300,7 +306,7 @@ class OwnerClientRow:
 
 
 @dataclass
-class OwnerReport:
+class OwnerReport(_WeekBounds):
     week: dt.date
     clients: list[OwnerClientRow]
     totals: list[MetricRow]
@@ -308,18 +314,6 @@ class OwnerReport:
     error_nodes: list[Count] = field(default_factory=list)
     alerts_opened: list[Alert] = field(default_factory=list)
     alerts_resolved: list[Alert] = field(default_factory=list)
-
-    @property
-    def start(self) -> dt.datetime:
-        return week_span(self.week).start
-
-    @property
-    def end(self) -> dt.datetime:
-        return week_span(self.week).end
-
-    @property
-    def last_day(self) -> dt.date:
-        return self.week + dt.timedelta(days=6)
 
 
 def owner_report_all_clients_unscoped(*, week: dt.date) -> OwnerReport:
