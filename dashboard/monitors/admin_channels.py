@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
@@ -24,16 +23,13 @@ from collector.admin import ReadOnlyAdmin
 from dashboard.monitors.forms_channels import AlertChannelAdminForm
 from dashboard.monitors.models import AlertChannel, ChannelKind, Delivery
 from dashboard.monitors.services.channels import alert_channel_secret_rotate
+from dashboard.monitors.services.deliveries import channel_webhook_post
 from dashboard.monitors.webhooks import (
-    EVENT_HEADER,
     PAYLOAD_VERSION,
-    SIGNATURE_HEADER,
     InvalidWebhookUrl,
     WebhookRefused,
     WebhookSendError,
     payload_body,
-    webhook_post,
-    webhook_signature,
 )
 
 # How much of a secret the admin shows: enough to tell two apart, too little to sign.
@@ -142,15 +138,8 @@ def _webhook_test(channel: AlertChannel) -> tuple[str, int]:
             ),
         }
     )
-    headers = {SIGNATURE_HEADER: webhook_signature(channel.secret, body), EVENT_HEADER: "test"}
     try:
-        answer = webhook_post(
-            channel.url,
-            body,
-            headers,
-            allow_private=settings.ALERT_WEBHOOK_ALLOW_PRIVATE,
-            timeout=settings.ALERT_WEBHOOK_TIMEOUT_SECONDS,
-        )
+        answer = channel_webhook_post(channel=channel, body=body, event="test")
     except (InvalidWebhookUrl, WebhookRefused, WebhookSendError) as error:
         return error.message, messages.ERROR
     if answer.ok:

@@ -52,6 +52,7 @@ from dashboard.monitors.webhooks import (
     EVENT_HEADER,
     SIGNATURE_HEADER,
     InvalidWebhookUrl,
+    WebhookAnswer,
     WebhookRefused,
     WebhookSendError,
     alert_payload,
@@ -330,22 +331,30 @@ def webhook_timeout() -> float:
     return min(float(settings.ALERT_WEBHOOK_TIMEOUT_SECONDS), ATTEMPT_MAX_SECONDS)
 
 
+def channel_webhook_post(
+    *, channel: AlertChannel, body: bytes, event: str, headers: dict[str, str] | None = None
+) -> WebhookAnswer:
+    """POST a body to the channel's webhook, signed with its secret, through the SSRF guard
+    and within one attempt's deadline (deliveries and the admin's test send alike)."""
+    signed = {SIGNATURE_HEADER: webhook_signature(channel.secret, body), EVENT_HEADER: event}
+    return webhook_post(
+        channel.url,
+        body,
+        signed | (headers or {}),
+        allow_private=settings.ALERT_WEBHOOK_ALLOW_PRIVATE,
+        timeout=webhook_timeout(),
+    )
+
+
 def _webhook(delivery: Delivery, channel: AlertChannel) -> _Outcome:
     event = delivery.event
     payload = slack_payload(event) if channel.slack else alert_payload(event)
-    body = payload_body(payload)
-    headers = {
-        SIGNATURE_HEADER: webhook_signature(channel.secret, body),
-        EVENT_HEADER: WEBHOOK_EVENTS[AlertEventKind(event.kind)],
-        DELIVERY_HEADER: str(delivery.pk),
-    }
     try:
-        answer = webhook_post(
-            channel.url,
-            body,
-            headers,
-            allow_private=settings.ALERT_WEBHOOK_ALLOW_PRIVATE,
-            timeout=webhook_timeout(),
+        answer = channel_webhook_post(
+            channel=channel,
+            body=payload_body(payload),
+            event=WEBHOOK_EVENTS[AlertEventKind(event.kind)],
+            headers={DELIVERY_HEADER: str(delivery.pk)},
         )
     except InvalidWebhookUrl as error:
         raise _Permanent(error.message) from None
