@@ -7,12 +7,13 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from collector.parsers import body_framing_check
+from collector.permissions import IngestScope
 from collector.serializers import (
     ApiErrorSerializer,
     HealthSerializer,
@@ -36,7 +37,10 @@ _COMMON_ERRORS = {
         "shorter than its Content-Length, or a chunked body without one."
     ),
     401: _error("Missing, unknown, revoked or expired API key."),
-    403: _error("Inactive client, or client_id differs from the key's client."),
+    403: _error(
+        "Inactive client, client_id differs from the key's client, or the key lacks the "
+        "'ingest' scope (missing_scope)."
+    ),
     405: _error("Method not allowed."),
     413: _error("Body larger than the limit (after gzip decompression)."),
     415: _error(
@@ -71,6 +75,8 @@ _EXAMPLE_LOG = {
 
 class _IngestApi(APIView):
     """What both ingestion endpoints check before the body is read."""
+
+    permission_classes = [IsAuthenticated, IngestScope]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
@@ -180,7 +186,11 @@ class WhoamiApi(APIView):
     @extend_schema(
         operation_id="whoami",
         summary="Which client and key this request authenticates as",
-        responses={200: WhoamiSerializer, 401: _COMMON_ERRORS[401], 403: _COMMON_ERRORS[403]},
+        responses={
+            200: WhoamiSerializer,
+            401: _COMMON_ERRORS[401],
+            403: _error("Inactive client."),
+        },
     )
     def get(self, request: Request) -> Response:
         client = request.user.client
@@ -191,5 +201,6 @@ class WhoamiApi(APIView):
                 "client_name": client.name,
                 "key_prefix": api_key.prefix,
                 "key_label": api_key.label,
+                "scopes": api_key.scopes,
             }
         )
