@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from collector.parsers import body_framing_check
 from collector.permissions import IngestScope
+from collector.schema import EXAMPLE_LOG
 from collector.serializers import (
     ApiErrorSerializer,
     HealthSerializer,
@@ -51,27 +52,6 @@ _COMMON_ERRORS = {
     503: _error("Database unavailable; retry after Retry-After seconds."),
 }
 
-_EXAMPLE_LOG = {
-    "log_id": "5b0f7c2e-8d6a-4e5f-9a43-2c1d0b9e7f61",
-    "client_id": "client_abc",
-    "environment": "production",
-    "workflow_version": "v1.0",
-    "ticket_id": "12345",
-    "status": "SUCCESS",
-    "timestamp": "2026-11-20T09:14:09.940000+00:00",
-    "execution_time_seconds": 4.82,
-    "metrics": {
-        "react_iterations": 5,
-        "overall_confidence": 0.82,
-        "hallucination_risk": 0.12,
-        "product_confidence": 0.91,
-        "vision_matches": 4,
-        "text_matches": 10,
-    },
-    "error": None,
-    "trace": {"planning": {"intent": "replacement_part_request"}},
-}
-
 
 class _IngestApi(APIView):
     """What both ingestion endpoints check before the body is read."""
@@ -100,7 +80,7 @@ class LogIngestApi(_IngestApi):
             200: OpenApiResponse(LogIngestResponseSerializer, description="Duplicate log_id."),
             **_COMMON_ERRORS,
         },
-        examples=[OpenApiExample("A successful run", value=_EXAMPLE_LOG, request_only=True)],
+        examples=[OpenApiExample("A successful run", value=EXAMPLE_LOG, request_only=True)],
     )
     def post(self, request: Request) -> Response:
         result = log_ingest(client=request.user.client, document=request.data)

@@ -1,0 +1,13 @@
+"""The read API's routes, mounted under /api/v1/ beside the collector's (flusso_site/urls.py)."""
+
+from django.urls import path
+
+from dashboard import apis
+
+app_name = "readapi"
+
+urlpatterns = [
+    path("stats", apis.StatsApi.as_view(), name="stats"),
+    # After the collector's routes: "logs/batch" stays the batch endpoint.
+    path("logs/<str:log_id>", apis.LogReadApi.as_view(), name="log"),
+]
