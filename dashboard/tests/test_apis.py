@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
+from unittest import mock
 
 import pytest
 from django.test import Client as HttpClient
@@ -16,7 +17,7 @@ from collector.models import WorkflowLog
 from collector.schema import DEMO_CLIENT_SLUG
 from collector.tests.factories import ApiKeyFactory, WorkflowLogFactory, log_document
 from dashboard.forms import DashboardFilterForm
-from dashboard.selectors import KpiValues, client_dashboard_numbers
+from dashboard.selectors import Kpis, KpiValues, client_dashboard_numbers
 from dashboard.services import demo_seed
 from dashboard.tests.fixtures import CUSTOM_QUERY, WINDOW_END, WINDOW_START, seed_fixed_logs
 
@@ -132,6 +133,25 @@ def test_a_bad_parameter_is_a_400_naming_it(reader, query, field):
     error = assert_error(get(reverse(STATS), reader, query), 400, "invalid")
     assert list(error["fields"]) == [field]
     assert error["fields"][field] and all(isinstance(m, str) for m in error["fields"][field])
+
+
+def test_stats_are_read_where_the_dashboard_pages_read_the_replica_when_there_is_one(reader):
+    """With DATABASE_REPLICA_URL set, the selector runs inside the pages' replica reads
+    (flusso_site/routers.py), so the API and the page read the same copy."""
+    from flusso_site import routers
+
+    seen = []
+
+    def selector(**kwargs):
+        seen.append(routers.read_database())
+        return Kpis(current=KpiValues(), previous=KpiValues())
+
+    with (
+        mock.patch.object(routers, "replica_configured", return_value=True),
+        mock.patch("dashboard.apis.client_kpis", side_effect=selector),
+    ):
+        assert get(reverse(STATS), reader).status_code == 200
+    assert seen == [routers.REPLICA]
 
 
 # A log ----------------------------------------------------------------------------------
