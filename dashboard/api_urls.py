@@ -10,4 +10,7 @@ urlpatterns = [
     path("stats", apis.StatsApi.as_view(), name="stats"),
     # After the collector's routes: "logs/batch" stays the batch endpoint.
     path("logs/<str:log_id>", apis.LogReadApi.as_view(), name="log"),
+    # A trailing slash reaches the same answer, as on the ingestion paths.
+    path("stats/", apis.StatsApi.as_view(schema=None)),
+    path("logs/<str:log_id>/", apis.LogReadApi.as_view(schema=None)),
 ]

@@ -125,10 +125,12 @@ def test_the_owner_chooses_a_new_keys_scopes_and_the_lists_show_them(staff):
     # The ingest box starts ticked, the read box not: a key is ingest-only unless chosen.
     assert re.search(rb'<input[^>]*name="scope_ingest"[^>]*checked', form.content)
     assert not re.search(rb'<input[^>]*name="scope_read"[^>]*checked', form.content)
-    staff.post(
+    created = staff.post(
         reverse("admin:collector_apikey_add"),
         {"client": client.pk, "label": "bi", "scope_read": "on"},
     )
+    assert re.search(rb'id="new-api-key-scopes">read<', created.content)
+    assert b"LOG_COLLECTOR_API_KEY" not in created.content  # it cannot send logs
     api_key = ApiKey.objects.get(client=client)
     assert api_key.scopes == ["read"]
     listing = staff.get(reverse("admin:collector_apikey_changelist"))

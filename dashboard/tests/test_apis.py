@@ -192,6 +192,13 @@ def test_a_log_id_that_is_not_a_uuid_is_a_404_not_a_500(reader, log_id):
     assert_error(HttpClient().get(f"/api/v1/logs/{log_id}", headers=_auth(reader)), 404)
 
 
+def test_a_trailing_slash_reaches_the_same_answers(fixed, reader):
+    log_id = fixed["L1"].log_id
+    assert get(f"/api/v1/logs/{log_id}/", reader).json() == get(log_url(log_id), reader).json()
+    slash = get("/api/v1/stats/", reader, CUSTOM_QUERY).json()
+    assert slash == get(reverse(STATS), reader, CUSTOM_QUERY).json()
+
+
 def _auth(key) -> dict[str, str]:
     return {"Authorization": f"Bearer {key.raw_key}"}
 
