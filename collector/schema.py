@@ -8,6 +8,11 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = "collector.authentication.ApiKeyAuthentication"
     name = ["bearerAuth", "apiKeyHeader"]
 
+    def get_security_requirement(self, auto_schema):  # type: ignore[no-untyped-def]
+        # Either header (OR): one dict naming both would require both at once, and the
+        # docs' "Authorize" with one of them would leave every operation locked.
+        return [{name: []} for name in self.name]
+
     def get_security_definition(self, auto_schema):  # type: ignore[no-untyped-def]
         return [
             {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer flk_…"},

@@ -267,6 +267,12 @@ def test_the_read_api_is_documented_with_its_errors_and_examples(schema):
     assert set(KPI_FIGURES) <= set(figures)
 
 
+def test_either_key_header_authorizes_every_keyed_operation(schema):
+    for path, operation in [("/api/v1/stats", "get"), ("/api/v1/logs", "post")]:
+        security = schema["paths"][path][operation]["security"]
+        assert security == [{"bearerAuth": []}, {"apiKeyHeader": []}]
+
+
 def test_try_it_out_with_the_demo_key_stores_the_docs_example_then_answers_duplicate(schema):
     """The docs' example log names the demo client, so the demo key may send it (before,
     its client_abc answered 403 client_mismatch); its fixed log_id makes a second try a
