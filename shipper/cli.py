@@ -14,10 +14,10 @@ from typing import Any, TextIO
 import requests
 
 from ._version import __version__
-from .client import Stats
 from .config import Config
 from .consumer import Consumer, Item, drain_file, encode
 from .spool import Spool
+from .stats import Stats
 from .transport import Transport
 
 # Exit codes of ``check``, one per diagnosis.

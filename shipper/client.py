@@ -19,38 +19,12 @@ from ._guard import guarded, report_internal_error
 from .config import Config, get_config, set_config
 from .consumer import FLUSH, STOP, Consumer, Item, encode
 from .spool import Spool
+from .stats import COUNTERS, Stats
 
 logger = logging.getLogger("shipper")
 
-COUNTERS = (
-    "queued",
-    "sent",
-    "duplicates",
-    "retried",
-    "rejected",
-    "spooled",
-    "unspooled",
-    "dropped",
-)
 # A full queue is reported at most this often (seconds): the host's logs must stay readable.
 _FULL_WARN_EVERY = 60.0
-
-
-class Stats:
-    """Thread-safe counters."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts = dict.fromkeys(COUNTERS, 0)
-
-    def add(self, **deltas: int) -> None:
-        with self._lock:
-            for name, delta in deltas.items():
-                self._counts[name] += delta
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._counts)
 
 
 class Client:

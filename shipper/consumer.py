@@ -15,17 +15,15 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._guard import report_internal_error
 from .builder import bound_size
 from .config import Config
 from .schema import sanitize
 from .spool import Spool
+from .stats import Stats
 from .transport import AUTH, INVALID, OK, TOO_LARGE, Outcome, Transport, dumps
-
-if TYPE_CHECKING:
-    from .client import Stats
 
 logger = logging.getLogger("shipper")
 
