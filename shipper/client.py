@@ -17,9 +17,10 @@ from typing import Any
 from . import config as config_module
 from ._guard import guarded, report_internal_error
 from .config import Config, get_config, set_config
-from .consumer import FLUSH, STOP, Consumer, Item, encode
+from .encoding import encode
 from .spool import Spool
 from .stats import COUNTERS, Stats
+from .worker import FLUSH, STOP, Worker
 
 logger = logging.getLogger("shipper")
 
@@ -39,7 +40,7 @@ class Client:
         self._lock = threading.Lock()
         self.queue: queue.Queue[Any] = queue.Queue(self.config.max_queue_size)
         self.stats = Stats()
-        self.worker: Consumer | None = None
+        self.worker: Worker | None = None
         self._last_full_warning = 0.0
         self._closed = False
 
@@ -84,7 +85,7 @@ class Client:
                 return
             if self.worker is not None and self.worker.is_alive():
                 return
-            self.worker = Consumer(
+            self.worker = Worker(
                 config=self.config, q=self.queue, stats=self.stats, spool=self.spool
             )
             self.worker.start()
@@ -289,4 +290,4 @@ def _at_exit() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 atexit.register(_at_exit)
 
-__all__ = ["Client", "Item", "configure", "flush", "ship_log_async", "shutdown", "stats"]
+__all__ = ["Client", "configure", "flush", "ship_log_async", "shutdown", "stats"]

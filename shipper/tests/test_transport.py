@@ -132,7 +132,7 @@ def test_429_waits_at_least_retry_after(collector: FakeCollector, make_client: M
     client.start()
     assert client.worker is not None
     delays: list[float] = []
-    client.worker._wait = lambda seconds: delays.append(seconds) or False  # type: ignore[method-assign]
+    client.worker.delivery.wait = lambda seconds: delays.append(seconds) or False  # type: ignore[method-assign]
     client.enqueue(make_log())
     assert client.flush(WAIT)
     assert len(delays) == 1 and delays[0] >= 7
@@ -146,7 +146,7 @@ def test_backoff_grows_exponentially_with_jitter(
     client.start()
     assert client.worker is not None
     delays: list[float] = []
-    client.worker._wait = lambda seconds: delays.append(seconds) or False  # type: ignore[method-assign]
+    client.worker.delivery.wait = lambda seconds: delays.append(seconds) or False  # type: ignore[method-assign]
     client.enqueue(make_log())
     assert client.flush(WAIT)
     assert len(delays) == 4
@@ -305,8 +305,8 @@ def test_unanswered_logs_go_to_the_spool_past_the_retry_budget(
     client = make_client(collector.url, spool_dir=str(tmp_path), max_retries=2, flush_interval=60)
     client.start()
     assert client.worker is not None
-    client.worker._spool_dirty = False  # keep the spooled file for the assertion below
-    client.worker._maybe_drain_spool = lambda: None  # type: ignore[method-assign]
+    client.worker.delivery._spool_dirty = False  # keep the spooled file for the assertion below
+    client.worker.delivery.drain_spool = lambda: None  # type: ignore[method-assign]
     doc = make_log()
     client.enqueue(doc)
     assert client.flush(WAIT)
@@ -579,18 +579,18 @@ def test_a_bug_in_delivery_keeps_the_logs_and_the_worker_alive(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from shipper.consumer import Consumer
+    from shipper.delivery import Delivery
 
-    real = Consumer.deliver
+    real = Delivery.deliver
     calls = []
 
-    def buggy_once(self: Consumer, items: Any, max_retries: int) -> Any:
+    def buggy_once(self: Delivery, items: Any, max_retries: int) -> Any:
         calls.append(len(items))
         if len(calls) == 1:
             raise KeyError("library bug")
         return real(self, items, max_retries)
 
-    monkeypatch.setattr(Consumer, "deliver", buggy_once)
+    monkeypatch.setattr(Delivery, "deliver", buggy_once)
     client = make_client(collector.url, spool_dir=str(tmp_path), flush_interval=60)
     first, second = make_log(1), make_log(2)
     client.enqueue(first)
@@ -769,19 +769,19 @@ def test_logs_the_worker_still_holds_when_shutdown_gives_up_on_it_are_spooled_no
     worker was still putting together at that moment must not be left in memory."""
     import threading
 
-    from shipper.consumer import Consumer
+    from shipper.worker import Worker
 
     entered, release = threading.Event(), threading.Event()
     docs = [make_log(i) for i in range(3)]
-    real = Consumer._encode
+    real = Worker._encode
 
-    def slow_on_second(self: Consumer, obj: Any) -> Any:
+    def slow_on_second(self: Worker, obj: Any) -> Any:
         if obj is docs[1]:  # say a huge log being trimmed: the worker is busy with it
             entered.set()
             release.wait(WAIT)
         return real(self, obj)
 
-    monkeypatch.setattr(Consumer, "_encode", slow_on_second)
+    monkeypatch.setattr(Worker, "_encode", slow_on_second)
     client = make_client(
         f"http://127.0.0.1:{free_port()}/api/v1/logs",
         spool_dir=str(tmp_path),
