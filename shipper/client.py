@@ -26,6 +26,9 @@ logger = logging.getLogger("shipper")
 
 # A full queue is reported at most this often (seconds): the host's logs must stay readable.
 _FULL_WARN_EVERY = 60.0
+# How long closing waits for a request in flight (seconds) before it takes the worker's
+# batch back: a request ends by its own read timeout (10 s), too long for an exit.
+_STOP_WAIT = 0.5
 
 
 class Client:
@@ -122,20 +125,7 @@ class Client:
         with self._lock:
             self._closed = True
             worker = self.worker
-        leftovers: list[Any] = []
-        if worker is not None and worker.is_alive():
-            worker.stop_event.set()
-            with contextlib.suppress(queue.Full):
-                self.queue.put_nowait(STOP)
-            # The worker wakes from any backoff at once; a request in flight ends by its timeout,
-            # which we do not wait for: its logs are taken from ``inflight`` below.
-            worker.join(0.5)
-        if worker is not None:
-            with worker.handoff_lock:
-                worker.handed_over = True  # from now on the worker spools its own failures
-                if worker.is_alive():
-                    leftovers.extend(worker.inflight)
-                leftovers.extend(worker.leftover)
+        leftovers: list[Any] = [] if worker is None else worker.stop(_STOP_WAIT)
         while True:
             try:
                 obj = self.queue.get_nowait()

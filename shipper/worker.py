@@ -48,26 +48,48 @@ class Worker(threading.Thread):
         self.config = config
         self.queue = q
         self.stats = stats
-        self.stop_event = threading.Event()
+        self._stopping = threading.Event()  # not _stop: a method of Thread itself
         self.delivery = Delivery(
             config=config,
             stats=stats,
             spool=spool,
-            stop=self.stop_event,
+            stop=self._stopping,
             backlogged=self._backlogged,
             hold_refused=True,
         )
-        # What the worker holds that is not in the queue: read by shutdown() if we hang.
-        self.inflight: list[Item] = []
-        # Undelivered logs left when stopping, for the closer to spool or hand over.
-        self.leftover: list[Item] = []
-        # Set (under the lock) once the closer has taken ``leftover``: anything the worker
-        # still fails to deliver after that, it spools itself, or nobody would.
-        self.handoff_lock = threading.Lock()
-        self.handed_over = False
+        # What the worker holds that is not in the queue: handed back by ``stop`` if the
+        # worker is still busy with it.
+        self._inflight: list[Item] = []
+        # Undelivered logs left when stopping, handed back by ``stop``.
+        self._leftover: list[Item] = []
+        # Set (under the lock) once ``stop`` has handed ``_leftover`` back: anything the
+        # worker still fails to deliver after that, it spools itself, or nobody would.
+        self._handoff_lock = threading.Lock()
+        self._handed_over = False
 
     def _backlogged(self) -> bool:
         return self.queue.qsize() >= HIGH_WATER * self.config.max_queue_size
+
+    def stop(self, timeout: float) -> list[Item]:
+        """End the worker; return the logs it holds and will not deliver, for the caller to
+        hand over or spool (the ones still in the queue are the queue owner's).
+
+        Every backoff and retry wait ends at once. A request in flight ends by its own
+        timeout, which is waited for at most ``timeout`` seconds: if the worker is still busy
+        then, the batch it holds is handed back too, and whatever it fails to deliver after
+        this call it spools itself. Safe on a worker that never started or already ended.
+        """
+        self._stopping.set()
+        with contextlib.suppress(queue.Full):
+            self.queue.put_nowait(STOP)
+        if self.is_alive():
+            self.join(timeout)
+        with self._handoff_lock:
+            self._handed_over = True
+            unsent = list(self._inflight) if self.is_alive() else []
+            unsent += self._leftover
+            self._leftover = []
+        return unsent
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -81,12 +103,12 @@ class Worker(threading.Thread):
                     items, stop = self._next_batch()
                     if items:
                         self._process(items)
-                    if stop or self.stop_event.is_set():
+                    if stop or self._stopping.is_set():
                         return
                     delivery.drain_spool()
                 except Exception as exc:
                     report_internal_error("worker", exc)
-                    self.stop_event.wait(0.1)
+                    self._stopping.wait(0.1)
         finally:
             delivery.close()
 
@@ -95,7 +117,7 @@ class Worker(threading.Thread):
         size = 0
         deadline = 0.0
         while True:
-            if self.stop_event.is_set():
+            if self._stopping.is_set():
                 # Stopping: send what we hold, take nothing more; the closer takes the rest.
                 return items, True
             if items:
@@ -135,21 +157,21 @@ class Worker(threading.Thread):
         return encoded[0]
 
     def _process(self, items: list[Item]) -> None:
-        self.inflight = items
+        self._inflight = items
         try:
             try:
                 undelivered = self.delivery.send(items)
             except Exception as exc:  # a bug of ours: keep the logs all the same
                 report_internal_error("deliver", exc)
                 undelivered = items
-            if undelivered and self.stop_event.is_set():
-                with self.handoff_lock:
-                    if not self.handed_over:
-                        self.leftover.extend(undelivered)
+            if undelivered and self._stopping.is_set():
+                with self._handoff_lock:
+                    if not self._handed_over:
+                        self._leftover.extend(undelivered)
                         undelivered = []
             if undelivered:
                 self.delivery.spool_or_drop(undelivered)
         finally:
-            self.inflight = []
+            self._inflight = []
             for _ in items:
                 self.queue.task_done()
