@@ -17,7 +17,7 @@ from typing import Any
 from . import config as config_module
 from ._guard import guarded, report_internal_error
 from .config import Config, get_config, set_config
-from .encoding import encode
+from .encoding import encode_all
 from .spool import Spool
 from .stats import COUNTERS, Stats
 from .worker import FLUSH, STOP, Worker
@@ -143,7 +143,7 @@ class Client:
             for obj in leftovers:
                 handoff.enqueue(obj)
             return
-        items = [i for i in (encode(o, self.config) for o in leftovers) if i is not None]
+        items = encode_all(leftovers, self.config, self.stats)
         if self.spool is not None:
             try:
                 self.spool.write([i.body for i in items])

@@ -1,24 +1,34 @@
-"""A log's wire form: what the worker, the spool and ``python -m shipper send`` send."""
+"""A log's wire form, in one place: the size bound, the JSON the collector can store, and
+the ``Item`` that the worker, the spool and ``python -m shipper send`` deliver.
+
+The builder bounds a log's size as it builds it (``bound_size``); ``encode`` serialises it
+once on the worker thread, sanitising only what ``ship_log_async`` was given that is not
+JSON-safe, and trimming only what is still over ``max_log_bytes``; ``encode_all`` is the one
+place that counts a log that cannot be encoded at all as rejected.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ._guard import report_internal_error
-from .builder import bound_size
 from .config import Config
-from .schema import sanitize
+from .schema import Sanitizer, sanitize
 from .stats import Stats
-from .transport import dumps
 
 logger = logging.getLogger("shipper")
 
 # The collector refuses documents over 1 MiB.
 MAX_DOC_BYTES = 1024 * 1024
+# Trace-shrinking steps tried in order when a log is over its size bound:
+# (longest string kept, most list items kept).
+_SHRINK_STEPS = ((1000, 50), (300, 20), (80, 5))
 
 
 @dataclass(frozen=True)
@@ -50,7 +60,7 @@ def encode(doc: Any, config: Config) -> Item | None:
             return None
         body = dumps(doc)
     if len(body) > config.max_log_bytes and isinstance(doc.get("trace"), dict):
-        doc = bound_size(doc, config.max_log_bytes)
+        doc = bound_size(doc, config.max_log_bytes, size=len(body))
         body = dumps(doc)
     if len(body) > MAX_DOC_BYTES:
         return None
@@ -78,3 +88,86 @@ def encode_all(docs: Iterable[Any], config: Config, stats: Stats) -> list[Item]:
             "shipper: %d log(s) could not be serialised or are over 1 MiB; skipped", failed
         )
     return items
+
+
+def bound_size(doc: dict[str, Any], max_bytes: int, *, size: int | None = None) -> dict[str, Any]:
+    """Shrink ``doc['trace']`` until the document fits in ``max_bytes``; flag what was done.
+    ``size`` is the document's size when the caller has just serialised it."""
+    size = _size(doc) if size is None else size
+    if size <= max_bytes:
+        return doc
+    original = doc["trace"]
+    meta = dict(original.get("_shipper") or {}) if isinstance(original, dict) else {}
+    meta.update({"truncated": True, "original_bytes": size})
+    for max_string, max_items in _SHRINK_STEPS:
+        shrink = Sanitizer(max_string=max_string, max_items=max_items, max_depth=12)
+        trace = {k: shrink(v) for k, v in original.items() if k != "_shipper"}
+        trace["_shipper"] = meta
+        doc["trace"] = trace
+        if _size(doc) <= max_bytes:
+            return doc
+    # Still too big: only the outline of the trace survives.
+    doc["trace"] = {"_shipper": meta}
+    if _size(doc) > max_bytes:
+        doc["error"] = None if doc.get("error") is None else {"type": "Truncated", "message": ""}
+    return doc
+
+
+def _size(doc: Any) -> int:
+    return len(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+# Text the collector refuses because PostgreSQL cannot store it: NUL, and a UTF-16
+# surrogate half that is not part of a pair (Python strings can hold one; UTF-8 cannot).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value: Any) -> Any:
+    """``value`` with every NUL and lone surrogate, in keys and values, replaced by U+FFFD,
+    so a workflow's odd text costs one character, never the whole log.
+
+    Keys that become alike (``"a\x00"`` and ``"a\ud800"``, or either and ``"a\ufffd"``) all
+    stay, numbered ``"a\ufffd (2)"`` as the collector's scrubber numbers keys it masks alike; a
+    key that needed no change keeps its name."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        # Keys are str once serialisable (json turns the others into text); only text ones
+        # can change here.
+        taken = {key for key in value if not (isinstance(key, str) and _UNSTORABLE.search(key))}
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            if key not in taken:
+                key = _unique_key(taken, storable(key))
+                taken.add(key)
+            out[key] = storable(item)
+        return out
+    if isinstance(value, list | tuple):
+        return [storable(item) for item in value]
+    return value
+
+
+def _unique_key(taken: set[Any], key: str) -> str:
+    if key not in taken:
+        return key
+    number = 2
+    while f"{key} ({number})" in taken:
+        number += 1
+    return f"{key} ({number})"
+
+
+def _json(doc: Any) -> str:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def dumps(doc: Any) -> bytes:
+    """The wire form of a log: compact UTF-8 JSON the collector can store."""
+    text = _json(doc)
+    # A NUL is written as the escape \u0000 (a false alarm on a literal backslash before
+    # "u0000" only costs the slow path); a lone surrogate cannot be encoded as UTF-8.
+    if "\\u0000" not in text:
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            pass
+    return _json(storable(doc)).encode("utf-8")

@@ -20,8 +20,9 @@ import pytest
 
 import shipper
 from shipper.client import Client
+from shipper.encoding import dumps
 from shipper.spool import Spool
-from shipper.transport import dumps, parse_retry_after
+from shipper.transport import parse_retry_after
 
 from .conftest import API_KEY, WAIT, FakeCollector, Reply, free_port, load_sample, make_log
 
@@ -822,6 +823,24 @@ def test_a_log_shipped_after_exit_cleanup_is_spooled_not_left_in_a_dead_queue(
     spooled = {d["log_id"] for f in spool.files() for d in spool.read(f) or []}
     assert late["log_id"] in spooled
     assert shipper.stats()["pending"] == 0
+
+
+@pytest.mark.parametrize("spooling", [True, False], ids=["spool", "no spool"])
+def test_a_log_that_cannot_be_encoded_when_closing_is_counted_as_rejected(
+    make_client: MakeClient, tmp_path: Path, spooling: bool
+) -> None:
+    """Every log queued is accounted for: one that cannot be serialised at close (after it,
+    a late one is disposed of at once) counts as rejected, as it does on the worker."""
+    client = make_client(
+        f"http://127.0.0.1:{free_port()}/api/v1/logs",
+        spool_dir=str(tmp_path) if spooling else None,
+    )
+    client.close(0)
+    client.enqueue("not a log")
+    client.enqueue(make_log())
+    counts = client.snapshot()
+    kept = "spooled" if spooling else "dropped"
+    assert (counts["queued"], counts["rejected"], counts[kept]) == (2, 1, 1)
 
 
 def test_a_long_retry_after_does_not_park_the_worker_while_the_queue_fills(
