@@ -14,9 +14,7 @@ from typing import Any
 
 from .config import Config, get_config
 from .encoding import bound_size
-from .schema import (
-    SCHEMA_VERSION,
-    STATUSES,
+from .privacy import (
     Sanitizer,
     collect_known_pii,
     hash_pii,
@@ -26,6 +24,10 @@ from .schema import (
 )
 
 _UTC = dt.timezone.utc
+# The version of the log document's schema, and the statuses it allows (the collector's
+# serializers define both).
+SCHEMA_VERSION = "1.0"
+STATUSES = ("SUCCESS", "FAILED", "ERROR", "ESCALATED")
 # The six metrics the collector types and dashboards aggregate.
 METRIC_NAMES = (
     "react_iterations",

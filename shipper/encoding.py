@@ -19,7 +19,7 @@ from typing import Any
 
 from ._guard import report_internal_error
 from .config import Config
-from .schema import Sanitizer, sanitize
+from .privacy import Sanitizer, sanitize
 from .stats import Stats
 
 logger = logging.getLogger("shipper")

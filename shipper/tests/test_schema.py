@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shipper import hash_pii, sanitize
-from shipper.schema import (
+from shipper.privacy import (
     CARD_MASK,
     EMAIL_MASK,
     IBAN_MASK,
