@@ -47,6 +47,10 @@ CLIENT_ID = "acme"
 WAIT = 10.0
 
 
+def ids(docs: list[dict[str, Any]]) -> list[str]:
+    return [d["log_id"] for d in docs]
+
+
 def load_sample(name: str) -> dict[str, Any]:
     return json.loads((SAMPLES / name).read_text())
 
@@ -309,8 +313,11 @@ def fast_config(url: str | None, **overrides: Any) -> Config:
     return Config(**values)
 
 
+MakeClient = Callable[..., Client]
+
+
 @pytest.fixture
-def make_client() -> Iterator[Callable[..., Client]]:
+def make_client() -> Iterator[MakeClient]:
     clients: list[Client] = []
 
     def make(url: str | None, **overrides: Any) -> Client:
