@@ -17,6 +17,7 @@ from typing import Any
 from . import config as config_module
 from ._guard import guarded, report_internal_error
 from .config import Config, get_config, set_config
+from .delivery import spool_or_drop
 from .encoding import encode_all
 from .spool import Spool
 from .stats import COUNTERS, Stats
@@ -144,16 +145,8 @@ class Client:
                 handoff.enqueue(obj)
             return
         items = encode_all(leftovers, self.config, self.stats)
-        if self.spool is not None:
-            try:
-                self.spool.write([i.body for i in items])
-                self.stats.add(spooled=len(items))
-                logger.info("shipper: %d unsent log(s) spooled at exit", len(items))
-                return
-            except OSError as exc:
-                logger.error("shipper: cannot write to the spool (%s)", type(exc).__name__)
-        self.stats.add(dropped=len(items))
-        logger.warning("shipper: %d unsent log(s) dropped (no usable LOG_SPOOL_DIR)", len(items))
+        if items and spool_or_drop(items, self.spool, self.stats):
+            logger.info("shipper: %d unsent log(s) spooled at exit", len(items))
 
     def snapshot(self) -> dict[str, int]:
         counts = self.stats.snapshot()

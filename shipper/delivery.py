@@ -29,6 +29,27 @@ logger = logging.getLogger("shipper")
 _BACKLOG_CHECK_EVERY = 0.1
 
 
+def spool_or_drop(items: list[Item], spool: Spool | None, stats: Stats) -> bool:
+    """Write logs that were not delivered to the spool (True); without a spool, or when it
+    cannot be written, they are lost, and counted as dropped."""
+    if spool is None:
+        logger.warning("shipper: %d unsent log(s) dropped: LOG_SPOOL_DIR is unset", len(items))
+    else:
+        try:
+            spool.write([i.body for i in items])
+        except OSError as exc:
+            logger.error(
+                "shipper: cannot write to the spool (%s); %d log(s) lost",
+                type(exc).__name__,
+                len(items),
+            )
+        else:
+            stats.add(spooled=len(items))
+            return True
+    stats.add(dropped=len(items))
+    return False
+
+
 class Delivery:
     def __init__(
         self,
@@ -77,7 +98,7 @@ class Delivery:
         the spool; after an outage the first batch is a probe: one attempt, then the spool.
         """
         if self.spool is not None and self._should_spool_directly():
-            self._spool_items(items)
+            self.spool_or_drop(items)
             return []
         retries = 0 if self._down_attempts and self.spool is not None else self.config.max_retries
         return self.deliver(items, retries)
@@ -239,31 +260,10 @@ class Delivery:
 
     # -- the spool ----------------------------------------------------------------------------
 
-    def _spool_items(self, items: list[Item]) -> None:
-        assert self.spool is not None
-        try:
-            self.spool.write([i.body for i in items])
-        except OSError as exc:
-            logger.error(
-                "shipper: cannot write to the spool (%s); %d log(s) lost",
-                type(exc).__name__,
-                len(items),
-            )
-            self.stats.add(dropped=len(items))
-            return
-        self.stats.add(spooled=len(items))
-        self._spool_dirty = True
-
     def spool_or_drop(self, items: list[Item]) -> None:
         """Keep undelivered logs in the spool; without one they are lost, and counted."""
-        if self.spool is not None:
-            self._spool_items(items)
-            return
-        self.stats.add(dropped=len(items))
-        logger.warning(
-            "shipper: %d log(s) dropped: the collector is unreachable and LOG_SPOOL_DIR is unset",
-            len(items),
-        )
+        if spool_or_drop(items, self.spool, self.stats):
+            self._spool_dirty = True
 
     def drain_due(self) -> bool:
         """Whether the spool holds logs to send and it is time to send them."""

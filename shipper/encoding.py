@@ -19,7 +19,7 @@ from typing import Any
 
 from ._guard import report_internal_error
 from .config import Config
-from .privacy import Sanitizer, sanitize
+from .privacy import Sanitizer, sanitize, unique_key
 from .stats import Stats
 
 logger = logging.getLogger("shipper")
@@ -138,7 +138,7 @@ def storable(value: Any) -> Any:
         out: dict[Any, Any] = {}
         for key, item in value.items():
             if key not in taken:
-                key = _unique_key(taken, storable(key))
+                key = unique_key(taken, storable(key))
                 taken.add(key)
             out[key] = storable(item)
         return out
@@ -147,17 +147,13 @@ def storable(value: Any) -> Any:
     return value
 
 
-def _unique_key(taken: set[Any], key: str) -> str:
-    if key not in taken:
-        return key
-    number = 2
-    while f"{key} ({number})" in taken:
-        number += 1
-    return f"{key} ({number})"
-
-
 def _json(doc: Any) -> str:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def envelope(bodies: list[bytes]) -> bytes:
+    """Serialised logs as one batch, ``{"logs": [...]}``: a request body and a spool file."""
+    return b'{"logs":[' + b",".join(bodies) + b"]}"
 
 
 def dumps(doc: Any) -> bytes:

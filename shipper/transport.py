@@ -13,6 +13,7 @@ import requests
 
 from ._version import __version__
 from .config import Config
+from .encoding import envelope
 
 logger = logging.getLogger("shipper")
 
@@ -146,7 +147,7 @@ class Transport:
     def post_batch(self, docs: list[bytes]) -> Outcome:
         """POST serialised documents to ``/logs/batch`` and classify the answer. Never raises
         for network trouble (that is a ``RETRY`` outcome)."""
-        raw = b'{"logs":[' + b",".join(docs) + b"]}"
+        raw = envelope(docs)
         compress = self.gzip_ok and len(raw) >= self.config.gzip_min_bytes
         out = self._post(raw, len(docs), compress=compress)
         if compress and out.status == 415:

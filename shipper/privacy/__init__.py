@@ -11,7 +11,7 @@
 from .keys import PII_KEYS, is_secret_key
 from .patterns import scrub_text
 from .pii import collect_known_pii, hash_pii, known_pattern
-from .sanitizer import Sanitizer, is_object, object_fields, sanitize
+from .sanitizer import Sanitizer, is_object, object_fields, sanitize, unique_key
 from .tokens import (
     CARD_MASK,
     EMAIL_MASK,
@@ -46,4 +46,5 @@ __all__ = [
     "object_fields",
     "sanitize",
     "scrub_text",
+    "unique_key",
 ]

@@ -9,7 +9,7 @@ import decimal
 import enum
 import math
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from typing import Any
 
 from .keys import PII_KEYS, is_secret_key, says_nothing
@@ -95,7 +95,7 @@ class Sanitizer:
                     clean = REDACTED
                 else:
                     clean = self._clean(value, depth + 1, path)
-                out[_unique_key(out, skey)] = clean
+                out[unique_key(out, skey)] = clean
             return out
         if isinstance(obj, (set, frozenset)):
             seq: list[Any] = sorted(obj, key=repr)
@@ -144,12 +144,13 @@ def _scrub_number(value: int | float) -> Any:
     return CARD_MASK if is_card_number(digits) else value
 
 
-def _unique_key(out: dict[str, Any], key: str) -> str:
-    """Two keys masked alike ("a@x.example" and "b@y.example" both "[email]") both stay."""
-    if key not in out:
+def unique_key(taken: Container[Any], key: str) -> str:
+    """``key``, or ``key (2)``, ``(3)``... if it is taken: two keys masked alike
+    ("a@x.example" and "b@y.example" both "[email]") both stay."""
+    if key not in taken:
         return key
     number = 2
-    while f"{key} ({number})" in out:
+    while f"{key} ({number})" in taken:
         number += 1
     return f"{key} ({number})"
 
