@@ -77,7 +77,8 @@ class Worker(threading.Thread):
         Every backoff and retry wait ends at once. A request in flight ends by its own
         timeout, which is waited for at most ``timeout`` seconds: if the worker is still busy
         then, the batch it holds is handed back too, and whatever it fails to deliver after
-        this call it spools itself. Safe on a worker that never started or already ended.
+        this call it spools itself (or, without a spool, drops and counts). Safe on a worker
+        that never started or already ended.
         """
         self._stopping.set()
         with contextlib.suppress(queue.Full):
