@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import shipper
+from shipper import _guard as guard_module
 from shipper import client as client_module
 from shipper import config as config_module
 from shipper.client import Client
@@ -280,6 +281,8 @@ def hermetic(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ENV_NAMES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LOG_PII_SALT", "test-salt")
+    # The guard warns once a minute: another test's internal error must not silence this one's.
+    monkeypatch.setattr(guard_module, "_last_warning", 0.0)
     config_module.set_config(None)
     client_module._default = None
     client_module._disabled_logged = False
