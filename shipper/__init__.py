@@ -11,7 +11,7 @@ Configuration comes from the environment (``LOG_COLLECTOR_URL``, ``LOG_COLLECTOR
 from ._version import __version__
 from .builder import build_workflow_log
 from .client import configure, flush, ship_log_async, shutdown, stats
-from .schema import hash_pii, sanitize
+from .privacy import hash_pii, sanitize
 
 __all__ = [
     "__version__",

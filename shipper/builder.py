@@ -7,16 +7,14 @@ could not be read.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from .config import Config, get_config
-from .schema import (
-    SCHEMA_VERSION,
-    STATUSES,
+from .encoding import bound_size
+from .privacy import (
     Sanitizer,
     collect_known_pii,
     hash_pii,
@@ -26,6 +24,10 @@ from .schema import (
 )
 
 _UTC = dt.timezone.utc
+# The version of the log document's schema, and the statuses it allows (the collector's
+# serializers define both).
+SCHEMA_VERSION = "1.0"
+STATUSES = ("SUCCESS", "FAILED", "ERROR", "ESCALATED")
 # The six metrics the collector types and dashboards aggregate.
 METRIC_NAMES = (
     "react_iterations",
@@ -35,9 +37,6 @@ METRIC_NAMES = (
     "vision_matches",
     "text_matches",
 )
-# Trace-shrinking steps tried in order when a log is over its size bound:
-# (longest string kept, most list items kept).
-_SHRINK_STEPS = ((1000, 50), (300, 20), (80, 5))
 _MAX_ERROR_MESSAGE = 2000
 
 
@@ -173,32 +172,6 @@ def _envelope(
         "timestamp": end.astimezone(_UTC).isoformat(),
         "execution_time_seconds": execution_time_seconds,
     }
-
-
-def bound_size(doc: dict[str, Any], max_bytes: int) -> dict[str, Any]:
-    """Shrink ``doc['trace']`` until the document fits in ``max_bytes``; flag what was done."""
-    size = _size(doc)
-    if size <= max_bytes:
-        return doc
-    original = doc["trace"]
-    meta = dict(original.get("_shipper") or {}) if isinstance(original, dict) else {}
-    meta.update({"truncated": True, "original_bytes": size})
-    for max_string, max_items in _SHRINK_STEPS:
-        shrink = Sanitizer(max_string=max_string, max_items=max_items, max_depth=12)
-        trace = {k: shrink(v) for k, v in original.items() if k != "_shipper"}
-        trace["_shipper"] = meta
-        doc["trace"] = trace
-        if _size(doc) <= max_bytes:
-            return doc
-    # Still too big: only the outline of the trace survives.
-    doc["trace"] = {"_shipper": meta}
-    if _size(doc) > max_bytes:
-        doc["error"] = None if doc.get("error") is None else {"type": "Truncated", "message": ""}
-    return doc
-
-
-def _size(doc: Any) -> int:
-    return len(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
 def _fallback(

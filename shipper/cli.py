@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import queue
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,10 +13,11 @@ from typing import Any, TextIO
 import requests
 
 from ._version import __version__
-from .client import Stats
 from .config import Config
-from .consumer import Consumer, Item, drain_file, encode
+from .delivery import Delivery
+from .encoding import Item, encode_all
 from .spool import Spool
+from .stats import Stats
 from .transport import Transport
 
 # Exit codes of ``check``, one per diagnosis.
@@ -134,7 +134,7 @@ def send(config: Config, files: Sequence[str], out: TextIO) -> int:
         return NOT_CONFIGURED
     spool = Spool(config.spool_dir, config.spool_max_bytes) if config.spool_dir else None
     stats = Stats()
-    consumer = Consumer(config=config, q=queue.Queue(), stats=stats, spool=spool)
+    delivery = Delivery(config=config, stats=stats, spool=spool)
     failed = 0
     try:
         for name in files:
@@ -145,16 +145,10 @@ def send(config: Config, files: Sequence[str], out: TextIO) -> int:
                 failed += 1
                 continue
             before = stats.snapshot()
-            items: list[Item] = []
-            for doc in docs:
-                item = encode(doc, config)
-                if item is None:
-                    stats.add(rejected=1)
-                else:
-                    items.append(item)
+            items = encode_all(docs, config, stats)
             undelivered: list[Item] = []
             for start in range(0, len(items), config.batch_size):
-                undelivered += consumer.deliver(
+                undelivered += delivery.deliver(
                     items[start : start + config.batch_size], config.max_retries
                 )
             after = stats.snapshot()
@@ -172,13 +166,13 @@ def send(config: Config, files: Sequence[str], out: TextIO) -> int:
                 print(f"{name}: {delivered} log(s) delivered", file=out)
         if spool is not None:
             for path in spool.files():
-                if drain_file(consumer, path, max_retries=config.max_retries) is False:
+                if delivery.drain_file(path, max_retries=config.max_retries) is False:
                     failed += 1
                     print("spool: collector unavailable; the rest stays spooled", file=out)
                     break
             print(f"spool: {len(spool.files())} file(s) left in {spool.directory}", file=out)
     finally:
-        consumer.transport.close()
+        delivery.close()
     counts = stats.snapshot()
     print(
         "sent {sent} (duplicates {duplicates}), rejected {rejected}, from spool {unspooled}".format(

@@ -17,40 +17,19 @@ from typing import Any
 from . import config as config_module
 from ._guard import guarded, report_internal_error
 from .config import Config, get_config, set_config
-from .consumer import FLUSH, STOP, Consumer, Item, encode
+from .delivery import spool_or_drop
+from .encoding import encode_all
 from .spool import Spool
+from .stats import COUNTERS, Stats
+from .worker import FLUSH, STOP, Worker
 
 logger = logging.getLogger("shipper")
 
-COUNTERS = (
-    "queued",
-    "sent",
-    "duplicates",
-    "retried",
-    "rejected",
-    "spooled",
-    "unspooled",
-    "dropped",
-)
 # A full queue is reported at most this often (seconds): the host's logs must stay readable.
 _FULL_WARN_EVERY = 60.0
-
-
-class Stats:
-    """Thread-safe counters."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts = dict.fromkeys(COUNTERS, 0)
-
-    def add(self, **deltas: int) -> None:
-        with self._lock:
-            for name, delta in deltas.items():
-                self._counts[name] += delta
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._counts)
+# How long closing waits for a request in flight (seconds) before it takes the worker's
+# batch back: a request ends by its own read timeout (10 s), too long for an exit.
+_STOP_WAIT = 0.5
 
 
 class Client:
@@ -65,7 +44,7 @@ class Client:
         self._lock = threading.Lock()
         self.queue: queue.Queue[Any] = queue.Queue(self.config.max_queue_size)
         self.stats = Stats()
-        self.worker: Consumer | None = None
+        self.worker: Worker | None = None
         self._last_full_warning = 0.0
         self._closed = False
 
@@ -110,7 +89,7 @@ class Client:
                 return
             if self.worker is not None and self.worker.is_alive():
                 return
-            self.worker = Consumer(
+            self.worker = Worker(
                 config=self.config, q=self.queue, stats=self.stats, spool=self.spool
             )
             self.worker.start()
@@ -147,20 +126,7 @@ class Client:
         with self._lock:
             self._closed = True
             worker = self.worker
-        leftovers: list[Any] = []
-        if worker is not None and worker.is_alive():
-            worker.stop_event.set()
-            with contextlib.suppress(queue.Full):
-                self.queue.put_nowait(STOP)
-            # The worker wakes from any backoff at once; a request in flight ends by its timeout,
-            # which we do not wait for: its logs are taken from ``inflight`` below.
-            worker.join(0.5)
-        if worker is not None:
-            with worker.handoff_lock:
-                worker.handed_over = True  # from now on the worker spools its own failures
-                if worker.is_alive():
-                    leftovers.extend(worker.inflight)
-                leftovers.extend(worker.leftover)
+        leftovers: list[Any] = [] if worker is None else worker.stop(_STOP_WAIT)
         while True:
             try:
                 obj = self.queue.get_nowait()
@@ -178,17 +144,9 @@ class Client:
             for obj in leftovers:
                 handoff.enqueue(obj)
             return
-        items = [i for i in (encode(o, self.config) for o in leftovers) if i is not None]
-        if self.spool is not None:
-            try:
-                self.spool.write([i.body for i in items])
-                self.stats.add(spooled=len(items))
-                logger.info("shipper: %d unsent log(s) spooled at exit", len(items))
-                return
-            except OSError as exc:
-                logger.error("shipper: cannot write to the spool (%s)", type(exc).__name__)
-        self.stats.add(dropped=len(items))
-        logger.warning("shipper: %d unsent log(s) dropped (no usable LOG_SPOOL_DIR)", len(items))
+        items = encode_all(leftovers, self.config, self.stats)
+        if items and spool_or_drop(items, self.spool, self.stats):
+            logger.info("shipper: %d unsent log(s) spooled at exit", len(items))
 
     def snapshot(self) -> dict[str, int]:
         counts = self.stats.snapshot()
@@ -315,4 +273,4 @@ def _at_exit() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 atexit.register(_at_exit)
 
-__all__ = ["Client", "Item", "configure", "flush", "ship_log_async", "shutdown", "stats"]
+__all__ = ["Client", "configure", "flush", "ship_log_async", "shutdown", "stats"]

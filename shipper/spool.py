@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .encoding import envelope
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX: no claims, a file may be sent twice
@@ -101,7 +103,7 @@ class Spool:
         if not docs:
             return None
         self._ensure_dir()
-        body = b'{"logs":[' + b",".join(docs) + b"]}"
+        body = envelope(docs)
         name = f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}{SUFFIX}"
         tmp = self.directory / f"{_TMP_PREFIX}{name}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

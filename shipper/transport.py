@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import gzip
-import json
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +13,7 @@ import requests
 
 from ._version import __version__
 from .config import Config
+from .encoding import envelope
 
 logger = logging.getLogger("shipper")
 
@@ -148,7 +147,7 @@ class Transport:
     def post_batch(self, docs: list[bytes]) -> Outcome:
         """POST serialised documents to ``/logs/batch`` and classify the answer. Never raises
         for network trouble (that is a ``RETRY`` outcome)."""
-        raw = b'{"logs":[' + b",".join(docs) + b"]}"
+        raw = envelope(docs)
         compress = self.gzip_ok and len(raw) >= self.config.gzip_min_bytes
         out = self._post(raw, len(docs), compress=compress)
         if compress and out.status == 415:
@@ -226,59 +225,3 @@ class Transport:
                 return response.status_code, None
         finally:
             response.close()
-
-
-# Text the collector refuses because PostgreSQL cannot store it: NUL, and a UTF-16
-# surrogate half that is not part of a pair (Python strings can hold one; UTF-8 cannot).
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def storable(value: Any) -> Any:
-    """``value`` with every NUL and lone surrogate, in keys and values, replaced by U+FFFD,
-    so a workflow's odd text costs one character, never the whole log.
-
-    Keys that become alike (``"a\x00"`` and ``"a\ud800"``, or either and ``"a\ufffd"``) all
-    stay, numbered ``"a\ufffd (2)"`` as the collector's scrubber numbers keys it masks alike; a
-    key that needed no change keeps its name."""
-    if isinstance(value, str):
-        return _UNSTORABLE.sub("\ufffd", value)
-    if isinstance(value, dict):
-        # Keys are str once serialisable (json turns the others into text); only text ones
-        # can change here.
-        taken = {key for key in value if not (isinstance(key, str) and _UNSTORABLE.search(key))}
-        out: dict[Any, Any] = {}
-        for key, item in value.items():
-            if key not in taken:
-                key = _unique_key(taken, storable(key))
-                taken.add(key)
-            out[key] = storable(item)
-        return out
-    if isinstance(value, list | tuple):
-        return [storable(item) for item in value]
-    return value
-
-
-def _unique_key(taken: set[Any], key: str) -> str:
-    if key not in taken:
-        return key
-    number = 2
-    while f"{key} ({number})" in taken:
-        number += 1
-    return f"{key} ({number})"
-
-
-def _json(doc: Any) -> str:
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
-def dumps(doc: Any) -> bytes:
-    """The wire form of a log: compact UTF-8 JSON the collector can store."""
-    text = _json(doc)
-    # A NUL is written as the escape \u0000 (a false alarm on a literal backslash before
-    # "u0000" only costs the slow path); a lone surrogate cannot be encoded as UTF-8.
-    if "\\u0000" not in text:
-        try:
-            return text.encode("utf-8")
-        except UnicodeEncodeError:
-            pass
-    return _json(storable(doc)).encode("utf-8")

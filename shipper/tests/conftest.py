@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import shipper
+from shipper import _guard as guard_module
 from shipper import client as client_module
 from shipper import config as config_module
 from shipper.client import Client
@@ -45,6 +46,10 @@ API_KEY = "flk_0123456789ab_s3cr3tPartOfTheKey"
 CLIENT_ID = "acme"
 # Generous upper bound for the worker to do what a test waits for; never a measured duration.
 WAIT = 10.0
+
+
+def ids(docs: list[dict[str, Any]]) -> list[str]:
+    return [d["log_id"] for d in docs]
 
 
 def load_sample(name: str) -> dict[str, Any]:
@@ -276,6 +281,8 @@ def hermetic(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ENV_NAMES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LOG_PII_SALT", "test-salt")
+    # The guard warns once a minute: another test's internal error must not silence this one's.
+    monkeypatch.setattr(guard_module, "_last_warning", 0.0)
     config_module.set_config(None)
     client_module._default = None
     client_module._disabled_logged = False
@@ -309,8 +316,11 @@ def fast_config(url: str | None, **overrides: Any) -> Config:
     return Config(**values)
 
 
+MakeClient = Callable[..., Client]
+
+
 @pytest.fixture
-def make_client() -> Iterator[Callable[..., Client]]:
+def make_client() -> Iterator[MakeClient]:
     clients: list[Client] = []
 
     def make(url: str | None, **overrides: Any) -> Client:

@@ -20,8 +20,9 @@ import pytest
 import shipper
 from shipper import cli
 from shipper.config import Config
+from shipper.encoding import dumps
 from shipper.spool import Spool
-from shipper.transport import OK, Transport, dumps
+from shipper.transport import OK, Transport
 
 from .conftest import WAIT, free_port, load_sample
 

@@ -103,12 +103,12 @@ ROOT = Path(__file__).resolve().parents[2]
 # A child that says when it is sending, so the test can kill it while it holds a claim.
 SAYS_WHEN_SENDING = """
 import sys
-from shipper import cli, consumer
-deliver = consumer.Consumer.deliver
+from shipper import cli, delivery
+deliver = delivery.Delivery.deliver
 def announced(self, items, max_retries):
     print("sending", flush=True)
     return deliver(self, items, max_retries)
-consumer.Consumer.deliver = announced
+delivery.Delivery.deliver = announced
 sys.exit(cli.main(["send"]))
 """
 # A child that dies between delivering a spool file and removing it.
