@@ -2,7 +2,7 @@
 
 Before a document is stored, every string in it (keys included) is scrubbed and values
 under keys that name a secret become ``"[REDACTED]"`` at any depth. The tokens, the same
-as the shipper's (``shipper/schema.py``):
+as the shipper's (``shipper/privacy/``):
 
 - ``[REDACTED]``: a secret (a password, an API key or token, a private key, the password
   of a connection string, a webhook URL), or any value under a secret key;
@@ -37,7 +37,7 @@ IBAN_MASK = "[iban]"
 # way to exhaust the stack of every JSON encoder on the way to the database.
 MAX_DEPTH = 64
 
-# -- The key vocabulary (identical in shipper/schema.py) ----------------------------------
+# -- The key vocabulary (identical in shipper/privacy/keys.py) ----------------------------
 # A key is split into lower-case words at separators and camelCase humps, and a word's
 # trailing digits are dropped ("password1", "cvv2"). It is secret when:
 # - one of its words is a secret word ("db_password", "X-Auth-Token", "Passwort");
@@ -277,7 +277,7 @@ def _iban_sub(match: re.Match[str]) -> str:
     return text
 
 
-# -- Text rules (identical, in this order, in shipper/schema.py) ----------------------
+# -- Text rules (identical, in this order, in shipper/privacy/patterns.py) ------------
 # Every repetition is bounded and no rule can match across a NUL (none of its classes
 # holds one), so a scan is linear in the text and the document's strings can be searched
 # joined by NUL. The bounds: RFC 5321 lengths for addresses, 4096 for a credential, 16 KiB

@@ -228,7 +228,7 @@ def test_one_client_flooding_large_batches_leaves_health_and_other_clients_promp
     """One client sends 16 large batches at a time, again and again, well within its rate
     limit, for 8 s. Meanwhile every health check and every request of another client is
     answered, the flood gets 429 with Retry-After past its slots (the shipper retries those:
-    shipper/tests/test_transport.py), and the client never has more than its slots in
+    shipper/tests/test_delivery.py), and the client never has more than its slots in
     flight across both workers, so the threads beyond them stay free for everyone else.
 
     How much sooner those others are answered with the limit than without it is a speed
