@@ -33,6 +33,9 @@ from dashboard import charts
 from dashboard.forms import PERIODS, DashboardFilterForm, LogFilterForm
 from dashboard.monitors.selectors.alerts import chart_markers, compare_url
 from dashboard.rendering import render_page
+from dashboard.reviews.forms import VerdictForm, queue_state_from_param
+from dashboard.reviews.selectors import verdict_for_log
+from dashboard.reviews.services import verdict_may_change
 from dashboard.scoping import client_view
 from dashboard.selectors import (
     DashboardFilters,
@@ -414,7 +417,35 @@ def log_export_json(request: HttpRequest, *, client: Client) -> HttpResponse:
 
 @client_view
 def log_detail(request: HttpRequest, *, client: Client, log_id: uuid.UUID) -> HttpResponse:
+    return log_detail_page(request, client=client, log_id=log_id)
+
+
+def log_detail_page(
+    request: HttpRequest,
+    *,
+    client: Client,
+    log_id: uuid.UUID,
+    verdict_form: VerdictForm | None = None,
+    queue_param: str | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """A run's page; the verdict view renders it too, with its form's errors. Reached from
+    the review queue (``?queue=``, its state), it links to the queue's next run."""
     log = log_detail_get(client=client, log_id=log_id)
+    review = verdict_for_log(client=client, log_id=log_id)
+    verdict = review.verdict
+    if queue_param is None:
+        queue_param = request.GET.get("queue", "")
+    queue = queue_state_from_param(queue_param, now=timezone.now())
+    if verdict_form is None:
+        initial = {"queue": queue.query(position=queue.position) if queue else ""}
+        if verdict is not None:
+            initial |= {
+                "kind": verdict.kind,
+                "note": verdict.note,
+                "better_answer": verdict.better_answer,
+            }
+        verdict_form = VerdictForm(initial=initial)
     context = {
         "log": log,
         "trace": trace_from_document(log.document),
@@ -423,8 +454,21 @@ def log_detail(request: HttpRequest, *, client: Client, log_id: uuid.UUID) -> Ht
         "ticket_logs_url": reverse("dashboard:logs", args=[client.slug])
         + "?"
         + urlencode({"ticket": log.ticket_id}),
+        "review": review,
+        "may_record": verdict is None or verdict_may_change(verdict=verdict, user=request.user),
+        "verdict_form": verdict_form,
+        "queue_next_url": (
+            reverse("dashboard:review_next", args=[client.slug])
+            + "?"
+            + urlencode({"queue": queue.query(position=queue.position), "after": log.log_id})
+            if queue
+            else ""
+        ),
+        "queue_url": (
+            reverse("dashboard:review", args=[client.slug]) + "?" + queue.query() if queue else ""
+        ),
     }
-    return render_page(request, "dashboard/log_detail.html", context, client=client)
+    return render_page(request, "dashboard/log_detail.html", context, client=client, status=status)
 
 
 @client_view

@@ -26,7 +26,10 @@ def test_a_runs_history_is_newest_first(client_a, user_a, owner):
     verdict_record(client=client_a, log_id=log.log_id, user=owner, kind="incorrect")
     found = verdict_for_log(client=client_a, log_id=log.log_id)
     assert found.verdict.kind == "incorrect"
-    assert [(e.kind, e.actor) for e in found.history] == [("incorrect", owner), ("correct", user_a)]
+    assert [(e.kind, e.actor_id) for e in found.history] == [
+        ("incorrect", owner.pk),
+        ("correct", user_a.pk),
+    ]
 
 
 def test_another_clients_verdict_on_the_same_log_id_is_not_found(client_a, client_b):
