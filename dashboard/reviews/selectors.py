@@ -10,6 +10,7 @@ import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -90,6 +91,42 @@ def verdicts_for_logs(
         .select_related("author")
     )
     return {verdict.log_id: verdict for verdict in rows}
+
+
+# The verdict columns of the log exports (CSV), after the log's own.
+VERDICT_EXPORT_COLUMNS = [
+    "verdict",
+    "verdict_note",
+    "verdict_better_answer",
+    "verdict_author",
+    "verdict_at",
+]
+
+
+def verdict_export_values(verdict: Verdict | None) -> list[Any]:
+    """A verdict as the export's cells (empty without one), in VERDICT_EXPORT_COLUMNS order."""
+    if verdict is None:
+        return ["", "", "", "", ""]
+    return [
+        verdict.kind,
+        verdict.note,
+        verdict.better_answer,
+        user_label(verdict.author),
+        verdict.updated_at,
+    ]
+
+
+def verdict_export_object(verdict: Verdict | None) -> dict[str, Any] | None:
+    """A verdict as the JSON export's object (None without one)."""
+    if verdict is None:
+        return None
+    return dict(
+        zip(
+            ("kind", "note", "better_answer", "author", "at"),
+            [*verdict_export_values(verdict)[:4], verdict.updated_at.isoformat()],
+            strict=True,
+        )
+    )
 
 
 # The review queue -------------------------------------------------------------------------
