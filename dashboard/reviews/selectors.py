@@ -145,9 +145,10 @@ def verdict_export_object(verdict: Verdict | None) -> dict[str, Any] | None:
 #     the low (or high) end with LIMIT, the window and filters checked on the way;
 #   - tier 4: the window's successes per UTC day (hour, for short windows) are read from
 #     the read model; each draw picks a day weighted by its successes (so every success
-#     is as likely as any other, whatever the day's volume) and a rank within it, then
-#     one probe reads (client, status, timestamp) from that day's start, OFFSET rank,
-#     LIMIT SAMPLE_LOOKAHEAD: at most one day's runs, never the whole table.
+#     is as likely as any other, whatever the day's volume) and a rank within it; one
+#     index-only read of (client, status, timestamp) from the day's start, OFFSET rank,
+#     finds that run's time (at most one day's index entries, never the whole table),
+#     and one more reads on from there to the first success still eligible.
 # Runs with a verdict are skipped by NOT EXISTS on the verdict's (client, log_id) unique
 # index; how many a scan skips is bounded by how many runs people have judged.
 # The draws come from the seed in the queue's URL: the same link shows the same sample.
@@ -155,8 +156,6 @@ QUEUE_TIER_SIZE = 15
 # Below this confidence (or above this risk) a success is reviewed before the sample.
 LOW_CONFIDENCE = 0.5
 HIGH_RISK = 0.5
-# Runs read past a drawn rank to find one still eligible (no verdict, not in tiers 2-3).
-SAMPLE_LOOKAHEAD = 25
 # Draws made to fill the sample, which may land on the same run twice.
 SAMPLE_DRAWS = 2 * QUEUE_TIER_SIZE
 ISSUE_STATUSES = (LogStatus.FAILED, LogStatus.ESCALATED, LogStatus.ERROR)
@@ -277,7 +276,7 @@ def _sample(
         return []
     rng = random.Random(seed)  # a sample to review, not a secret
     chosen: dict[int, WorkflowLog] = {}
-    eligible = base.filter(_ORDINARY)
+    eligible = base.filter(_ORDINARY, status=LogStatus.SUCCESS)
     for _ in range(SAMPLE_DRAWS):
         if len(chosen) >= QUEUE_TIER_SIZE:
             break
@@ -285,8 +284,9 @@ def _sample(
         index = bisect.bisect_right(cumulative, draw)
         rank = draw - (cumulative[index - 1] if index else 0)
         span = spans[index]
-        # Ranked among all the day's successes (what the read model counts), then the
-        # first one still eligible from there.
+        # The time of the day's success of that rank (among all of them, as the read
+        # model counts): an index-only read of (client, status, timestamp) when no
+        # environment or version is chosen.
         day = WorkflowLog.objects.for_client(client).filter(
             status=LogStatus.SUCCESS, timestamp__gte=span.start, timestamp__lt=span.end
         )
@@ -294,15 +294,19 @@ def _sample(
             day = day.filter(environment=filters.environment)
         if filters.version:
             day = day.filter(workflow_version=filters.version)
-        ranked = day.order_by("timestamp", "id").values_list("id", flat=True)
-        ids = [pk for pk in ranked[rank : rank + SAMPLE_LOOKAHEAD] if pk not in chosen]
-        if not ids:
+        moment = day.order_by("timestamp").values_list("timestamp", flat=True)[rank : rank + 1]
+        found = list(moment)
+        if not found:
             continue
-        found = {row.pk: row for row in eligible.filter(id__in=ids, timestamp__gte=span.start)}
-        for pk in ids:
-            if pk in found:
-                chosen[pk] = found[pk]
-                break
+        # Then the first success from that time on that is still eligible.
+        picked = (
+            eligible.filter(timestamp__gte=found[0], timestamp__lt=span.end)
+            .exclude(pk__in=list(chosen))
+            .order_by("timestamp", "id")
+            .first()
+        )
+        if picked is not None:
+            chosen[picked.pk] = picked
     return list(chosen.values())
 
 
