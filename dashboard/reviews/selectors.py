@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from collector.models import Client, LogStatus, WorkflowLog, metric_sort_expression
 from collector.readmodel import reads
@@ -148,7 +148,7 @@ def verdict_export_object(verdict: Verdict | None) -> dict[str, Any] | None:
 #     is as likely as any other, whatever the day's volume) and a rank within it; one
 #     index-only read of (client, status, timestamp) from the day's start, OFFSET rank,
 #     finds that run's time (at most one day's index entries, never the whole table),
-#     and one more reads on from there to the first success still eligible.
+#     and the same query reads on from there to the first success still eligible.
 # Runs with a verdict are skipped by NOT EXISTS on the verdict's (client, log_id) unique
 # index; how many a scan skips is bounded by how many runs people have judged.
 # The draws come from the seed in the queue's URL: the same link shows the same sample.
@@ -294,13 +294,10 @@ def _sample(
             day = day.filter(environment=filters.environment)
         if filters.version:
             day = day.filter(workflow_version=filters.version)
-        moment = day.order_by("timestamp").values_list("timestamp", flat=True)[rank : rank + 1]
-        found = list(moment)
-        if not found:
-            continue
-        # Then the first success from that time on that is still eligible.
+        moment = day.order_by("timestamp").values("timestamp")[rank : rank + 1]
+        # Then, in the same query, the first success from that time on still eligible.
         picked = (
-            eligible.filter(timestamp__gte=found[0], timestamp__lt=span.end)
+            eligible.filter(timestamp__gte=Subquery(moment), timestamp__lt=span.end)
             .exclude(pk__in=list(chosen))
             .order_by("timestamp", "id")
             .first()
