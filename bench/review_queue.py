@@ -4,9 +4,9 @@
 
 Fills a PostgreSQL database as bench/dashboard.py does (20 clients over 90 days, the
 largest, c00, holding 40 % of the logs; kept between runs, --refill to start over),
-records verdicts on 2,000 of c00's runs, then times ``review_queue`` for c00 over 24 h,
-7 d, 30 d and 90 d, with and without an environment filter, and prints the plan of each
-tier's query. Numbers are recorded in docs/performance.md.
+records verdicts on c00's newest 2,000 runs (``--verdicts``), then times
+``review_queue`` for c00 over 24 h, 7 d, 30 d and 90 d, with and without an environment
+filter, and prints the plan of each tier's query. Numbers are recorded in docs/performance.md.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ def main() -> None:
     parser.add_argument("--database", default="flusso_bench_review_queue")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--refill", action="store_true")
+    # Runs of c00 judged (its newest), skipped by every tier's NOT EXISTS.
+    parser.add_argument("--verdicts", type=int, default=2000)
     args = parser.parse_args()
     fill(args.database, args.logs, args.refill)
 
@@ -57,7 +59,7 @@ def main() -> None:
     client = Client.objects.get(slug="c00")
     total = WorkflowLog.objects.count()
     if not Verdict.objects.for_client(client).exists():
-        rows = WorkflowLog.objects.for_client(client).order_by("-timestamp")[:2000]
+        rows = WorkflowLog.objects.for_client(client).order_by("-timestamp")[: args.verdicts]
         Verdict.objects.bulk_create(
             Verdict(
                 client=client,
