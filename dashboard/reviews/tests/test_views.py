@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 from django.test import Client as HttpClient
@@ -214,3 +214,24 @@ def test_a_hand_edited_next_link_is_not_an_error(http_a, client_a):
     url = reverse("dashboard:review_next", args=[client_a.slug])
     for query in ({"queue": "seed=-5&pos=99999", "after": "nope"}, {"queue": "x" * 5000}):
         assert http_a.get(url, query).status_code == 302
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"at": "0", "period": "90d"},
+        {"seed": "2147483647", "at": "32503680000"},
+        {"period": "custom", "start": "1970-01-01", "end": "1970-01-02"},
+        {"period": "custom", "start": "2999-12-30", "end": "2999-12-31"},
+        {"environment": "x" * 65},
+        {"pos": "-1", "seed": "1e9"},
+    ],
+)
+def test_a_hand_edited_queue_state_is_never_an_error_page(http_a, client_a, query):
+    """The queue's state travels in links: odd values fall back, never a 500."""
+    run = WorkflowLogFactory(client=client_a, status="FAILED")
+    state = urlencode(query)
+    assert http_a.get(queue_url(client_a), query).status_code == 200
+    assert http_a.get(detail(run), {"queue": state}).status_code == 200
+    next_url = reverse("dashboard:review_next", args=[client_a.slug])
+    assert http_a.get(next_url, {"queue": state, "after": str(run.log_id)}).status_code == 302
