@@ -4,6 +4,7 @@ from dashboard import accounts, views, views_compare
 from dashboard.monitors import views as monitor_views
 from dashboard.monitors import views_reports
 from dashboard.monitors.converters import UnsubscribeTokenConverter
+from dashboard.reviews import views as review_views
 
 register_converter(UnsubscribeTokenConverter, "unsubscribe_token")
 
@@ -24,6 +25,13 @@ urlpatterns = [
     path("<slug:client_slug>/logs/export.json", views.log_export_json, name="logs_json"),
     path("<slug:client_slug>/logs/<uuid:log_id>/", views.log_detail, name="log"),
     path("<slug:client_slug>/logs/<uuid:log_id>/raw.json", views.log_raw, name="log_raw"),
+    path(
+        "<slug:client_slug>/logs/<uuid:log_id>/verdict",
+        review_views.verdict_record_view,
+        name="log_verdict",
+    ),
+    path("<slug:client_slug>/review/", review_views.review_queue_page, name="review"),
+    path("<slug:client_slug>/review/next/", review_views.review_next, name="review_next"),
     path("<slug:client_slug>/alerts/", monitor_views.alert_list, name="alerts"),
     path(
         "<slug:client_slug>/alerts/<int:alert_id>/acknowledge",

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Callable, Iterator
+from itertools import islice
 from typing import Any
 from urllib.parse import urlencode
 
@@ -33,6 +34,15 @@ from dashboard import charts
 from dashboard.forms import PERIODS, DashboardFilterForm, LogFilterForm
 from dashboard.monitors.selectors.alerts import chart_markers, compare_url
 from dashboard.rendering import render_page
+from dashboard.reviews.forms import VerdictForm, queue_state_from_param
+from dashboard.reviews.selectors import (
+    VERDICT_EXPORT_COLUMNS,
+    verdict_export_object,
+    verdict_export_values,
+    verdict_for_log,
+    verdicts_for_logs,
+)
+from dashboard.reviews.services import verdict_may_change
 from dashboard.scoping import client_view
 from dashboard.selectors import (
     DashboardFilters,
@@ -362,6 +372,15 @@ def _export_body(
     return render(queryset.iterator(chunk_size=EXPORT_CHUNK_SIZE))
 
 
+def _with_verdicts(rows: Iterator[Any], *, client: Client, using: str) -> Iterator[tuple[Any, Any]]:
+    """(row, its verdict or None) for rows whose first value is the log_id: the verdicts
+    of each chunk of rows come in one query (never one per row)."""
+    while chunk := list(islice(rows, EXPORT_CHUNK_SIZE)):
+        verdicts = verdicts_for_logs(client=client, log_ids=[row[0] for row in chunk], using=using)
+        for row in chunk:
+            yield row, verdicts.get(row[0])
+
+
 def _export_name(client: Client, extension: str) -> str:
     return f"{client.slug}-logs-{timezone.now():%Y%m%d-%H%M%S}.{extension}"
 
@@ -372,13 +391,15 @@ def log_export_csv(request: HttpRequest, *, client: Client) -> HttpResponse:
     if not form.is_valid():
         return HttpResponseBadRequest(_form_errors_text(form), content_type="text/plain")
     # Read while streaming, after this view has returned: bound to the database now.
-    queryset = log_export_queryset(client=client, filters=form.filters()).using(read_database())
+    database = read_database()
+    queryset = log_export_queryset(client=client, filters=form.filters()).using(database)
     writer = csv.writer(_Echo())
 
     def lines(rows: Iterator[Any]) -> Iterator[str]:
-        yield writer.writerow(EXPORT_COLUMNS)
-        for values in rows:
-            yield writer.writerow([_csv_cell(v) for v in values])
+        yield writer.writerow([*EXPORT_COLUMNS, *VERDICT_EXPORT_COLUMNS])
+        for values, verdict in _with_verdicts(rows, client=client, using=database):
+            cells = [*values, *verdict_export_values(verdict)]
+            yield writer.writerow([_csv_cell(v) for v in cells])
 
     response = StreamingHttpResponse(
         _export_body(queryset.values_list(*EXPORT_COLUMNS), lines),
@@ -390,22 +411,26 @@ def log_export_csv(request: HttpRequest, *, client: Client) -> HttpResponse:
 
 @client_view
 def log_export_json(request: HttpRequest, *, client: Client) -> HttpResponse:
-    """A JSON array of the stored documents, written one document at a time."""
+    """A JSON array of the stored documents, written one document at a time, each with
+    its current verdict under ``flusso_verdict`` (a name no workflow log uses)."""
     form = LogFilterForm(request.GET)
     if not form.is_valid():
         return HttpResponseBadRequest(_form_errors_text(form), content_type="text/plain")
-    queryset = log_export_queryset(client=client, filters=form.filters()).using(read_database())
+    database = read_database()
+    queryset = log_export_queryset(client=client, filters=form.filters()).using(database)
 
-    def chunks(documents: Iterator[Any]) -> Iterator[str]:
+    def chunks(rows: Iterator[Any]) -> Iterator[str]:
         yield "["
         separator = "\n"
-        for document in documents:
+        for (_, document), verdict in _with_verdicts(rows, client=client, using=database):
+            if isinstance(document, dict):
+                document = {**document, "flusso_verdict": verdict_export_object(verdict)}
             yield separator + json.dumps(document, ensure_ascii=False)
             separator = ",\n"
         yield "\n]\n"
 
     response = StreamingHttpResponse(
-        _export_body(queryset.values_list("document", flat=True), chunks),
+        _export_body(queryset.values_list("log_id", "document"), chunks),
         content_type="application/json",
     )
     response["Content-Disposition"] = f'attachment; filename="{_export_name(client, "json")}"'
@@ -414,7 +439,35 @@ def log_export_json(request: HttpRequest, *, client: Client) -> HttpResponse:
 
 @client_view
 def log_detail(request: HttpRequest, *, client: Client, log_id: uuid.UUID) -> HttpResponse:
+    return log_detail_page(request, client=client, log_id=log_id)
+
+
+def log_detail_page(
+    request: HttpRequest,
+    *,
+    client: Client,
+    log_id: uuid.UUID,
+    verdict_form: VerdictForm | None = None,
+    queue_param: str | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """A run's page; the verdict view renders it too, with its form's errors. Reached from
+    the review queue (``?queue=``, its state), it links to the queue's next run."""
     log = log_detail_get(client=client, log_id=log_id)
+    review = verdict_for_log(client=client, log_id=log_id)
+    verdict = review.verdict
+    if queue_param is None:
+        queue_param = request.GET.get("queue", "")
+    queue = queue_state_from_param(queue_param, now=timezone.now())
+    if verdict_form is None:
+        initial = {"queue": queue.query(position=queue.position) if queue else ""}
+        if verdict is not None:
+            initial |= {
+                "kind": verdict.kind,
+                "note": verdict.note,
+                "better_answer": verdict.better_answer,
+            }
+        verdict_form = VerdictForm(initial=initial)
     context = {
         "log": log,
         "trace": trace_from_document(log.document),
@@ -423,8 +476,21 @@ def log_detail(request: HttpRequest, *, client: Client, log_id: uuid.UUID) -> Ht
         "ticket_logs_url": reverse("dashboard:logs", args=[client.slug])
         + "?"
         + urlencode({"ticket": log.ticket_id}),
+        "review": review,
+        "may_record": verdict is None or verdict_may_change(verdict=verdict, user=request.user),
+        "verdict_form": verdict_form,
+        "queue_next_url": (
+            reverse("dashboard:review_next", args=[client.slug])
+            + "?"
+            + urlencode({"queue": queue.query(position=queue.position), "after": log.log_id})
+            if queue
+            else ""
+        ),
+        "queue_url": (
+            reverse("dashboard:review", args=[client.slug]) + "?" + queue.query() if queue else ""
+        ),
     }
-    return render_page(request, "dashboard/log_detail.html", context, client=client)
+    return render_page(request, "dashboard/log_detail.html", context, client=client, status=status)
 
 
 @client_view

@@ -12,6 +12,7 @@ from django.db import DatabaseError, connection
 from django.db.models import query as django_query
 from django.urls import reverse
 
+from dashboard.reviews.selectors import VERDICT_EXPORT_COLUMNS
 from dashboard.selectors.logs import EXPORT_COLUMNS
 from dashboard.tests.fixtures import at, log, seed_fixed_logs
 
@@ -32,7 +33,7 @@ def test_csv_export_has_a_header_and_one_row_per_matching_log(http_a, client_a, 
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith('attachment; filename="acme-logs-')
     rows = list(csv.DictReader(io.StringIO(body(response))))
-    assert list(rows[0].keys()) == EXPORT_COLUMNS
+    assert list(rows[0].keys()) == EXPORT_COLUMNS + VERDICT_EXPORT_COLUMNS
     assert [r["log_id"] for r in rows] == [str(fixed["L3"].log_id), str(fixed["L8"].log_id)]
     assert rows[0]["error_type"] == "ToolTimeout"
     assert rows[0]["timestamp"] == "2026-11-05T08:30:00+00:00"
@@ -41,7 +42,7 @@ def test_csv_export_has_a_header_and_one_row_per_matching_log(http_a, client_a, 
 
 def test_csv_export_of_nothing_is_just_the_header(http_a, client_a):
     response = http_a.get(reverse("dashboard:logs_csv", args=[client_a.slug]))
-    assert body(response).strip() == ",".join(EXPORT_COLUMNS)
+    assert body(response).strip() == ",".join(EXPORT_COLUMNS + VERDICT_EXPORT_COLUMNS)
 
 
 def test_csv_export_neutralises_spreadsheet_formulas(http_a, client_a):
@@ -124,10 +125,11 @@ def test_a_time_with_an_offset_past_15_59_is_a_400_not_a_500_or_a_cut_export(
     assert "UTC offset" in response.content.decode()
 
 
-# The iterable each export reads its rows through (values_list, values_list(flat=True)).
+# The iterable each export reads its rows through (values_list: the log_id first, which
+# each chunk's verdicts are read by).
 EXPORT_ITERABLES = {
     "dashboard:logs_csv": django_query.ValuesListIterable,
-    "dashboard:logs_json": django_query.FlatValuesListIterable,
+    "dashboard:logs_json": django_query.ValuesListIterable,
 }
 
 
@@ -178,3 +180,87 @@ def test_an_export_holds_no_cursor_until_it_is_read(http_a, client_a, fixed, nam
         cursor.execute("SELECT count(*) FROM pg_cursors WHERE name LIKE '_django_curs_%%'")
         assert cursor.fetchone() == (0,)
     assert body(response)
+
+
+# Verdicts in the exports -------------------------------------------------------------
+
+
+def _verdicts(client_a, fixed):
+    from dashboard.reviews.services import verdict_record
+    from dashboard.tests.factories import UserFactory
+
+    named = UserFactory(username="ann", email="ann@acme.example", is_staff=True)
+    by_email = UserFactory(email="bob@acme.example", is_staff=True)  # username = e-mail
+    moment = at(2026, 11, 15, 9)
+    verdict_record(
+        client=client_a,
+        log_id=fixed["L3"].log_id,
+        user=named,
+        kind="incorrect",
+        note="=SUM(A1) wrong date",
+        better_answer="Tuesday at 9",
+        now=moment,
+    )
+    verdict_record(
+        client=client_a, log_id=fixed["L8"].log_id, user=by_email, kind="correct", now=moment
+    )
+    return named, by_email
+
+
+def test_csv_export_carries_each_runs_verdict_and_names_no_email(http_a, client_a, fixed):
+    _, by_email = _verdicts(client_a, fixed)
+    response = http_a.get(reverse("dashboard:logs_csv", args=[client_a.slug]), {"status": "FAILED"})
+    text = body(response)
+    rows = {r["log_id"]: r for r in csv.DictReader(io.StringIO(text))}
+    judged = rows[str(fixed["L3"].log_id)]
+    assert (judged["verdict"], judged["verdict_better_answer"]) == ("incorrect", "Tuesday at 9")
+    assert judged["verdict_note"] == "'=SUM(A1) wrong date"  # a formula, neutralised
+    assert (judged["verdict_author"], judged["verdict_at"]) == ("ann", "2026-11-15T09:00:00+00:00")
+    other = rows[str(fixed["L8"].log_id)]
+    assert (other["verdict"], other["verdict_author"]) == ("correct", f"user {by_email.pk}")
+    assert "bob@acme.example" not in text
+
+
+def test_csv_export_leaves_the_verdict_columns_empty_for_runs_without_one(http_a, client_a, fixed):
+    response = http_a.get(reverse("dashboard:logs_csv", args=[client_a.slug]))
+    for row in csv.DictReader(io.StringIO(body(response))):
+        assert [row[c] for c in VERDICT_EXPORT_COLUMNS] == [""] * 5
+
+
+def test_json_export_carries_each_runs_verdict_or_null(http_a, client_a, fixed):
+    _verdicts(client_a, fixed)
+    documents = json.loads(body(http_a.get(reverse("dashboard:logs_json", args=[client_a.slug]))))
+    by_id = {d["log_id"]: d for d in documents}
+    assert by_id[str(fixed["L3"].log_id)]["flusso_verdict"] == {
+        "kind": "incorrect",
+        "note": "=SUM(A1) wrong date",
+        "better_answer": "Tuesday at 9",
+        "author": "ann",
+        "at": "2026-11-15T09:00:00+00:00",
+    }
+    assert by_id[str(fixed["L1"].log_id)]["flusso_verdict"] is None
+
+
+@pytest.mark.parametrize("name", ["logs_csv", "logs_json"])
+def test_exports_read_verdicts_once_per_chunk_not_once_per_row(
+    http_a, client_a, name, django_assert_max_num_queries, monkeypatch
+):
+    from dashboard import views
+    from dashboard.reviews.services import verdict_record
+
+    monkeypatch.setattr(views, "EXPORT_CHUNK_SIZE", 4)
+    user = http_a.session["_auth_user_id"]
+    from django.contrib.auth import get_user_model
+
+    author = get_user_model().objects.get(pk=user)
+    for hour in range(10):
+        row = log(client_a, at(2026, 11, 2, hour))
+        if hour % 2:
+            verdict_record(client=client_a, log_id=row.log_id, user=author, kind="correct")
+    response = http_a.get(reverse(f"dashboard:{name}", args=[client_a.slug]))
+    # 10 rows in chunks of 4: 3 verdict queries (a query per row would be 10).
+    with django_assert_max_num_queries(3 + 3) as queries:
+        text = body(response)
+    verdict_queries = [q for q in queries.captured_queries if "reviews_verdict" in q["sql"]]
+    assert len(verdict_queries) == 3
+    assert text.count("correct") == 5

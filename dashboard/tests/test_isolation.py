@@ -171,11 +171,17 @@ ROUTES = client_routes(get_resolver().url_patterns)
 
 # Actions that change something take POST only: the walk sends them a POST (a GET is 405
 # for those allowed in, which test_post_only_routes_refuse_a_get checks).
-POST_ONLY = {"dashboard:alert_acknowledge", "dashboard:alert_resolve"}
+POST_ONLY = {"dashboard:alert_acknowledge", "dashboard:alert_resolve", "dashboard:log_verdict"}
+# What an action's POST carries in the walk: a form it would accept.
+POST_DATA = {"dashboard:log_verdict": {"kind": "correct"}}
+# Pages that redirect those let in: the review queue's "next run".
+REDIRECTS = {"dashboard:review_next"}
 
 
 def send(http: HttpClient, route: Route, url: str):
-    return http.post(url) if route.name in POST_ONLY else http.get(url)
+    if route.name in POST_ONLY:
+        return http.post(url, POST_DATA.get(route.name, {}))
+    return http.get(url)
 
 
 def route_url(route: Route, client, log, *, objects_of=None) -> str:
@@ -247,9 +253,10 @@ def test_every_client_route_lets_the_owner_and_the_clients_users_in(
 ):
     url = route_url(route, client_a, log_a)
     # A page answers 200; an action redirects back to its page.
-    expected = 302 if route.name in POST_ONLY else 200
-    assert send(http_owner, route, url).status_code == expected
+    expected = 302 if route.name in POST_ONLY | REDIRECTS else 200
+    # The client's user first: the owner may change what they recorded, not the reverse.
     assert send(http_a, route, url).status_code == expected
+    assert send(http_owner, route, url).status_code == expected
 
 
 def test_the_walk_finds_the_routes_that_take_an_object_id():
@@ -269,9 +276,11 @@ def test_another_clients_object_under_this_clients_slug_is_404(
         assert send(http, route, url).status_code == 404
     if route.name in POST_ONLY:
         from dashboard.monitors.models import Alert, AlertState
+        from dashboard.reviews.models import Verdict
 
-        # Nothing was acknowledged or resolved on the way.
+        # Nothing was acknowledged, resolved or judged on the way.
         assert not Alert.objects.filter(client=client_b).exclude(state=AlertState.OPEN).exists()
+        assert not Verdict.objects.exists()
 
 
 @pytest.mark.parametrize("name", sorted(POST_ONLY))

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "collector",
     "dashboard",
     "dashboard.monitors",
+    "dashboard.reviews",
 ]
 
 MIDDLEWARE = [
