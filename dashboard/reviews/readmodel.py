@@ -264,3 +264,43 @@ def verdict_totals_by_client_environment(
                         facts.status, facts.kind, facts.bucket, 1
                     )
     return found
+
+
+def verdict_series(scope: Scope, buckets: Sequence[Span]) -> list[VerdictCounts]:
+    """The verdict counts of each chart bucket (consecutive spans): one rollup query for
+    every bucket's whole days and hours, one read of their sub-hour edges."""
+    results = [VerdictCounts() for _ in buckets]
+    slots: dict[tuple[str, dt.datetime], int] = {}
+    condition = Q(pk__in=[])
+    edges: list[tuple[Span, int]] = []
+    for index, bucket in enumerate(buckets):
+        part = cover(bucket)
+        whole = [("d", part.days, dt.timedelta(days=1))] if part.days is not None else []
+        whole += [("h", hours, dt.timedelta(hours=1)) for hours in part.hours]
+        for grain, span, step in whole:
+            condition |= Q(grain=grain, start__gte=span.start, start__lt=span.end)
+            moment = span.start
+            while moment < span.end:
+                slots[(grain, moment)] = index
+                moment += step
+        edges += [(edge, index) for edge in part.edges]
+    if slots:
+        rows = (
+            scope.filter(VerdictRollup.objects.filter(condition))
+            .values_list("grain", "start", "status", "kind", "bucket")
+            .annotate(total=Sum("n"))
+            .order_by()
+        )
+        for grain, start, status, kind, bucket, total in rows:
+            index = slots.get((grain, start))
+            if index is not None:
+                results[index].add(status, kind, bucket, total)
+    if edges:
+        condition = _edge_q(edge for edge, _ in edges)
+        verdicts = scope.filter(Verdict.objects.filter(condition)).values_list(*FACT_FIELDS)
+        for values in verdicts.order_by():
+            facts = VerdictFacts(*values)
+            for edge, index in edges:
+                if edge.start <= facts.timestamp < edge.end:
+                    results[index].add(facts.status, facts.kind, facts.bucket, 1)
+    return results
