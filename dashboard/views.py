@@ -72,6 +72,7 @@ OVERVIEW_SORTS = {
     "errors_30d",
     "last_log_at",
     "open_alerts",
+    "judged_correct_rate_30d",
 }
 
 

@@ -3,6 +3,10 @@ page showing them (and "not enough reviews"), and the calibration chart against 
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+from unittest import mock
+
 import pytest
 from django.urls import reverse
 
@@ -16,7 +20,7 @@ from dashboard.selectors.verdicts import (
     client_verdict_figures,
 )
 from dashboard.tests.fixtures import CUSTOM_QUERY, WINDOW_END, WINDOW_START, at, log
-from dashboard.tests.test_views import text_of
+from dashboard.tests.test_views import overview_cells, text_of
 
 WINDOW = DashboardFilters(window=Window(WINDOW_START, WINDOW_END))
 
@@ -132,3 +136,21 @@ def test_the_calibration_figure_plots_the_share_with_its_counts_and_fades_small_
     assert bars["marker"]["opacity"] == [0.4, 1.0, 0.4]
     assert diagonal["y"] == [pytest.approx(0.75), pytest.approx(0.85), pytest.approx(0.95)]
     assert 'class="plotly-chart"' in charts.verdict_calibration_chart(buckets)
+
+
+def test_the_owner_overview_shows_each_clients_judged_correct_share(
+    http_owner, client_a, client_b, owner
+):
+    now = at(2026, 11, 20, 12)
+    for i in range(4):
+        run = log(client_a, now - dt.timedelta(days=2, minutes=i))
+        kind = "correct" if i < 3 else "incorrect"
+        verdict_record(client=client_a, log_id=run.log_id, user=owner, kind=kind)
+    old = log(client_a, now - dt.timedelta(days=40))  # outside the 30 days
+    verdict_record(client=client_a, log_id=old.log_id, user=owner, kind="incorrect")
+    log(client_b, now - dt.timedelta(days=1))
+    with mock.patch("django.utils.timezone.now", return_value=now):
+        html = http_owner.get(reverse("dashboard:home")).content.decode()
+    cell = overview_cells(html, client_a.slug)["judged_correct_rate_30d"]
+    assert re.sub(r"<[^>]+>", " ", cell).split() == ["75.0%", "of", "4"]
+    assert overview_cells(html, client_b.slug)["judged_correct_rate_30d"] == "\u2014"
