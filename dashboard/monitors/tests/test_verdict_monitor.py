@@ -5,8 +5,11 @@ reads the verdict counts."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
+from django.test import Client as HttpClient
+from django.urls import reverse
 
 from collector.models import WorkflowLog
 from collector.tests.factories import ClientFactory
@@ -18,6 +21,7 @@ from dashboard.monitors.tests.series import WEEK, T, run, seed
 from dashboard.reviews.models import Verdict, VerdictKind
 from dashboard.reviews.readmodel import verdict_counts_rebuild
 from dashboard.reviews.tests.factories import VerdictFactory
+from dashboard.tests.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db
 DAYS_7 = 7 * 24 * 60
@@ -134,3 +138,17 @@ def test_the_monitor_reads_the_verdict_counts_not_the_verdicts(reviewed):
     monitor(reviewed)  # no rebuild: the factory's verdicts are not in the counts
     run(T)
     assert not Alert.objects.exists()
+
+
+def test_the_alerts_page_counts_reviewed_runs_over_the_whole_week(reviewed):
+    baseline(reviewed)
+    judge(reviewed, T, correct=20, incorrect=20)
+    verdict_counts_rebuild(client_ids=[reviewed.pk])
+    monitor(reviewed)
+    run(T)
+    http = HttpClient()
+    http.force_login(MembershipFactory(client=reviewed, user__email="rita@reviewed.example").user)
+    html = http.get(reverse("dashboard:alerts", args=[reviewed.slug])).content.decode()
+    value = re.search(r'data-testid="alert-value">(.*?)</dd>', html, re.S).group(1)
+    text = re.sub(r"<[^>]+>", "", value)
+    assert text == "50.0% over 2026-11-11 15:00\u20132026-11-18 15:00, 40 reviewed runs"
