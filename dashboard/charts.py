@@ -26,6 +26,7 @@ from django.utils.safestring import SafeString, mark_safe
 from collector.models import LogStatus
 from dashboard.monitors.selectors.alerts import AlertChart, ChartMarker
 from dashboard.selectors import CalibrationBucket, ErrorGroup, HistogramBucket, SeriesPoint
+from dashboard.selectors.verdicts import VerdictCalibrationBucket
 
 Figure = dict[str, Any]
 
@@ -356,3 +357,51 @@ def calibration_chart(buckets: Sequence[CalibrationBucket]) -> str:
 
 def errors_chart(groups: Sequence[ErrorGroup]) -> str:
     return to_div(errors_figure(groups))
+
+
+# Bars resting on fewer reviewed runs than this are drawn faint: a bar from 3 verdicts
+# must not look as solid as one from 300.
+VERDICT_SMALL_SAMPLE = 10
+
+
+def verdict_calibration_figure(buckets: Sequence[VerdictCalibrationBucket]) -> Figure:
+    """Share of reviewed runs judged correct per confidence bucket, each bar labelled with
+    the reviewed runs it rests on, against the diagonal a calibrated workflow follows."""
+    labels = [b.label for b in buckets]
+    return _figure(
+        [
+            {
+                "type": "bar",
+                "name": "judged correct",
+                "x": labels,
+                "y": [b.correct_rate for b in buckets],
+                "text": [str(b.reviewed) if b.reviewed else "" for b in buckets],
+                "textposition": "outside",
+                "customdata": [[b.correct, b.reviewed] for b in buckets],
+                "hovertemplate": "%{y:.0%}: %{customdata[0]} of %{customdata[1]} reviewed runs"
+                "<extra></extra>",
+                "marker": {
+                    "color": ACCENT,
+                    "opacity": [
+                        1.0 if b.reviewed >= VERDICT_SMALL_SAMPLE else 0.4 for b in buckets
+                    ],
+                },
+            },
+            {
+                "type": "scatter",
+                "name": "perfectly calibrated",
+                "x": labels,
+                "y": [(b.low + b.high) / 2 for b in buckets],
+                "mode": "lines",
+                "line": {"dash": "dot", "color": "#888"},
+                "hoverinfo": "skip",
+            },
+        ],
+        xaxis={"title": {"text": "confidence"}},
+        yaxis={"tickformat": ".0%", "range": [0, 1.15]},
+        hovermode="closest",
+    )
+
+
+def verdict_calibration_chart(buckets: Sequence[VerdictCalibrationBucket]) -> str:
+    return to_div(verdict_calibration_figure(buckets))

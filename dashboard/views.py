@@ -61,6 +61,7 @@ from dashboard.selectors import (
 from dashboard.selectors.compare import version_previous
 from dashboard.selectors.logs import DEFAULT_SORT, EXPORT_COLUMNS
 from dashboard.selectors.replica import replica_status
+from dashboard.selectors.verdicts import client_verdict_figures
 from dashboard.trace import trace_from_document
 from flusso_site.errors import ApplicationError
 from flusso_site.routers import read_database, replica_reads
@@ -81,6 +82,7 @@ OVERVIEW_SORTS = {
     "errors_30d",
     "last_log_at",
     "open_alerts",
+    "judged_correct_rate_30d",
 }
 
 
@@ -257,7 +259,18 @@ def client_dashboard(request: HttpRequest, *, client: Client) -> HttpResponse:
         "markers": found,
         "compare_url": _compare_url(client, filters, numbers.options["versions"], form),
     }
+    context |= _verdict_context(client=client, filters=filters)
     return render_page(request, "dashboard/client.html", context, client=client)
+
+
+def _verdict_context(*, client: Client, filters: DashboardFilters) -> dict[str, object]:
+    """The verdict figures and their calibration chart (templates/dashboard/
+    _verdict_figures.html); the chart only where there are enough verdicts for it."""
+    verdicts = client_verdict_figures(client=client, filters=filters)
+    chart = ""
+    if verdicts.enough_for_calibration:
+        chart = charts.verdict_calibration_chart(verdicts.calibration)
+    return {"verdicts": verdicts, "verdict_calibration_chart": chart}
 
 
 def _period_query(form: DashboardFilterForm) -> dict[str, str]:

@@ -116,7 +116,7 @@ def test_rebuild_rollups_recounts_one_client_or_all():
     Rollup.objects.all().delete()
     err = StringIO()
     out = run_with_err("rebuild_rollups", "--client", "old", err=err)
-    assert out == "Rebuilt the rollups of 1 client(s) from 3 log(s).\n"
+    assert out == "Rebuilt the rollups of 1 client(s) from 3 log(s) and 0 verdict(s).\n"
     assert "3/3" in err.getvalue()  # the progress bar
     assert Rollup.objects.for_client(client).filter(grain="d").aggregate(n=Sum("runs"))["n"] == 3
     assert not Rollup.objects.for_client(other).exists()

@@ -13,11 +13,15 @@ from dataclasses import dataclass
 from collector.readmodel.facts import percentile_from_histogram
 from collector.readmodel.reads import Totals
 from dashboard.monitors.models import Metric
+from dashboard.reviews.readmodel import VerdictCounts
 
 RATE_METRICS = {
     Metric.SUCCESS_RATE: ("n_success",),
     Metric.ESCALATION_RATE: ("n_escalated",),
     Metric.ERROR_RATE: ("n_failed", "n_error"),
+    # A rate of reviewed runs, read from the verdict counts (dashboard.reviews.readmodel),
+    # not from a column of the log rollups: see ``metric_value``'s ``verdicts``.
+    Metric.JUDGED_CORRECT: (),
 }
 MEAN_METRICS = {
     Metric.CONFIDENCE: "conf",
@@ -32,6 +36,7 @@ HIGHER_IS_WORSE = {
     Metric.HALLUCINATION_RISK: True,
     Metric.P95_EXECUTION: True,
     Metric.VOLUME: False,
+    Metric.JUDGED_CORRECT: False,
 }
 
 
@@ -49,10 +54,18 @@ class MetricValue:
 
 
 def metric_value(
-    metric: str, totals: Totals, durations: dict[int, int] | None = None
+    metric: str,
+    totals: Totals,
+    durations: dict[int, int] | None = None,
+    verdicts: VerdictCounts | None = None,
 ) -> MetricValue:
     """``metric`` over a window whose summed measures are ``totals`` (and, for p95, whose
-    duration histogram is ``durations``)."""
+    duration histogram is ``durations``; for the judged-correct share, whose verdict
+    counts are ``verdicts``: its samples are the reviewed runs)."""
+    if metric == Metric.JUDGED_CORRECT:
+        reviewed = verdicts.reviewed if verdicts is not None else 0
+        correct = verdicts.judged_correct if verdicts is not None else 0
+        return MetricValue(correct / reviewed if reviewed else None, reviewed, correct)
     runs = int(totals["runs"])
     if metric in RATE_METRICS:
         part = int(sum(totals[column] for column in RATE_METRICS[metric]))

@@ -29,6 +29,8 @@ class Metric(models.TextChoices):
     P95_EXECUTION = "p95_execution_seconds", "p95 execution time"
     VOLUME = "volume", "volume (runs)"
     SILENCE = "silence", "silence (no logs)"
+    # From the verdicts client staff record (dashboard.reviews), not the workflow's logs.
+    JUDGED_CORRECT = "judged_correct_rate", "share of reviewed runs judged correct"
 
 
 class MonitorKind(models.TextChoices):

@@ -95,3 +95,50 @@ class VerdictEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.at:%Y-%m-%d %H:%M}"
+
+
+class VerdictRollup(models.Model):
+    """Verdict counts per (client, UTC hour or day, environment, version, log status,
+    verdict kind, confidence bucket): what the dashboards and monitors read.
+
+    Written only by ``dashboard.reviews.readmodel`` in the transaction that changes the
+    verdicts it counts: one row per key, updated in place by an upsert (verdicts come at
+    the pace of people clicking, not of ingestion, so the collector's append-only deltas
+    and compaction would buy nothing here). ``bucket`` is the calibration bucket of the
+    run's confidence (``collector.readmodel.facts.calibration_bucket``), -1 without one.
+    Grains: "h" (hour) and "d" (day) only; a read over every environment sums the rows of
+    each (a client has a handful of combinations with verdicts, not one per log).
+    """
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+", db_index=False)
+    grain = models.CharField(max_length=1)
+    start = models.DateTimeField()
+    environment = models.CharField(max_length=64)
+    workflow_version = models.CharField(max_length=64, blank=True, default="")
+    status = models.CharField(max_length=16, choices=LogStatus.choices)
+    kind = models.CharField(max_length=24, choices=VerdictKind.choices)
+    bucket = models.SmallIntegerField()
+    n = models.IntegerField(default=0)
+
+    objects = ClientScopedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # The upsert's conflict target, and the index every window read uses.
+            models.UniqueConstraint(
+                fields=[
+                    "client",
+                    "grain",
+                    "start",
+                    "environment",
+                    "workflow_version",
+                    "status",
+                    "kind",
+                    "bucket",
+                ],
+                name="verdict_rollup_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.grain} {self.start:%Y-%m-%d %H:%M} {self.status} {self.kind}: {self.n}"

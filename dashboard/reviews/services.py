@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from collector.models import Client
@@ -25,6 +26,7 @@ from dashboard.reviews.models import (
     VerdictEvent,
     VerdictKind,
 )
+from dashboard.reviews.readmodel import FACT_FIELDS, VerdictFacts, verdict_counts_apply
 from dashboard.selectors.access import client_list_for_user
 from flusso_site.errors import ApplicationError
 
@@ -127,6 +129,7 @@ def verdict_record(
                         status=log.status,
                         overall_confidence=log.overall_confidence,
                     )
+                    counted = [(VerdictFacts.of(verdict), 1)]
                 else:
                     if not verdict_may_change(verdict=verdict, user=user):
                         raise VerdictNotYours()
@@ -136,9 +139,15 @@ def verdict_record(
                         better_answer,
                     ):
                         return verdict
+                    counted = []
+                    if verdict.kind != kind:
+                        counted = [(VerdictFacts.of(verdict), -1)]
                     verdict.kind, verdict.note, verdict.better_answer = kind, note, better_answer
+                    if counted:
+                        counted.append((VerdictFacts.of(verdict), 1))
                     verdict.updated_at = now
                     verdict.save(update_fields=["kind", "note", "better_answer", "updated_at"])
+                verdict_counts_apply(client_id=client.pk, changes=counted)
                 VerdictEvent.objects.create(
                     verdict=verdict,
                     actor=user,
@@ -159,8 +168,9 @@ def verdicts_delete_for_logs(*, client_id: int, log_ids: Iterable[uuid.UUID]) ->
     ids = list(log_ids)
     if not ids:
         return 0
-    _, by_model = Verdict.objects.for_client(client_id).filter(log_id__in=ids).delete()
-    return by_model.get(Verdict._meta.label, 0)
+    return _verdicts_delete(
+        client_id=client_id, verdicts=Verdict.objects.for_client(client_id).filter(log_id__in=ids)
+    )
 
 
 def verdicts_delete_for_span(
@@ -172,7 +182,28 @@ def verdicts_delete_for_span(
     ids = list(client_ids)
     if not ids:
         return 0
-    _, by_model = (
-        Verdict.objects.for_clients(ids).filter(timestamp__gte=start, timestamp__lt=end).delete()
+    return sum(
+        _verdicts_delete(
+            client_id=client_id,
+            verdicts=Verdict.objects.for_client(client_id).filter(
+                timestamp__gte=start, timestamp__lt=end
+            ),
+        )
+        for client_id in sorted(ids)
     )
+
+
+def _verdicts_delete(*, client_id: int, verdicts: QuerySet[Verdict]) -> int:
+    """Delete these verdicts of one client and subtract them from its verdict counts, in
+    one transaction. The rows are locked first, so a change of kind committing meanwhile
+    is subtracted as it stands (verdicts are few: the lock holds a handful of rows)."""
+    with transaction.atomic():
+        gone = list(verdicts.select_for_update().order_by("pk").values_list("pk", *FACT_FIELDS))
+        if not gone:
+            return 0
+        verdict_counts_apply(
+            client_id=client_id,
+            changes=[(VerdictFacts(*values[1:]), -1) for values in gone],
+        )
+        _, by_model = Verdict.objects.filter(pk__in=[values[0] for values in gone]).delete()
     return by_model.get(Verdict._meta.label, 0)

@@ -12,6 +12,7 @@ from collector.models import Client, Rollup, WorkflowLog
 from collector.readmodel import reads
 from collector.readmodel.facts import hour_floor
 from dashboard.monitors.selectors.alerts import alert_open_counts_unscoped
+from dashboard.reviews.readmodel import verdict_totals_by_client_environment
 from dashboard.selectors.stats import _rate
 
 # The owner's overview ----------------------------------------------------------------
@@ -47,6 +48,9 @@ class ClientOverviewRow:
     silent_since: timedelta | None = None
     # Unresolved (open or acknowledged) alerts.
     open_alerts: int = 0
+    # Runs of the last 30 days with a verdict, and those judged correct (dashboard.reviews).
+    reviewed_30d: int = 0
+    judged_correct_30d: int = 0
 
     @property
     def success_rate_24h(self) -> float | None:
@@ -59,6 +63,10 @@ class ClientOverviewRow:
     @property
     def success_rate_30d(self) -> float | None:
         return _rate(self.successes_30d, self.runs_30d)
+
+    @property
+    def judged_correct_rate_30d(self) -> float | None:
+        return _rate(self.judged_correct_30d, self.reviewed_30d)
 
     @property
     def is_silent(self) -> bool:
@@ -169,6 +177,7 @@ def client_overview_all_unscoped(*, now: datetime | None = None) -> list[ClientO
         by_client = reads.totals_by_client(ids, spans, OVERVIEW_MEASURES)
         last_logs = _last_logs(now=now)
         open_alerts = alert_open_counts_unscoped()
+        verdicts = _verdicts_30d(ids, spans["30d"])
     rows = []
     for c in clients:
         totals = by_client.get(c["id"])
@@ -196,6 +205,8 @@ def client_overview_all_unscoped(*, now: datetime | None = None) -> list[ClientO
                 is_active=c["is_active"],
                 last_log_at=last_log_at,
                 open_alerts=open_alerts.get(c["id"], 0),
+                reviewed_30d=verdicts.get(c["id"], (0, 0))[0],
+                judged_correct_30d=verdicts.get(c["id"], (0, 0))[1],
                 silent_since=_silence(
                     runs_30d=numbers.get("runs_30d", 0),
                     last=last_log_at,
@@ -207,3 +218,15 @@ def client_overview_all_unscoped(*, now: datetime | None = None) -> list[ClientO
             )
         )
     return rows
+
+
+def _verdicts_30d(client_ids: list[int], span: reads.Span) -> dict[int, tuple[int, int]]:
+    """Per client: (runs with a verdict, judged correct) in the span, from the verdict
+    counts: one query for every client, one read of the span's sub-hour edges."""
+    found: dict[int, tuple[int, int]] = {}
+    by_environment = verdict_totals_by_client_environment(client_ids, {"30d": span})
+    for (client_id, _), spans in by_environment.items():
+        counts = spans["30d"]
+        reviewed, correct = found.get(client_id, (0, 0))
+        found[client_id] = (reviewed + counts.reviewed, correct + counts.judged_correct)
+    return found

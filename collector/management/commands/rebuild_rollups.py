@@ -7,6 +7,7 @@ from tqdm import tqdm
 
 from collector.models import Client
 from collector.readmodel.writes import rollups_rebuild
+from dashboard.reviews.readmodel import verdict_counts_rebuild
 
 
 class Command(BaseCommand):
@@ -42,6 +43,9 @@ class Command(BaseCommand):
             progress=progress,
         )
         bar.close()
+        # The verdict counts too (dashboard.reviews): a transaction per client, few rows.
+        verdicts = verdict_counts_rebuild(client_ids=client_ids)
         self.stdout.write(
-            f"Rebuilt the rollups of {len(client_ids)} client(s) from {counted} log(s)."
+            f"Rebuilt the rollups of {len(client_ids)} client(s) from {counted} log(s) "
+            f"and {verdicts} verdict(s)."
         )

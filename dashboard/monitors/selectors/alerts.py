@@ -23,9 +23,10 @@ from django.utils import timezone
 
 from collector.models import Client
 from collector.readmodel import reads
-from collector.readmodel.facts import hour_floor
+from collector.readmodel.facts import day_floor, hour_floor
 from dashboard.monitors.metrics import MEAN_METRICS, RATE_METRICS, metric_value
 from dashboard.monitors.models import Alert, AlertState, Metric
+from dashboard.reviews.readmodel import verdict_series
 
 # Alerts per page. Each alert on a page has a chart (a rollup query and at most one raw
 # edge scan), so this bounds the page's queries: ~2 per alert shown.
@@ -38,6 +39,10 @@ CHART_HOURS_AFTER = 12
 MARKER_ALERTS_MAX = 50
 
 HOUR = dt.timedelta(hours=1)
+DAY = dt.timedelta(days=1)
+# A judged-correct alert's chart: days shown up to the one it opened in (and up to two
+# after it).
+VERDICT_CHART_DAYS = 14
 UNRESOLVED = (AlertState.OPEN, AlertState.ACKNOWLEDGED)
 
 
@@ -157,7 +162,21 @@ def alert_chart(*, client: Client, alert: Alert, now: dt.datetime | None = None)
     buckets = _hour_buckets(start, end)
     scope = reads.Scope(client_id=client.pk, environment=alert.environment)
     metric = alert.metric
-    if metric == Metric.P95_EXECUTION:
+    if metric == Metric.JUDGED_CORRECT:
+        # Verdicts are sparse and judged over days: the share per UTC day, from the two
+        # weeks before the alert opened (one read of the verdict counts).
+        first = day_floor(alert.opened_at) - (VERDICT_CHART_DAYS - 1) * DAY
+        last = max(min(now, day_floor(alert.opened_at) + 3 * DAY), alert.opened_at)
+        buckets = [
+            reads.Span(first + i * DAY, min(first + (i + 1) * DAY, last))
+            for i in range(VERDICT_CHART_DAYS + 2)
+            if first + i * DAY < last
+        ]
+        values = [
+            metric_value(metric, reads.Totals(), verdicts=counts)
+            for counts in verdict_series(scope, buckets)
+        ]
+    elif metric == Metric.P95_EXECUTION:
         values = [
             metric_value(metric, reads.Totals(), histogram)
             for histogram in reads.duration_series(scope, buckets)

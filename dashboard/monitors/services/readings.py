@@ -24,6 +24,7 @@ from collector.readmodel.reads import (
 from dashboard.monitors.metrics import MetricValue, metric_value
 from dashboard.monitors.models import Metric, Monitor, MonitorKind
 from dashboard.monitors.statistics import median
+from dashboard.reviews.readmodel import VerdictCounts, verdict_totals_by_client_environment
 
 WEEK = dt.timedelta(days=7)
 HOUR = dt.timedelta(hours=1)
@@ -114,6 +115,8 @@ class Readings:
     silence_expected: dict[ClientEnvironment, tuple[float, list[float]]]
     # client -> its environments with runs in some span (built once: judging asks often).
     seen: dict[int, list[str]] = field(default_factory=dict)
+    # The verdict counts of the judged-correct monitors' spans (dashboard.reviews).
+    verdicts: dict[ClientEnvironment, dict[str, VerdictCounts]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for (client_id, environment), spans in self.totals.items():
@@ -127,6 +130,13 @@ class Readings:
 
     def value(self, metric: str, keys: Sequence[ClientEnvironment], span: str) -> MetricValue:
         """The metric over a span for one (client, environment), or summed over several."""
+        if metric == Metric.JUDGED_CORRECT:
+            counts = VerdictCounts()
+            for key in keys:
+                found = self.verdicts.get(key, {}).get(span)
+                if found is not None:
+                    counts.merge(found)
+            return metric_value(metric, Totals(), verdicts=counts)
         if len(keys) == 1:
             spans = self.totals.get(keys[0])
             histogram = self.histograms.get(keys[0], {}).get(span)
@@ -142,11 +152,13 @@ class Readings:
         return metric_value(metric, total, histogram)
 
 
-def _spans(now: dt.datetime, monitors: Sequence[MonitorRow]) -> tuple[dict, dict]:
+def _spans(now: dt.datetime, monitors: Sequence[MonitorRow]) -> tuple[dict, dict, dict]:
     """The named spans to read: recent windows, the baseline weeks' windows (for baseline
-    monitors), and each baseline week whole (whether the client had data that week)."""
+    monitors), and each baseline week whole (whether the client had data that week); the
+    judged-correct monitors' windows are read from the verdict counts instead."""
     totals: dict[str, Span] = {}
     histograms: dict[str, Span] = {}
+    verdicts: dict[str, Span] = {}
     # Week 0 (the last seven days) only tells which environments a client has (a new
     # client's threshold monitors); weeks 1 to 6 are the baseline weeks.
     for week in range(BASELINE_WEEKS + 1):
@@ -169,10 +181,13 @@ def _spans(now: dt.datetime, monitors: Sequence[MonitorRow]) -> tuple[dict, dict
             for week in range(1, BASELINE_WEEKS + 1):
                 end = now - week * WEEK
                 named[span_base(monitor.window_minutes, week)] = Span(end - window, end)
+        if monitor.metric == Metric.JUDGED_CORRECT:
+            verdicts.update(named)
+            continue
         totals.update(named)
         if monitor.metric == Metric.P95_EXECUTION:
             histograms.update(named)
-    return totals, histograms
+    return totals, histograms, verdicts
 
 
 def _overlap(start: dt.datetime, end: dt.datetime, hour: dt.datetime) -> float:
@@ -220,8 +235,10 @@ def _silence_expected(
 def readings_read(now: dt.datetime, monitors: Sequence[MonitorRow]) -> Readings:
     """Everything the monitors need as of ``now``, in one read-only snapshot."""
     client_ids = sorted({monitor.client_id for monitor in monitors})
-    total_spans, histogram_spans = _spans(now, monitors)
+    total_spans, histogram_spans, verdict_spans = _spans(now, monitors)
+    verdict_clients = sorted({m.client_id for m in monitors if m.metric == Metric.JUDGED_CORRECT})
     with read_snapshot():
+        verdicts = verdict_totals_by_client_environment(verdict_clients, verdict_spans)
         totals, histograms = windows_by_client_environment(
             client_ids, total_spans, histogram_spans, MEASURES
         )
@@ -245,7 +262,7 @@ def readings_read(now: dt.datetime, monitors: Sequence[MonitorRow]) -> Readings:
         bounded = _silence_bounds(now, candidates, weeks, totals, monitors)
         exact = {key: last for key, last in candidates.items() if key not in bounded}
         expected = _silence_expected(now, exact, weeks) if exact else {}
-    return Readings(now, totals, histograms, weeks, last_log, expected | bounded)
+    return Readings(now, totals, histograms, weeks, last_log, expected | bounded, verdicts=verdicts)
 
 
 def _silence_covers(monitors: Sequence[MonitorRow]) -> list[tuple[dt.timedelta, Callable]]:
@@ -257,7 +274,9 @@ def _silence_covers(monitors: Sequence[MonitorRow]) -> list[tuple[dt.timedelta, 
         for minutes in {
             m.window_minutes
             for m in monitors
-            if m.kind == MonitorKind.BASELINE and m.metric != Metric.SILENCE
+            # Windows read from the log rollups (the judged-correct ones are not).
+            if m.kind == MonitorKind.BASELINE
+            and m.metric not in (Metric.SILENCE, Metric.JUDGED_CORRECT)
         }
     ]
     covers += [(hours * HOUR, partial(span_bound, hours)) for hours in SILENCE_BOUND_HOURS]
