@@ -17,12 +17,12 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from collector import partitions
+from collector.log_dependents import dependents_delete_for_logs, dependents_delete_for_span
 from collector.models import Client, DurationRollup, ErrorRollup, LogReceipt, Rollup, WorkflowLog
 from collector.readmodel import reads
 from collector.readmodel.facts import FACT_COLUMNS, LogFacts, Tally
 from collector.readmodel.reads import grain_q
 from collector.readmodel.writes import deltas_insert, maintenance_lock, rollups_compact
-from dashboard.reviews.services import verdicts_delete_for_logs, verdicts_delete_for_span
 
 # Logs deleted per transaction: short transactions, and the rows held in memory bounded.
 PRUNE_BATCH = 5000
@@ -125,8 +125,9 @@ def _partition_drop(
             return None
         for model in (Rollup, ErrorRollup, DurationRollup):
             model.objects.filter(start__gte=start, start__lt=end).delete()
-        # The month's verdicts go with it (they name logs, with no foreign key to them).
-        verdicts_delete_for_span(client_ids=holders.keys(), start=start, end=end)
+        # What other apps keep about the month's logs goes with it (the verdicts name
+        # logs, with no foreign key to them).
+        dependents_delete_for_span(client_ids=holders.keys(), start=start, end=end)
     _detached_finish(partition.name)
     return {client_id: count for client_id, (count, _) in holders.items()}
 
@@ -198,7 +199,7 @@ def _delete_batch(client_id: int, cutoff: dt.datetime) -> tuple[int, int]:
             deltas_insert(client_id=client_id, tally=tally)
             gone_ids = [row[1] for row in gone]
             LogReceipt.objects.for_client(client_id).filter(log_id__in=gone_ids).delete()
-            verdicts_delete_for_logs(client_id=client_id, log_ids=gone_ids)
+            dependents_delete_for_logs(client_id=client_id, log_ids=gone_ids)
     return len(candidates), len(gone)
 
 

@@ -5,9 +5,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from collector.log_dependents import log_dependents
 from collector.models import Client
 from collector.readmodel.writes import rollups_rebuild
-from dashboard.reviews.readmodel import verdict_counts_rebuild
 
 
 class Command(BaseCommand):
@@ -43,9 +43,11 @@ class Command(BaseCommand):
             progress=progress,
         )
         bar.close()
-        # The verdict counts too (dashboard.reviews): a transaction per client, few rows.
-        verdicts = verdict_counts_rebuild(client_ids=client_ids)
+        # What other apps count about the logs too (the verdicts of dashboard.reviews).
+        others = "".join(
+            f" and {dependent.rebuild(client_ids=client_ids)} {dependent.noun}"
+            for dependent in log_dependents()
+        )
         self.stdout.write(
-            f"Rebuilt the rollups of {len(client_ids)} client(s) from {counted} log(s) "
-            f"and {verdicts} verdict(s)."
+            f"Rebuilt the rollups of {len(client_ids)} client(s) from {counted} log(s){others}."
         )
