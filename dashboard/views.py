@@ -51,6 +51,7 @@ from dashboard.selectors import (
 from dashboard.selectors.compare import version_previous
 from dashboard.selectors.logs import DEFAULT_SORT, EXPORT_COLUMNS
 from dashboard.selectors.replica import replica_status
+from dashboard.templatetags.dashboard_format import change_rounds_to_zero
 from dashboard.trace import trace_from_document
 from flusso_site.errors import ApplicationError
 from flusso_site.routers import read_database, replica_reads
@@ -154,38 +155,44 @@ APPROX = f"within {DURATION_RELATIVE_ERROR:.0%}, from a histogram"
 
 
 def _kpi_cards(kpis: Kpis) -> list[dict[str, Any]]:
-    """The cards in page order: (label, values, format, whether up is good)."""
+    """The cards in page order: (label, values, format, whether up is good).
+
+    A change is coloured only when it shows as non-zero at the card's precision; when the
+    previous period has no runs at all, no card compares (the page says so once).
+    """
     cur, prev = kpis.current, kpis.previous
     specs = [
-        ("Tickets processed", "runs", "int", True, "workflow runs"),
-        ("Success rate", "success_rate", "pct", True, f"{cur.successes} successful runs"),
+        ("Runs", "runs", "int", True, "workflow runs; a ticket run twice counts twice"),
+        ("Success rate", "success_rate", "pct", True, f"{cur.successes:,} successful runs"),
+        # Neutral: an escalation is right or wrong only against a verdict.
+        ("Escalation rate", "escalation_rate", "pct", None, f"{cur.escalations:,} escalated"),
         ("Avg confidence", "avg_confidence", "ratio", True, ""),
         ("Avg hallucination risk", "avg_hallucination_risk", "ratio", False, ""),
         ("Median execution time", "median_execution_seconds", "approx_seconds", False, APPROX),
         ("p95 execution time", "p95_execution_seconds", "approx_seconds", False, APPROX),
         ("Avg ReAct iterations", "avg_react_iterations", "decimal", None, ""),
     ]
+    compare = prev.runs > 0
     cards = []
     for label, name, kind, up_is_good, note in specs:
         current, previous = getattr(cur, name), getattr(prev, name)
         change = None
-        if current is not None and previous is not None:
+        if compare and current is not None and previous is not None:
             change = current - previous
-        trend = ""
-        if change and up_is_good is not None:
-            trend = "good" if (change > 0) == up_is_good else "bad"
-        cards.append(
-            {
-                "key": name,
-                "label": label,
-                "value": current,
-                "previous": previous,
-                "change": change,
-                "kind": kind,
-                "trend": trend,
-                "note": note,
-            }
-        )
+        card = {
+            "key": name,
+            "label": label,
+            "value": current,
+            "previous": previous,
+            "change": change,
+            "compare": compare,
+            "kind": kind,
+            "trend": "",
+            "note": note,
+        }
+        if change and up_is_good is not None and not change_rounds_to_zero(card):
+            card["trend"] = "good" if (change > 0) == up_is_good else "bad"
+        cards.append(card)
     return cards
 
 
@@ -232,6 +239,8 @@ def client_dashboard(request: HttpRequest, *, client: Client) -> HttpResponse:
         "filters": filters,
         "options": numbers.options,
         "cards": _kpi_cards(numbers.kpis),
+        "previous_window": filters.window.previous,
+        "has_previous": numbers.kpis.previous.runs > 0,
         "charts": {
             "volume": charts.volume_chart(series, markers),
             "success": charts.success_rate_chart(series, markers),

@@ -89,8 +89,11 @@ def client_filter_options(*, client: Client, window: Window) -> dict[str, list[s
 
 @dataclass(frozen=True)
 class KpiValues:
-    runs: int = 0  # tickets processed: each run of the workflow processes one ticket
+    # Runs of the workflow; a ticket run twice counts twice (the read model has no
+    # distinct-ticket count: see docs/dashboard.md).
+    runs: int = 0
     successes: int = 0
+    escalations: int = 0
     avg_confidence: float | None = None
     avg_hallucination_risk: float | None = None
     median_execution_seconds: float | None = None
@@ -100,6 +103,10 @@ class KpiValues:
     @property
     def success_rate(self) -> float | None:
         return _rate(self.successes, self.runs)
+
+    @property
+    def escalation_rate(self) -> float | None:
+        return _rate(self.escalations, self.runs)
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,7 @@ def _kpi_values(total: reads.Totals, durations: dict[int, int]) -> KpiValues:
     return KpiValues(
         runs=int(total["runs"]),
         successes=int(total["n_success"]),
+        escalations=int(total[STATUS_COLUMNS[LogStatus.ESCALATED]]),
         avg_confidence=_mean(total, "conf"),
         avg_hallucination_risk=_mean(total, "risk"),
         median_execution_seconds=percentile_from_histogram(durations, 0.5),

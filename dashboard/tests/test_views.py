@@ -428,3 +428,56 @@ def test_the_volume_chart_title_says_hourly_for_short_windows(http_a, client_a, 
     assert "Hourly volume by status" in day and "Daily volume" not in day
     ten_days = http_a.get(dashboard_url(client_a), CUSTOM_QUERY).content.decode()
     assert "Daily volume by status" in ten_days
+
+
+# KPI cards -------------------------------------------------------------------------------
+
+
+def test_a_kpi_change_that_rounds_to_zero_is_neither_good_nor_bad():
+    from dashboard.selectors import Kpis
+    from dashboard.selectors.stats import KpiValues
+    from dashboard.views import _kpi_cards
+
+    current = KpiValues(runs=10_000, successes=5_001, avg_confidence=0.8001)
+    previous = KpiValues(runs=10_000, successes=5_000, avg_confidence=0.7)
+    cards = {c["key"]: c for c in _kpi_cards(Kpis(current=current, previous=previous))}
+    # 50.01% against 50.00%: +0.01 pts shows as ±0.0 pts, so it is not coloured.
+    assert cards["success_rate"]["change"] > 0
+    assert cards["success_rate"]["trend"] == ""
+    # A visible change keeps its colour.
+    assert cards["avg_confidence"]["trend"] == "good"
+
+
+def test_a_period_without_a_previous_one_says_so_once(http_a, client_a):
+    log(client_a, at(2026, 11, 2))
+    html = http_a.get(dashboard_url(client_a), CUSTOM_QUERY).content.decode()
+    assert "No runs in the previous period" in html
+    assert html.count("No runs in the previous period") == 1
+    assert "vs previous" not in html
+    assert "no previous" not in html
+    assert 'data-testid="kpi-change-runs"' not in html
+
+
+def test_a_metric_missing_from_the_previous_period_says_so_on_its_card(http_a, client_a):
+    log(client_a, at(2026, 11, 2), overall_confidence=0.8)
+    log(client_a, at(2026, 10, 25), overall_confidence=None)
+    html = http_a.get(dashboard_url(client_a), CUSTOM_QUERY).content.decode()
+    assert "No runs in the previous period" not in html
+    assert text_of(html, "kpi-change-avg_confidence") == "no previous value"
+    assert text_of(html, "kpi-change-runs") == "±0%"
+
+
+def test_the_escalation_rate_card_counts_escalated_runs_among_all_runs(http_a, client_a):
+    for status in ("ESCALATED", "SUCCESS", "SUCCESS", "FAILED"):
+        log(client_a, at(2026, 11, 2), status=status)
+    log(client_a, at(2026, 10, 25), status="ESCALATED")
+    html = http_a.get(dashboard_url(client_a), CUSTOM_QUERY).content.decode()
+    assert text_of(html, "kpi-escalation_rate") == "25.0%"
+    # 100% -> 25%: a change, but not coloured good or bad.
+    assert text_of(html, "kpi-change-escalation_rate") == "\u221275.0 pts"
+    assert re.search(
+        r'class="kpi-change "[^>]*><span data-testid="kpi-change-escalation_rate"', html
+    )
+    # The first card says what it counts.
+    assert '<div class="kpi-label">Runs</div>' in html
+    assert "Tickets processed" not in html
