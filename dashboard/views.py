@@ -31,7 +31,11 @@ from collector.models import Client, LogStatus
 from collector.readmodel.facts import DURATION_RELATIVE_ERROR
 from dashboard import charts
 from dashboard.forms import PERIODS, DashboardFilterForm, LogFilterForm
-from dashboard.monitors.selectors.alerts import chart_markers, compare_url
+from dashboard.monitors.selectors.alerts import (
+    alert_unresolved_list,
+    chart_markers,
+    compare_url,
+)
 from dashboard.rendering import render_page
 from dashboard.scoping import client_view
 from dashboard.selectors import (
@@ -41,6 +45,7 @@ from dashboard.selectors import (
     client_has_logs,
     client_list_for_user,
     client_overview_all_unscoped,
+    client_silence,
     log_export_queryset,
     log_page,
     log_runs_for_ticket,
@@ -59,6 +64,8 @@ from flusso_site.routers import read_database, replica_reads
 # Rows fetched per database round trip while streaming an export: large enough to keep
 # round trips few, small enough that memory stays flat.
 EXPORT_CHUNK_SIZE = 2000
+# Unresolved alerts named in the client dashboard's banner (the alerts page has them all).
+DASHBOARD_ALERTS_SHOWN = 5
 LOGS_PER_PAGE = 50
 OVERVIEW_SORTS = {
     "name",
@@ -240,6 +247,7 @@ def client_dashboard(request: HttpRequest, *, client: Client) -> HttpResponse:
         "options": numbers.options,
         "cards": _kpi_cards(numbers.kpis),
         "previous_window": filters.window.previous,
+        "small_sample_runs": charts.SMALL_SAMPLE_RUNS,
         "has_previous": numbers.kpis.previous.runs > 0,
         "charts": {
             "volume": charts.volume_chart(series, markers),
@@ -254,6 +262,8 @@ def client_dashboard(request: HttpRequest, *, client: Client) -> HttpResponse:
         "errors_node_chart": charts.errors_chart(by_node) if by_node else "",
         "logs_url": _logs_url(client, filters),
         "markers": found,
+        "silent_since": client_silence(client=client),
+        "open_alerts": alert_unresolved_list(client=client, limit=DASHBOARD_ALERTS_SHOWN),
         "compare_url": _compare_url(client, filters, numbers.options["versions"], form),
     }
     return render_page(request, "dashboard/client.html", context, client=client)

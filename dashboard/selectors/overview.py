@@ -85,26 +85,32 @@ def _silence(
     return quiet if quiet > threshold else None
 
 
-def _last_logs(*, now: datetime) -> dict[int, tuple[datetime | None, bool]]:
+def _last_logs(
+    *, now: datetime, client: Client | None = None
+) -> dict[int, tuple[datetime | None, bool]]:
     """Per client: (its newest log up to now, whether it has SILENCE_MIN_RUNS logs up to now).
 
     The current hour is read raw (a log dated later this hour is in its rollup row but is
     not "up to now"). The hours before come from the compacted rows over all environments,
     newest first (a few index entries per client however old its last log is), and from
     the deltas not compacted yet (a handful: compaction runs every few seconds). A
-    constant number of queries for every client.
+    constant number of queries for every client, or for ``client`` alone when given.
     """
     current_hour = hour_floor(now)
+    logs, rollups, clients_qs = WorkflowLog.objects.all(), Rollup.objects.all(), Client.objects
+    if client is not None:
+        logs, rollups = WorkflowLog.objects.for_client(client), Rollup.objects.for_client(client)
+        clients_qs = Client.objects.filter(pk=client.pk)
     recent = {
         row["client_id"]: (row["newest"], row["n"])
-        for row in WorkflowLog.objects.filter(timestamp__gte=current_hour, timestamp__lte=now)
+        for row in logs.filter(timestamp__gte=current_hour, timestamp__lte=now)
         .values("client_id")
         .annotate(n=Count("id"), newest=Max("timestamp"))
         .order_by()
     }
     pending: dict[int, tuple[datetime | None, int]] = {}
     for row in (
-        Rollup.objects.filter(grain="h", compacted=False, start__lt=current_hour)
+        rollups.filter(grain="h", compacted=False, start__lt=current_hour)
         .values("client_id", "start")
         .annotate(n=Sum("runs"), newest=Max("last_at"))
         .order_by()
@@ -118,7 +124,7 @@ def _last_logs(*, now: datetime) -> dict[int, tuple[datetime | None, bool]]:
         .filter(grain="H", start__lt=current_hour, runs__gt=0)
         .order_by("-start")
     )
-    clients = Client.objects.annotate(
+    clients = clients_qs.annotate(
         last_before=Subquery(hours.values("last_at")[:1]),
         # A client with SILENCE_MIN_RUNS hours of logs has at least as many logs.
         steady_hour=Subquery(hours.values("start")[SILENCE_MIN_RUNS - 1 : SILENCE_MIN_RUNS]),
@@ -207,3 +213,23 @@ def client_overview_all_unscoped(*, now: datetime | None = None) -> list[ClientO
             )
         )
     return rows
+
+
+# One client's own dashboard -------------------------------------------------------------
+
+
+def client_silence(*, client: Client, now: datetime | None = None) -> timedelta | None:
+    """How long ``client`` has been quiet when it has gone silent (the owner overview's
+    rule, ``_silence``), else None: the read model's newest hours and one 30-day total."""
+    now = now or timezone.now()
+    with reads.read_snapshot():
+        last, steady = _last_logs(now=now, client=client).get(client.pk, (None, False))
+        if last is None or not steady or not client.is_active:
+            return None
+        month = reads.totals_by_client(
+            [client.pk], {"30d": reads.Span(now - timedelta(days=30), now)}, ("runs",)
+        )
+    runs_30d = int(month[client.pk]["30d"]["runs"]) if client.pk in month else 0
+    return _silence(
+        runs_30d=runs_30d, last=last, steady=steady, is_active=client.is_active, now=now
+    )

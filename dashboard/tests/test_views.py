@@ -382,6 +382,10 @@ def test_the_dashboard_query_count_does_not_grow_with_the_data(
     from django.test.utils import CaptureQueriesContext
 
     log(client_a, at(2026, 11, 2), status="FAILED", error_type="A", error_node="n1")
+    # A client that normally sends logs from the start, so the silence check reads its
+    # 30-day total in both counts (a client with fewer logs ever is never "silent").
+    for hour in range(5):
+        log(client_a, at(2026, 11, 1, hour))
 
     def count() -> int:
         with CaptureQueriesContext(connection) as queries:
@@ -395,8 +399,9 @@ def test_the_dashboard_query_count_does_not_grow_with_the_data(
         log(client_a, at(2026, 11, day, 4), environment=f"env{day}", workflow_version=f"v{day}")
     assert count() == small
     # 16 before the alerts: + the nav's open-alert count, the markers' alerts and the
-    # versions' first hours (two rollup reads).
-    with django_assert_max_num_queries(20):
+    # versions' first hours (two rollup reads); + the silence check (the newest hours and
+    # the 30-day total) and the banner's unresolved alerts.
+    with django_assert_max_num_queries(27):
         http_a.get(dashboard_url(client_a), CUSTOM_QUERY)
 
 
@@ -481,3 +486,50 @@ def test_the_escalation_rate_card_counts_escalated_runs_among_all_runs(http_a, c
     # The first card says what it counts.
     assert '<div class="kpi-label">Runs</div>' in html
     assert "Tickets processed" not in html
+
+
+# Silence and alerts on the client's own dashboard ---------------------------------------
+
+
+def test_the_client_dashboard_warns_when_its_client_went_silent(http_a, client_a, client_b):
+    now = at(2026, 11, 20, 12)
+    for i in range(20):
+        log(client_a, now - dt.timedelta(days=3, hours=i))
+    # Another client's liveliness changes nothing here.
+    for i in range(20):
+        log(client_b, now - dt.timedelta(minutes=10 + i))
+    with mock.patch("django.utils.timezone.now", return_value=now):
+        html = http_a.get(dashboard_url(client_a)).content.decode()
+    warning = html[html.index('data-testid="silent-warning"') :]
+    assert "no logs from Acme Plumbing for 3 d" in warning[: warning.index("</div>")]
+
+
+def test_the_client_dashboard_does_not_warn_a_client_that_sends(http_a, client_a):
+    now = at(2026, 11, 20, 12)
+    for i in range(20):
+        log(client_a, now - dt.timedelta(minutes=10, hours=i))
+    with mock.patch("django.utils.timezone.now", return_value=now):
+        html = http_a.get(dashboard_url(client_a)).content.decode()
+    assert 'data-testid="silent-warning"' not in html
+
+
+def test_the_client_dashboard_names_its_unresolved_alerts_only(http_a, client_a, client_b):
+    from dashboard.monitors.models import AlertState
+    from dashboard.monitors.tests.factories import AlertFactory, MonitorFactory
+
+    log(client_a, at(2026, 11, 2))
+    mine = AlertFactory(monitor=MonitorFactory(client=client_a))
+    AlertFactory(monitor=MonitorFactory(client=client_a), state=AlertState.RESOLVED)
+    theirs = AlertFactory(monitor=MonitorFactory(client=client_b))
+    html = http_a.get(dashboard_url(client_a), CUSTOM_QUERY).content.decode()
+    banner = html[html.index('data-testid="dashboard-alerts"') :]
+    banner = banner[: banner.index("</div>")]
+    assert "1 unresolved alert</a>" in banner
+    assert f"#alert-{mine.pk}" in banner
+    assert f"#alert-{theirs.pk}" not in html
+
+
+def test_the_client_dashboard_has_no_alert_banner_without_unresolved_alerts(http_a, client_a):
+    log(client_a, at(2026, 11, 2))
+    html = http_a.get(dashboard_url(client_a), CUSTOM_QUERY).content.decode()
+    assert 'data-testid="dashboard-alerts"' not in html
