@@ -55,6 +55,7 @@ from dashboard.selectors import (
 )
 from dashboard.selectors.compare import version_previous
 from dashboard.selectors.logs import DEFAULT_SORT, EXPORT_COLUMNS
+from dashboard.selectors.overview import overview_totals
 from dashboard.selectors.replica import replica_status
 from dashboard.templatetags.dashboard_format import change_rounds_to_zero
 from dashboard.trace import trace_from_document
@@ -125,22 +126,7 @@ def _overview(request: HttpRequest) -> HttpResponse:
         return (value is None) != descending, value if value is not None else 0
 
     rows.sort(key=sort_key, reverse=descending)
-    totals = {
-        name: sum(getattr(r, name) for r in rows)
-        for name in (
-            "runs_24h",
-            "successes_24h",
-            "runs_7d",
-            "successes_7d",
-            "runs_30d",
-            "successes_30d",
-            "errors_30d",
-            "open_alerts",
-        )
-    }
-    for span in ("24h", "7d", "30d"):
-        runs = totals[f"runs_{span}"]
-        totals[f"success_rate_{span}"] = totals[f"successes_{span}"] / runs if runs else None
+    totals = overview_totals(rows)
     return render_page(
         request,
         "dashboard/overview.html",

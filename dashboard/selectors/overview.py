@@ -43,6 +43,9 @@ class ClientOverviewRow:
     successes_30d: int = 0
     errors_30d: int = 0
     avg_confidence_30d: float | None = None
+    # What the average is made of, so the all-clients total weighs each client by its runs.
+    confidence_sum_30d: float = 0.0
+    confidence_runs_30d: int = 0
     last_log_at: datetime | None = None
     silent_since: timedelta | None = None
     # Unresolved (open or acknowledged) alerts.
@@ -63,6 +66,33 @@ class ClientOverviewRow:
     @property
     def is_silent(self) -> bool:
         return self.silent_since is not None
+
+
+def overview_totals(rows: list[ClientOverviewRow]) -> dict[str, float | int | None]:
+    """The all-clients row: sums, success rates of the sums, and the average confidence
+    over every client's runs (each client weighed by its runs with a confidence)."""
+    totals: dict[str, float | int | None] = {
+        name: sum(getattr(r, name) for r in rows)
+        for name in (
+            "runs_24h",
+            "successes_24h",
+            "runs_7d",
+            "successes_7d",
+            "runs_30d",
+            "successes_30d",
+            "errors_30d",
+            "open_alerts",
+        )
+    }
+    for span in ("24h", "7d", "30d"):
+        totals[f"success_rate_{span}"] = _rate(
+            int(totals[f"successes_{span}"] or 0), int(totals[f"runs_{span}"] or 0)
+        )
+    confidence_runs = sum(r.confidence_runs_30d for r in rows)
+    totals["avg_confidence_30d"] = (
+        sum(r.confidence_sum_30d for r in rows) / confidence_runs if confidence_runs else None
+    )
+    return totals
 
 
 def _silence(
@@ -192,6 +222,8 @@ def client_overview_all_unscoped(*, now: datetime | None = None) -> list[ClientO
                 "avg_confidence_30d": (
                     month["conf_sum"] / month["conf_n"] if month["conf_n"] else None
                 ),
+                "confidence_sum_30d": float(month["conf_sum"]),
+                "confidence_runs_30d": int(month["conf_n"]),
             }
         last_log_at, steady = last_logs.get(c["id"], (None, False))
         rows.append(

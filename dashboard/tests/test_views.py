@@ -224,6 +224,24 @@ def test_the_overview_sorts_by_a_column(http_owner, client_a, client_b):
     assert http_owner.get(reverse("dashboard:home"), {"sort": "evil"}).status_code == 200
 
 
+def test_the_overview_total_confidence_weighs_each_client_by_its_runs(
+    http_owner, client_a, client_b
+):
+    now = at(2026, 11, 20, 12)
+    for hours in (1, 2, 3):
+        log(client_a, now - dt.timedelta(hours=hours), overall_confidence=0.8)
+    log(client_b, now - dt.timedelta(hours=1), overall_confidence=0.2)
+    # A run without a confidence weighs nothing.
+    log(client_b, now - dt.timedelta(hours=2), overall_confidence=None, status="ERROR")
+    with mock.patch("django.utils.timezone.now", return_value=now):
+        html = http_owner.get(reverse("dashboard:home")).content.decode()
+    totals = re.search(r'data-testid="totals">.*?</tr>', html, re.S).group(0)
+    # (3 * 0.8 + 0.2) / 4, not the mean of the two clients' averages (0.50).
+    assert dict(re.findall(r'data-col="(\w+)">(.*?)</td>', totals))["avg_confidence_30d"] == "0.65"
+    assert "Runs with an error 30 d" in html
+    assert ">Errors 30 d" not in html
+
+
 def test_the_overview_warns_about_a_silent_client(http_owner, client_a):
     now = at(2026, 11, 20, 12)
     for i in range(20):
