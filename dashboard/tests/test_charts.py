@@ -199,3 +199,21 @@ def test_run_counts_have_whole_number_ticks():
     assert charts.execution_time_figure(histogram)["layout"]["yaxis"]["dtick"] == 1
     errors = charts.errors_figure([ErrorGroup("Timeout", 3, DAY1)])["layout"]["xaxis"]
     assert errors["dtick"] == 1
+
+
+def test_the_favicon_is_named_by_every_page_and_favicon_ico_answers_it(live_server):
+    """Browsers ask for /favicon.ico where a page names none (admin, the API docs)."""
+    from urllib.request import urlopen
+
+    from django.template.loader import get_template
+
+    favicon = static("favicon.svg")
+    assert f'<link rel="icon" href="{favicon}" type="image/svg+xml">' in (
+        get_template("base.html").template.source.replace("{% static 'favicon.svg' %}", favicon)
+    )
+    with urlopen(live_server.url + "/favicon.ico") as response:
+        body = response.read()
+    assert response.status == 200
+    assert response.url.endswith(favicon)
+    assert response.headers["Content-Type"].startswith("image/svg+xml")
+    assert body.startswith(b"<svg")

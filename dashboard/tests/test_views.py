@@ -551,3 +551,39 @@ def test_the_client_dashboard_has_no_alert_banner_without_unresolved_alerts(http
     log(client_a, at(2026, 11, 2))
     html = http_a.get(dashboard_url(client_a), CUSTOM_QUERY).content.decode()
     assert 'data-testid="dashboard-alerts"' not in html
+
+
+def test_the_detail_page_shows_the_subject_tags_and_attachments(http_a, client_a):
+    document = {
+        "trace": {
+            "ticket": {
+                "id": "48213",
+                "subject": "Kitchen tap <b>drips</b>",
+                "tags": ["faucet", "warranty"],
+                "attachment_count": 1,
+                "attachments": [{"content_type": "image/jpeg", "size_bytes": 2048}],
+            }
+        }
+    }
+    entry = WorkflowLogFactory(client=client_a, ticket_id="48213", document=document)
+    html = http_a.get(reverse("dashboard:log", args=[client_a.slug, entry.log_id])).content
+    html = html.decode()
+    subject = re.search(r'data-testid="detail-subject">(.*?)</p>', html, re.S).group(1)
+    assert "<strong>Kitchen tap &lt;b&gt;drips&lt;/b&gt;</strong>" in subject
+    assert "hashed" not in subject
+    tags = re.search(r'data-testid="trace-tags">(.*?)</p>', html, re.S).group(1)
+    assert re.findall(r'<span class="badge tag">(.*?)</span>', tags) == ["faucet", "warranty"]
+    attachments = re.search(r'data-testid="trace-attachments">(.*?)</div>', html, re.S).group(1)
+    assert "Attachments (1)" in attachments
+    assert '<li>image/jpeg <span class="muted">\u00b7 2.0\u00a0KB</span></li>' in attachments
+
+
+def test_the_detail_page_labels_a_hashed_subject_as_a_hash(http_a, client_a):
+    hashed = "sha256:" + "0f" * 32
+    entry = WorkflowLogFactory(
+        client=client_a, document={"trace": {"ticket": {"id": "1", "subject": hashed}}}
+    )
+    html = http_a.get(reverse("dashboard:log", args=[client_a.slug, entry.log_id])).content
+    subject = re.search(r'data-testid="detail-subject">(.*?)</p>', html.decode(), re.S).group(1)
+    assert "hashed by the workflow" in subject
+    assert f'<code class="hash" title="hashed">{hashed}</code>' in subject
