@@ -14,6 +14,7 @@ validating every property cost ~25 ms a chart, most of a page's time budget.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from functools import cache
 from typing import Any
 from uuid import uuid4
@@ -74,7 +75,9 @@ def _figure(data: list[dict[str, Any]], **layout: Any) -> Figure:
         "template": _template(),
         "height": CHART_HEIGHT,
         "margin": {"l": 48, "r": 16, "t": 16, "b": 40},
-        "legend": {"orientation": "h", "y": -0.18},
+        # Above the plot: below it, a phone's two-line tick labels ran into it. Plotly
+        # grows the top margin to the legend's rows.
+        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
         "font": {"family": "system-ui, -apple-system, Segoe UI, sans-serif", "size": 12},
         "hovermode": "x unified",
     }
@@ -102,6 +105,20 @@ def to_div(figure: Figure) -> SafeString:
 
 def _x(points: Sequence[SeriesPoint]) -> list[str]:
     return [p.bucket.isoformat() for p in points]
+
+
+def _time_axis(points: Sequence[SeriesPoint]) -> dict[str, Any]:
+    """One-line tick labels (hours, or days), which plotly thins to fit: its default
+    two-line ones ("18:00 / Nov 30, 2026") overlapped on a phone. The page's heading
+    gives the period's dates."""
+    hourly = len(points) > 1 and points[1].bucket - points[0].bucket < timedelta(hours=20)
+    return {
+        "type": "date",
+        "tickformat": "%H:%M" if hourly else "%b %-d",
+        "automargin": True,
+        # Clear of the y axis's "0" at the corner.
+        "ticklabelstandoff": 8,
+    }
 
 
 def _local(moment: Any) -> str:
@@ -272,6 +289,7 @@ def volume_figure(points: Sequence[SeriesPoint]) -> Figure:
             for status in LogStatus
         ],
         barmode="stack",
+        xaxis=_time_axis(points),
         yaxis=_count_axis(max((p.total for p in points), default=0), "runs"),
     )
 
@@ -285,6 +303,7 @@ def success_rate_figure(points: Sequence[SeriesPoint]) -> Figure:
             color=STATUS_COLORS[LogStatus.SUCCESS],
             value_format=".1%",
         ),
+        xaxis=_time_axis(points),
         yaxis={"tickformat": ".0%", "range": [0, 1.05]},
     )
 
@@ -308,6 +327,7 @@ def quality_figure(points: Sequence[SeriesPoint]) -> Figure:
                 value_format=".2f",
             ),
         ],
+        xaxis=_time_axis(points),
         yaxis={"range": [0, 1.05]},
     )
 
