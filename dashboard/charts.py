@@ -467,9 +467,17 @@ def alert_figure(chart: AlertChart) -> Figure:
     events = [ChartMarker(at=chart.opened_at, kind="alert", label="opened")]
     if chart.resolved_at is not None:
         events.append(ChartMarker(at=chart.resolved_at, kind="resolved", label="resolved"))
+    span = chart.points[-1].bucket - chart.points[0].bucket if chart.points else timedelta(0)
     figure = _figure(
         data,
         height=ALERT_CHART_HEIGHT,
+        # One-line ticks, as on the dashboard: the two-line default overlapped on a phone.
+        xaxis={
+            "type": "date",
+            "tickformat": "%H:%M" if span <= timedelta(hours=36) else "%b %-d",
+            "automargin": True,
+            "ticklabelstandoff": 8,
+        },
         margin={"l": 48, "r": 8, "t": 8, "b": 28},
         showlegend=False,
         hovermode="closest",

@@ -5,7 +5,9 @@ Each page visited is saved to test-artifacts/screenshots/ for a person to look a
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,9 +65,29 @@ def demo():
     return {role.split()[0]: (email, password) for role, email, password in result.logins}
 
 
+DOCS_SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
+
+
 def shot(page: Page, name: str, *, full_page: bool = True) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+    # The README's copies, refreshed on request only (a test run must not change the tree).
+    docs_copy = DOCS_SCREENSHOTS / f"{name}.png"
+    if os.environ.get("UPDATE_DOCS_SCREENSHOTS") and docs_copy.exists():
+        shutil.copyfile(SCREENSHOTS / f"{name}.png", docs_copy)
+
+
+# Whether every KPI card's value starts at the same height as the others in its row,
+# whatever the lengths of their labels.
+KPI_VALUES_ALIGNED = """() => {
+  const rows = {};
+  for (const card of document.querySelectorAll(".kpi")) {
+    const top = Math.round(card.getBoundingClientRect().top);
+    const value = card.querySelector(".kpi-value").getBoundingClientRect().top;
+    (rows[top] ??= []).push(value);
+  }
+  return Object.values(rows).every((v) => Math.max(...v) - Math.min(...v) < 1);
+}"""
 
 
 def log_in(page: Page, base: str, email: str, password: str) -> None:
@@ -90,6 +112,10 @@ def test_client_user_logs_in_sees_charts_filters_logs_opens_a_log_and_logs_out(
     expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible()
     expect(page.locator(".js-plotly-plot")).to_have_count(CHARTS_ON_DASHBOARD)
     expect(page.get_by_test_id("kpi-runs")).not_to_have_text("—")
+    # The eight cards in one row, their values level.
+    tops = {round(box["y"]) for box in (c.bounding_box() for c in page.locator(".kpi").all())}
+    assert len(tops) == 1, tops
+    assert page.evaluate(KPI_VALUES_ALIGNED)
     shot(page, "client-dashboard")
 
     # The period picker keeps its choice in the URL.
@@ -402,6 +428,8 @@ def test_every_dashboard_page_reads_right_at_390_px(live_server, browser, demo):
         if page.locator(".plotly-chart").count():
             expect(page.locator("html[data-charts-drawn=true]")).to_have_count(1)
         problems += phone_problems(page, name)
+        if page.locator(".kpi").count() and not page.evaluate(KPI_VALUES_ALIGNED):
+            problems.append(f"{name}: KPI values not level")
     page.goto(base + "/dashboard/aurora-home/logs/")
     page.locator("table.logs tbody tr a").first.click()
     expect(page.get_by_test_id("detail-status")).to_be_visible()
