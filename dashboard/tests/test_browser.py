@@ -116,6 +116,9 @@ def test_client_user_logs_in_sees_charts_filters_logs_opens_a_log_and_logs_out(
     tops = {round(box["y"]) for box in (c.bounding_box() for c in page.locator(".kpi").all())}
     assert len(tops) == 1, tops
     assert page.evaluate(KPI_VALUES_ALIGNED)
+    # The top bar is one row on a laptop screen too.
+    bar = page.locator("header.topbar").bounding_box()
+    assert bar is not None and bar["height"] < 60, bar
     shot(page, "client-dashboard")
 
     # The period picker keeps its choice in the URL.
