@@ -398,11 +398,14 @@ def test_every_dashboard_page_reads_right_at_390_px(live_server, browser, demo):
     context = browser.new_context(viewport=PHONE)
     page = context.new_page()
     base = live_server.url
+    ClientFactory(slug="newco", name="NewCo Appliances")  # no logs: the empty state
+    page.goto(f"{base}/accounts/login/")
+    problems = phone_problems(page, "login")
     email, password = demo["owner"]
     log_in(page, base, email, password)
     expect(page.get_by_test_id("overview-table")).to_be_visible()
 
-    problems = phone_problems(page, "owner-overview")
+    problems += phone_problems(page, "owner-overview")
     # The top bar is one row: its menu, not a wrapped list of links.
     bar = page.locator("header.topbar").bounding_box()
     assert bar is not None and bar["height"] < 60, bar
@@ -423,6 +426,7 @@ def test_every_dashboard_page_reads_right_at_390_px(live_server, browser, demo):
         "compare": "/dashboard/aurora-home/compare/",
         "owner-report": "/dashboard/report/",
         "owner-compare": "/dashboard/compare/",
+        "empty-state": "/dashboard/newco/",
         "preferences": "/accounts/preferences/",
         "notifications": "/accounts/notifications/",
     }
