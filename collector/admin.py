@@ -27,7 +27,15 @@ class ApiKeyInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-    fields = ("prefix_display", "label", "created_at", "last_used_at", "expires_at", "state")
+    fields = (
+        "prefix_display",
+        "label",
+        "scopes_display",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "state",
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -40,6 +48,14 @@ class ApiKeyInline(admin.TabularInline):
     @admin.display(description="State")
     def state(self, obj: ApiKey) -> str:
         return _key_state(obj)
+
+    @admin.display(description="Scopes")
+    def scopes_display(self, obj: ApiKey) -> str:
+        return _key_scopes(obj)
+
+
+def _key_scopes(api_key: ApiKey) -> str:
+    return ", ".join(api_key.scopes)
 
 
 def _key_state(api_key: ApiKey) -> str:
@@ -118,6 +134,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "__str__",
         "client",
         "label",
+        "scopes_display",
         "created_at",
         "last_used_at",
         "expires_at",
@@ -130,10 +147,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
         if obj is None:
-            return ["client", "label", "expires_at"]
+            return ["client", "label", "expires_at", "scope_ingest", "scope_read"]
         return [
             "client",
             "label",
+            "scopes_display",
             "prefix",
             "created_at",
             "last_used_at",
@@ -144,11 +162,24 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
         if obj is None:
             return []
-        return ["client", "prefix", "created_at", "last_used_at", "revoked_at"]
+        # A key's scopes are chosen once, when it is created (and recorded with it):
+        # for other scopes, create another key and revoke this one.
+        return [
+            "client",
+            "scopes_display",
+            "prefix",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        ]
 
     @admin.display(description="State")
     def state(self, obj: ApiKey) -> str:
         return _key_state(obj)
+
+    @admin.display(description="Scopes")
+    def scopes_display(self, obj: ApiKey) -> str:
+        return _key_scopes(obj)
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
         if change:
@@ -158,6 +189,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             client=obj.client,
             label=obj.label,
             expires_at=obj.expires_at,
+            scopes=obj.scopes,
             actor=request.user,
             source=ApiKeyEventSource.ADMIN,
         )

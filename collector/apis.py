@@ -7,12 +7,14 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from collector.parsers import body_framing_check
+from collector.permissions import IngestScope
+from collector.schema import EXAMPLE_LOG
 from collector.serializers import (
     ApiErrorSerializer,
     HealthSerializer,
@@ -36,7 +38,10 @@ _COMMON_ERRORS = {
         "shorter than its Content-Length, or a chunked body without one."
     ),
     401: _error("Missing, unknown, revoked or expired API key."),
-    403: _error("Inactive client, or client_id differs from the key's client."),
+    403: _error(
+        "Inactive client, client_id differs from the key's client, or the key lacks the "
+        "'ingest' scope (missing_scope)."
+    ),
     405: _error("Method not allowed."),
     413: _error("Body larger than the limit (after gzip decompression)."),
     415: _error(
@@ -47,30 +52,11 @@ _COMMON_ERRORS = {
     503: _error("Database unavailable; retry after Retry-After seconds."),
 }
 
-_EXAMPLE_LOG = {
-    "log_id": "5b0f7c2e-8d6a-4e5f-9a43-2c1d0b9e7f61",
-    "client_id": "client_abc",
-    "environment": "production",
-    "workflow_version": "v1.0",
-    "ticket_id": "12345",
-    "status": "SUCCESS",
-    "timestamp": "2026-11-20T09:14:09.940000+00:00",
-    "execution_time_seconds": 4.82,
-    "metrics": {
-        "react_iterations": 5,
-        "overall_confidence": 0.82,
-        "hallucination_risk": 0.12,
-        "product_confidence": 0.91,
-        "vision_matches": 4,
-        "text_matches": 10,
-    },
-    "error": None,
-    "trace": {"planning": {"intent": "replacement_part_request"}},
-}
-
 
 class _IngestApi(APIView):
     """What both ingestion endpoints check before the body is read."""
+
+    permission_classes = [IsAuthenticated, IngestScope]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
@@ -94,7 +80,7 @@ class LogIngestApi(_IngestApi):
             200: OpenApiResponse(LogIngestResponseSerializer, description="Duplicate log_id."),
             **_COMMON_ERRORS,
         },
-        examples=[OpenApiExample("A successful run", value=_EXAMPLE_LOG, request_only=True)],
+        examples=[OpenApiExample("A successful run", value=EXAMPLE_LOG, request_only=True)],
     )
     def post(self, request: Request) -> Response:
         result = log_ingest(client=request.user.client, document=request.data)
@@ -180,7 +166,11 @@ class WhoamiApi(APIView):
     @extend_schema(
         operation_id="whoami",
         summary="Which client and key this request authenticates as",
-        responses={200: WhoamiSerializer, 401: _COMMON_ERRORS[401], 403: _COMMON_ERRORS[403]},
+        responses={
+            200: WhoamiSerializer,
+            401: _COMMON_ERRORS[401],
+            403: _error("Inactive client."),
+        },
     )
     def get(self, request: Request) -> Response:
         client = request.user.client
@@ -191,5 +181,6 @@ class WhoamiApi(APIView):
                 "client_name": client.name,
                 "key_prefix": api_key.prefix,
                 "key_label": api_key.label,
+                "scopes": api_key.scopes,
             }
         )

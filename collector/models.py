@@ -60,8 +60,19 @@ class Client(models.Model):
             )
 
 
+class ApiKeyScope(models.TextChoices):
+    """What a key may do: send logs (``ingest``) or read the client's data (``read``)."""
+
+    INGEST = "ingest"
+    READ = "read"
+
+
 class ApiKey(models.Model):
-    """A client's credential. Only a SHA-256 of the secret is kept; the key is shown once."""
+    """A client's credential. Only a SHA-256 of the secret is kept; the key is shown once.
+
+    Its scopes are two booleans (one per ``ApiKeyScope``): the authentication reads the
+    row anyway, so checking a scope costs nothing, and a key has at least one of them.
+    """
 
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="api_keys")
     label = models.CharField(max_length=100, blank=True)
@@ -71,13 +82,39 @@ class ApiKey(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
     expires_at = models.DateTimeField(null=True, blank=True)
+    scope_ingest = models.BooleanField(
+        "ingest", default=True, help_text="May send logs (POST /api/v1/logs, /logs/batch)."
+    )
+    scope_read = models.BooleanField(
+        "read",
+        default=False,
+        help_text="May read the client's figures and logs (GET /api/v1/stats, /logs/<id>).",
+    )
 
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "API key"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(scope_ingest=True) | Q(scope_read=True), name="api_key_has_a_scope"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"flk_{self.prefix}_… ({self.label or 'no label'})"
+
+    @property
+    def scopes(self) -> list[str]:
+        """The key's scopes, in ``ApiKeyScope`` order."""
+        held = {ApiKeyScope.INGEST: self.scope_ingest, ApiKeyScope.READ: self.scope_read}
+        return [scope.value for scope, has in held.items() if has]
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+    def clean(self) -> None:
+        if not (self.scope_ingest or self.scope_read):
+            raise ValidationError("Give the key at least one scope: ingest, read or both.")
 
     @property
     def is_revoked(self) -> bool:

@@ -396,6 +396,23 @@ def _pairs_change(text: str) -> bool:
     return False
 
 
+# A pair inside a percent-encoded URL ("next=%2Fhome%3Fpassword%3Dhunter22%26lang%3Den"):
+# "%3D" is "=" and "%3A" ":" (encoded up to four times, as "%253D"); the name starts after
+# an encoded "?", "&" or ",", and the value ends at an encoded "&" or ",". Both loops are
+# bounded, so the scan stays linear; the value is masked only after a secret name.
+_ENCODED_PAIR = re.compile(
+    r"(?:(?<=[%5]3[Ff])|(?<=[%5]26)|(?<=[%5]2[Cc])|(?<![\w.\-%]))([\w.\-]{1,80})"
+    r"%(?:25){0,3}3[DdAa]"
+    r"((?:[^\s,;&)}\"'\x00%]|%(?!(?:25){0,3}2[6Cc])){1,4096})"
+)
+
+
+def _encoded_pair_sub(match: re.Match[str]) -> str:
+    if not is_secret_key(match.group(1)) or match.group(2) == REDACTED:
+        return match.group(0)
+    return match.group(0)[: match.start(2) - match.start()] + REDACTED
+
+
 def _connection_sub(match: re.Match[str]) -> str:
     if match.group(2) == REDACTED:
         return match.group(0)
@@ -608,6 +625,7 @@ _RULES: tuple[_Rule, ...] = (
         exact=_pairs_change,
         mask=_mask_pairs,
     ),
+    _Rule(_ENCODED_PAIR, _encoded_pair_sub, triggers=("%3d", "%3a", "%253"), folded=True),
     # "the password is hunter22", "secret wJalr...": a value with a digit or a symbol right
     # after the word; "the passcode is 1234", "PIN 4821"; "password reset link sent" and
     # "the secret sauce" stay.

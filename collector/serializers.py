@@ -11,7 +11,7 @@ from typing import Any
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
-from collector.models import LogStatus
+from collector.models import ApiKeyScope, LogStatus
 
 # PositiveIntegerField is a 32-bit integer in PostgreSQL; larger counts are refused as
 # input errors rather than failing at the database.
@@ -151,3 +151,7 @@ class WhoamiSerializer(serializers.Serializer):
     client_name = serializers.CharField()
     key_prefix = serializers.CharField()
     key_label = serializers.CharField()
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=ApiKeyScope.choices),
+        help_text="What the key may do: ingest (send logs), read (GET stats and logs).",
+    )

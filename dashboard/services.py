@@ -17,7 +17,8 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from collector.models import Client, WorkflowLog
+from collector.models import ApiKeyScope, Client, WorkflowLog
+from collector.schema import DEMO_CLIENT_SLUG
 from collector.services import api_key_create, client_create, log_batch_ingest
 from dashboard.models import Membership, UserPreferences
 from dashboard.selectors.preferences import time_zone_is_valid
@@ -101,7 +102,8 @@ class DemoSeedResult:
 
 DEMO_CLIENTS = [
     # (slug, name, runs per weekday, days since its last log)
-    ("aurora-home", "Aurora Home Fixtures", 30, 0),
+    # The API docs' example log names this slug, so "Try it out" works with the demo key.
+    (DEMO_CLIENT_SLUG, "Aurora Home Fixtures", 30, 0),
     # Silent for three days: long enough at its rate, whatever the weekday, for the
     # silence monitor to open on the demo data (docs/monitors.md).
     ("brightline", "Brightline Outdoor", 12, 3),
@@ -169,7 +171,10 @@ def demo_seed(
             password=client_password,
             client_slugs=[clients[0].slug],
         )
-        _, raw_key = api_key_create(client=clients[0], label="demo")
+        # Both scopes, so the demo key also tries the read API (GET /api/v1/stats).
+        _, raw_key = api_key_create(
+            client=clients[0], label="demo", scopes=[ApiKeyScope.INGEST, ApiKeyScope.READ]
+        )
     result.logins = [
         ("owner (all clients)", owner.email, owner_password),
         (f"client user ({clients[0].name})", member.email, client_password),

@@ -11,6 +11,7 @@ from flusso_site import errors
 
 urlpatterns = [
     path("api/v1/", include("collector.urls")),
+    path("api/v1/", include("dashboard.api_urls")),  # the read API (stats, a log)
     path("admin/", admin.site.urls),
     # Our replacements of some allauth pages first (the closed e-mail page, a reset page
     # that knows whether mail is configured), then allauth's.

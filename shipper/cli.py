@@ -89,6 +89,14 @@ def check(config: Config, out: TextIO) -> int:
         if status != 200 or not isinstance(body, dict):
             say(f"UNREACHABLE: {urls['whoami']} answered HTTP {status}.")
             return UNREACHABLE
+        scopes = body.get("scopes")
+        # Collectors before key scopes name none: every key of theirs could send logs.
+        if isinstance(scopes, list) and "ingest" not in scopes:
+            say(
+                f"KEY REJECTED: key {config.key_prefix} may not send logs (its scopes: "
+                f"{', '.join(map(str, scopes)) or 'none'}); use a key with the ingest scope."
+            )
+            return KEY_REJECTED
         key_client = body.get("client_id")
         if key_client != config.client_id:
             say(

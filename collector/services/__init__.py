@@ -10,6 +10,7 @@ from collector.services.clients import (
     api_key_mark_used,
     api_key_revoke,
     api_key_revoked_use_record,
+    api_key_scopes_parse,
     client_create,
 )
 from collector.services.ingest import (
@@ -29,6 +30,7 @@ __all__ = [
     "api_key_mark_used",
     "api_key_revoke",
     "api_key_revoked_use_record",
+    "api_key_scopes_parse",
     "client_create",
     "log_batch_ingest",
     "log_ingest",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -12,7 +13,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from collector.keys import key_generate
-from collector.models import ApiKey, ApiKeyEvent, ApiKeyEventKind, ApiKeyEventSource, Client
+from collector.models import (
+    ApiKey,
+    ApiKeyEvent,
+    ApiKeyEventKind,
+    ApiKeyEventSource,
+    ApiKeyScope,
+    Client,
+)
 from flusso_site.errors import ApplicationError
 
 
@@ -51,19 +59,43 @@ def _event(
     )
 
 
+def api_key_scopes_parse(values: Collection[str]) -> set[str]:
+    """Scope names, each value one name or several separated by commas ("ingest,read"),
+    checked against ``ApiKeyScope``; at least one is required."""
+    scopes = {part.strip().lower() for value in values for part in value.split(",")}
+    scopes.discard("")
+    unknown = sorted(scopes - set(ApiKeyScope.values))
+    valid = ", ".join(ApiKeyScope.values)
+    if unknown:
+        raise ApplicationError(
+            f"Unknown scope {', '.join(map(repr, unknown))}; the scopes are {valid}.",
+            fields={"scopes": [f"Choose among {valid}."]},
+        )
+    if not scopes:
+        raise ApplicationError(
+            f"A key needs at least one scope: {valid}.",
+            fields={"scopes": [f"Choose among {valid}."]},
+        )
+    return scopes
+
+
 def api_key_create(
     *,
     client: Client,
     label: str = "",
     expires_at: datetime | None = None,
+    scopes: Collection[str] = (ApiKeyScope.INGEST,),
     actor: AbstractBaseUser | None = None,
     source: str = ApiKeyEventSource.COMMAND_LINE,
 ) -> tuple[ApiKey, str]:
     """A new key for the client, as (row, full key). The full key is never stored.
 
-    The creation is recorded with who made it (``actor``, a staff user in admin; nobody on
-    the command line) in the same transaction as the key.
+    ``scopes`` are ``ApiKeyScope`` values (ingest only by default); an unknown one, or
+    none, is an ``ApplicationError`` and creates nothing. The creation is recorded with
+    who made it (``actor``, a staff user in admin; nobody on the command line) in the same
+    transaction as the key.
     """
+    chosen = api_key_scopes_parse(scopes)
     with transaction.atomic():
         while True:
             raw_key, prefix, secret_hash = key_generate()
@@ -75,6 +107,8 @@ def api_key_create(
             prefix=prefix,
             secret_hash=secret_hash,
             expires_at=expires_at,
+            scope_ingest=ApiKeyScope.INGEST in chosen,
+            scope_read=ApiKeyScope.READ in chosen,
         )
         _event(
             api_key=api_key,

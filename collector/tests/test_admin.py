@@ -18,7 +18,8 @@ def staff(admin_client):
 def test_creating_a_key_shows_the_full_key_once_and_stores_only_its_hash(staff):
     client = ClientFactory(slug="acme")
     response = staff.post(
-        reverse("admin:collector_apikey_add"), {"client": client.pk, "label": "prod-eu"}
+        reverse("admin:collector_apikey_add"),
+        {"client": client.pk, "label": "prod-eu", "scope_ingest": "on"},
     )
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
@@ -81,7 +82,10 @@ def test_creating_and_revoking_keys_in_admin_records_who_did_it(staff, admin_use
     from collector.models import ApiKeyEvent, ApiKeyEventKind, ApiKeyEventSource
 
     client = ClientFactory(slug="acme")
-    staff.post(reverse("admin:collector_apikey_add"), {"client": client.pk, "label": "ci"})
+    staff.post(
+        reverse("admin:collector_apikey_add"),
+        {"client": client.pk, "label": "ci", "scope_ingest": "on"},
+    )
     api_key = ApiKey.objects.get(client=client)
     staff.post(
         reverse("admin:collector_apikey_changelist"),
@@ -113,6 +117,36 @@ def test_the_key_audit_trail_is_visible_and_read_only_in_admin(staff):
     staff.post(reverse("admin:collector_apikeyevent_change", args=[event.pk]), {"kind": "revoked"})
     event.refresh_from_db()
     assert event.kind == "created"
+
+
+def test_the_owner_chooses_a_new_keys_scopes_and_the_lists_show_them(staff):
+    client = ClientFactory(slug="acme")
+    form = staff.get(reverse("admin:collector_apikey_add"))
+    # The ingest box starts ticked, the read box not: a key is ingest-only unless chosen.
+    assert re.search(rb'<input[^>]*name="scope_ingest"[^>]*checked', form.content)
+    assert not re.search(rb'<input[^>]*name="scope_read"[^>]*checked', form.content)
+    created = staff.post(
+        reverse("admin:collector_apikey_add"),
+        {"client": client.pk, "label": "bi", "scope_read": "on"},
+    )
+    assert re.search(rb'id="new-api-key-scopes">read<', created.content)
+    assert b"LOG_COLLECTOR_API_KEY" not in created.content  # it cannot send logs
+    api_key = ApiKey.objects.get(client=client)
+    assert api_key.scopes == ["read"]
+    listing = staff.get(reverse("admin:collector_apikey_changelist"))
+    assert re.search(rb'<td class="field-scopes_display">read</td>', listing.content)
+    inline = staff.get(reverse("admin:collector_client_change", args=[client.pk]))
+    assert b"field-scopes_display" in inline.content
+    change = staff.get(reverse("admin:collector_apikey_change", args=[api_key.pk]))
+    assert b'name="scope_read"' not in change.content  # chosen once, at creation
+
+
+def test_a_key_without_a_scope_is_refused_in_admin_and_nothing_is_created(staff):
+    client = ClientFactory(slug="acme")
+    response = staff.post(reverse("admin:collector_apikey_add"), {"client": client.pk})
+    assert response.status_code == 200
+    assert b"at least one scope" in response.content
+    assert not ApiKey.objects.exists()
 
 
 def test_the_client_list_shows_log_counts_last_log_and_a_dashboard_link(staff):

@@ -282,10 +282,40 @@ class TestHealthAndWhoami:
             "client_name": "ABC Plumbing",
             "key_prefix": api_key.prefix,
             "key_label": "test",
+            "scopes": ["ingest"],
         }
+
+    def test_whoami_answers_a_read_only_key_with_its_scopes(self, api, api_key):
+        reader = ApiKeyFactory(client=api_key.client, scope_ingest=False, scope_read=True)
+        response = api.get("collector:whoami", key=reader.raw_key)
+        assert response.status_code == 200
+        assert response.json()["scopes"] == ["read"]
 
     def test_whoami_needs_a_key(self, db):
         assert_error(HttpClient().get(reverse("collector:whoami")), 401)
+
+
+class TestScopes:
+    @pytest.fixture
+    def reader(self, api_key):
+        return ApiKeyFactory(client=api_key.client, scope_ingest=False, scope_read=True)
+
+    def test_a_read_only_key_cannot_send_a_log(self, api, reader):
+        error = assert_error(api.post(LOG, log_document(), key=reader.raw_key), 403)
+        assert error["code"] == "missing_scope" and "'ingest'" in error["message"]
+        assert not WorkflowLog.objects.exists()
+
+    def test_a_read_only_key_cannot_send_a_batch(self, api, reader):
+        response = api.post(BATCH, {"logs": [log_document()]}, key=reader.raw_key)
+        assert_error(response, 403, "missing_scope")
+        assert not WorkflowLog.objects.exists()
+
+    def test_a_key_with_both_scopes_sends_logs(self, api, api_key):
+        both = ApiKeyFactory(client=api_key.client, scope_read=True)
+        assert api.post(LOG, log_document(), key=both.raw_key).status_code == 201
+
+    def test_without_a_key_the_answer_is_still_401_not_403(self, api):
+        assert_error(api.post(LOG, log_document(), key=""), 401)
 
 
 class TestSchema:

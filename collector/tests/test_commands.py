@@ -41,6 +41,29 @@ def test_create_api_key_prints_the_key_alone():
     assert ApiKey.objects.get(prefix=parsed.prefix, client=client).label == "ci"
 
 
+@pytest.mark.parametrize(
+    ("args", "scopes"),
+    [
+        ((), ["ingest"]),
+        (("--scope", "read"), ["read"]),
+        (("--scope", "read", "--scope", "ingest"), ["ingest", "read"]),
+        (("--scope", "ingest,read"), ["ingest", "read"]),
+    ],
+)
+def test_create_api_key_takes_scopes_and_defaults_to_ingest(args, scopes):
+    ClientFactory(slug="acme")
+    parsed = key_parse(run("create_api_key", "acme", *args).strip())
+    assert ApiKey.objects.get(prefix=parsed.prefix).scopes == scopes
+
+
+@pytest.mark.parametrize("scope", ["write", "", "read,admin"])
+def test_create_api_key_with_a_bad_scope_fails_and_creates_nothing(scope):
+    ClientFactory(slug="acme")
+    with pytest.raises(CommandError, match="scope"):
+        run("create_api_key", "acme", "--scope", scope)
+    assert not ApiKey.objects.exists()
+
+
 def test_create_api_key_for_an_unknown_client_fails():
     with pytest.raises(CommandError, match="nobody"):
         run("create_api_key", "nobody")

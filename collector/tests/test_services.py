@@ -65,6 +65,29 @@ class TestApiKeys:
         api_key.refresh_from_db()
         assert api_key.revoked_at == first
 
+    def test_a_key_is_ingest_only_unless_other_scopes_are_asked_for(self, client):
+        default, _ = api_key_create(client=client)
+        both, _ = api_key_create(client=client, scopes=["read", "ingest"])
+        reader, _ = api_key_create(client=client, scopes=["read"])
+        scopes = dict(ApiKey.objects.values_list("pk", "scope_read"))
+        assert default.scopes == ["ingest"] and not scopes[default.pk]
+        assert both.scopes == ["ingest", "read"]
+        assert reader.scopes == ["read"] and ApiKey.objects.get(pk=reader.pk).scopes == ["read"]
+
+    @pytest.mark.parametrize("scopes", [["write"], [], [""], ["read", "admin"]])
+    def test_an_unknown_scope_or_none_creates_no_key_and_no_event(self, client, scopes):
+        with pytest.raises(ApplicationError) as raised:
+            api_key_create(client=client, scopes=scopes)
+        assert "scopes" in raised.value.fields
+        assert not ApiKey.objects.exists() and not ApiKeyEvent.objects.exists()
+
+    def test_the_database_refuses_a_key_without_a_scope(self, client):
+        from django.db import IntegrityError, transaction
+
+        api_key, _ = api_key_create(client=client)
+        with pytest.raises(IntegrityError), transaction.atomic():
+            ApiKey.objects.filter(pk=api_key.pk).update(scope_ingest=False)
+
     def test_last_used_is_written_at_most_once_a_minute(self, client, django_assert_num_queries):
         api_key, _ = api_key_create(client=client)
         now = timezone.now()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import shlex
 import sys
 
 import pytest
@@ -149,6 +150,52 @@ def test_seed_demo_fills_an_empty_database_and_prints_logins_key_and_curl():
     assert f"Authorization: Bearer {key}" in output
     assert "curl -X POST http://127.0.0.1:9000/api/v1/logs" in output
     assert "Log in at http://127.0.0.1:9000/accounts/login/" in output
+    assert ApiKey.objects.get().scopes == ["ingest", "read"]  # the read API works too
+
+
+def curl(line: str, base_url: str):
+    """Run a printed curl line against the test server: its method, headers and body."""
+    words = shlex.split(line)
+    assert words[0] == "curl"
+    method, headers, body, url = "GET", {}, None, None
+    words = iter(words[1:])
+    for word in words:
+        if word == "-X":
+            method = next(words)
+        elif word == "-H":
+            name, _, value = next(words).partition(": ")
+            headers[name] = value
+        elif word == "-d":
+            body = next(words)
+        else:
+            url = word
+    assert url and url.startswith(base_url)
+    path = url.removeprefix(base_url)
+    http = HttpClient()
+    if method == "POST":
+        content_type = headers.pop("Content-Type")
+        return http.post(path, body, content_type=content_type, headers=headers)
+    return http.get(path, headers=headers)
+
+
+@pytest.mark.django_db
+def test_the_printed_curl_lines_send_a_log_once_and_read_it_back(settings):
+    """Run twice, the send line answers "duplicate" (it carries a log_id) and stores the
+    run once; the read lines answer that log and the figures of the last 7 days."""
+    base_url = "http://127.0.0.1:9000"
+    lines = [line.strip() for line in run("seed_demo").splitlines()]
+    lines = [line.replace("http://127.0.0.1:8000", base_url) for line in lines]
+    send, read_log, read_stats = [line for line in lines if line.startswith("curl ")]
+    first, second = curl(send, base_url), curl(send, base_url)
+    assert (first.status_code, first.json()["status"]) == (201, "created")
+    assert (second.status_code, second.json()["status"]) == (200, "duplicate")
+    log_id = first.json()["log_id"]
+    assert WorkflowLog.objects.filter(log_id=log_id).count() == 1
+    log = curl(read_log, base_url)
+    assert log.status_code == 200 and log.json()["log_id"] == log_id
+    stats = curl(read_stats, base_url)
+    assert stats.status_code == 200 and stats.json()["period"] == "7d"
+    assert stats.json()["current"]["runs"] > 0
 
 
 def test_seed_demo_leaves_a_database_with_data_alone(db):

@@ -22,8 +22,10 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Flusso collector API",
     "DESCRIPTION": (
-        "Ingestion API for the logs of Flusso's AI support workflow. Authenticate with "
-        "`Authorization: Bearer <key>` or `X-API-Key: <key>`; every error answers "
+        "Ingestion and read API for the logs of Flusso's AI support workflow. Authenticate "
+        "with `Authorization: Bearer <key>` or `X-API-Key: <key>`: sending logs needs a key "
+        "with the ingest scope, reading (stats, a log) one with the read scope. Every error "
+        "answers "
         '`{"error": {"code", "message", "fields"}}`.'
     ),
     "VERSION": "1.0.0",
@@ -32,6 +34,8 @@ SPECTACULAR_SETTINGS = {
     # The docs page must work on a closed network: swagger-ui comes from our static files.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # A log's status is one enum wherever it appears (sent, and read back).
+    "ENUM_NAME_OVERRIDES": {"LogStatusEnum": "collector.models.LogStatus"},
 }
 
 # Largest request body (after gzip decompression) for one document, and for a batch.

@@ -78,6 +78,16 @@ def test_check_key_rejected(env: pytest.MonkeyPatch, capsys: Any) -> None:
     assert "wrongsecret" not in out
 
 
+def test_check_a_key_that_may_only_read_is_rejected(
+    env: pytest.MonkeyPatch, collector: FakeCollector, capsys: Any
+) -> None:
+    whoami = {"client_id": CLIENT_ID, "key_prefix": API_KEY[:16], "scopes": ["read"]}
+    collector.script.extend([Reply(200, {"status": "ok", "database": "ok"}), Reply(200, whoami)])
+    code, out = run(["check"], capsys)
+    assert code == cli.KEY_REJECTED
+    assert "may not send logs (its scopes: read)" in out
+
+
 def test_check_client_mismatch(env: pytest.MonkeyPatch, capsys: Any) -> None:
     env.setenv("CLIENT_ID", "someone-else")
     code, out = run(["check"], capsys)

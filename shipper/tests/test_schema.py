@@ -599,6 +599,10 @@ _HOSTILE = {
     "pypi body": lambda n: "pypi-AgE" + "A" * n,
     "double-encoded at": lambda n: "%25" * (n // 3),
     "lower iban groups": lambda n: "de89 " * (n // 5),
+    "encoded pairs": lambda n: "password%3D" * (n // 11),
+    "encoded long names": lambda n: ("x" * 79 + "%3D") * (n // 82),
+    "encoded value percents": lambda n: "password%3D" + "%2" * (n // 2),
+    "encoded separators": lambda n: "%253A%3F" * (n // 8),
 }
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import uuid
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -42,10 +44,23 @@ class Command(BaseCommand):
             self.stdout.write(f"  {role:<40} {email}  /  {password}")
         self.stdout.write("")
         self.stdout.write(f"API key for {result.client_slug} (shown once): {result.api_key}")
-        self.stdout.write("Send a log:")
+        # A log_id of its own: sending the line twice answers "duplicate" the second time
+        # instead of storing the run twice.
+        log_id = str(uuid.uuid4())
+        document = {
+            "log_id": log_id,
+            "ticket_id": "1001",
+            "status": "SUCCESS",
+            "environment": "staging",
+            "execution_time_seconds": 3.2,
+            "metrics": {"overall_confidence": 0.9},
+        }
+        auth = f"-H 'Authorization: Bearer {result.api_key}'"
+        self.stdout.write("Send a log (twice: the second answer is 'duplicate'):")
         self.stdout.write(
-            f"  curl -X POST {base_url}/api/v1/logs -H 'Authorization: Bearer {result.api_key}' "
-            "-H 'Content-Type: application/json' "
-            '-d \'{"ticket_id": "1001", "status": "SUCCESS", "environment": "staging", '
-            '"execution_time_seconds": 3.2, "metrics": {"overall_confidence": 0.9}}\''
+            f"  curl -X POST {base_url}/api/v1/logs {auth} "
+            f"-H 'Content-Type: application/json' -d '{json.dumps(document)}'"
         )
+        self.stdout.write("Read it back, and the dashboard's figures for the last 7 days:")
+        self.stdout.write(f"  curl {base_url}/api/v1/logs/{log_id} {auth}")
+        self.stdout.write(f"  curl '{base_url}/api/v1/stats?period=7d' {auth}")
