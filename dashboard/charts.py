@@ -170,7 +170,9 @@ def _line_traces(
     and every point from fewer than SMALL_SAMPLE_RUNS runs faded; the hover gives n and
     says why a point is partial."""
     x = _x(points)
-    value = f"%{{y:{value_format}}} of %{{customdata}} runs"
+    # A rate is "of" its runs; a mean is taken over the bucket's runs.
+    joiner = "of" if value_format.endswith("%") else "over"
+    value = f"%{{y:{value_format}}} {joiner} %{{customdata}} runs"
     main = {
         "type": "scatter",
         "name": name,

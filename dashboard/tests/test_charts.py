@@ -217,3 +217,10 @@ def test_the_favicon_is_named_by_every_page_and_favicon_ico_answers_it(live_serv
     assert response.url.endswith(favicon)
     assert response.headers["Content-Type"].startswith("image/svg+xml")
     assert body.startswith(b"<svg")
+
+
+def test_a_mean_is_over_its_runs_and_a_rate_of_them_in_the_hover():
+    rate = charts.success_rate_figure(PARTIAL)["data"][0]["hovertemplate"][0]
+    mean = charts.quality_figure(PARTIAL)["data"][0]["hovertemplate"][0]
+    assert "%{y:.1%} of %{customdata} runs" in rate
+    assert "%{y:.2f} over %{customdata} runs" in mean
