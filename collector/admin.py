@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -17,6 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from collector.models import ApiKey, ApiKeyEvent, ApiKeyEventSource, Client, WorkflowLog
+from collector.selectors import ClientLogFigures, client_log_figures_unscoped
 from collector.services import api_key_create, api_key_revoke
 
 
@@ -64,18 +66,66 @@ def _key_state(api_key: ApiKey) -> str:
     return "active"
 
 
+class ClientChangeList(ChangeList):
+    """The client list, with each listed client's log figures read once for the page."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        clients = list(self.result_list)
+        figures = client_log_figures_unscoped(client_ids=[c.pk for c in clients])
+        for client in clients:
+            client.log_figures = figures.get(client.pk, ClientLogFigures())
+
+
+def _add_key_url(client: Client) -> str:
+    return reverse("admin:collector_apikey_add") + f"?client={client.pk}"
+
+
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "is_active", "retention_days", "created_at", "add_key")
+    list_display = (
+        "name",
+        "slug",
+        "is_active",
+        "log_count",
+        "last_log",
+        "dashboard",
+        "retention_days",
+        "created_at",
+        "add_key",
+    )
     list_filter = ("is_active",)
     search_fields = ("name", "slug")
-    readonly_fields = ("created_at",)
+    readonly_fields = ("created_at", "dashboard", "add_key")
     inlines = [ApiKeyInline]
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return ClientChangeList
+
+    @admin.display(description="Logs")
+    def log_count(self, obj: Client) -> str:
+        # From the read model (ClientChangeList), never a COUNT(*) over the log table.
+        return f"{obj.log_figures.logs:,}"
+
+    @admin.display(description="Last log")
+    def last_log(self, obj: Client) -> str:
+        moment = obj.log_figures.last_log_at
+        if moment is None:
+            return "never"
+        return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+    @admin.display(description="Dashboard")
+    def dashboard(self, obj: Client) -> str:
+        if obj.pk is None:
+            return "—"
+        url = reverse("dashboard:client", args=[obj.slug])
+        return format_html('<a href="{}">Open the dashboard</a>', url)
 
     @admin.display(description="API keys")
     def add_key(self, obj: Client) -> str:
-        url = reverse("admin:collector_apikey_add") + f"?client={obj.pk}"
-        return format_html('<a href="{}">Create a key</a>', url)
+        if obj.pk is None:
+            return "Save the client first."
+        return format_html('<a href="{}">Create a key</a>', _add_key_url(obj))
 
 
 @admin.register(ApiKey)

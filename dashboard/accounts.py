@@ -9,6 +9,8 @@
   account pages (where they set one up) until they have one.
 - Notifications: each user chooses their alert e-mails (off by default) and the weekly
   report (on by default).
+- Preferences: each user's time zone (default: the service's TIME_ZONE), which
+  ``dashboard.middleware.UserTimeZoneMiddleware`` activates on every page.
 """
 
 from __future__ import annotations
@@ -25,9 +27,12 @@ from django.core import checks
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from dashboard.forms import TimeZoneForm
 from dashboard.monitors.forms_channels import NotificationSettingsForm
 from dashboard.monitors.selectors.notifications import notification_settings_get
 from dashboard.monitors.services.notifications import notification_settings_update
+from dashboard.selectors.preferences import user_time_zone_choice
+from dashboard.services import user_preferences_update
 
 # Backends that never deliver: what a deployment without EMAIL_HOST would use.
 UNDELIVERED_BACKENDS = {
@@ -98,6 +103,22 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
             initial={"alert_emails": current.alert_emails, "weekly_report": current.weekly_report}
         )
     return render(request, "account/notifications.html", {"form": form})
+
+
+@login_required
+def preferences(request: HttpRequest) -> HttpResponse:
+    """The user's own display settings: the time zone of every page."""
+    if request.method == "POST":
+        form = TimeZoneForm(request.POST)
+        if form.is_valid():
+            user_preferences_update(user=request.user, time_zone=form.cleaned_data["time_zone"])
+            messages.success(request, "Your time zone is saved.")
+            return redirect("account_preferences")
+        status = 400
+    else:
+        form = TimeZoneForm(initial={"time_zone": user_time_zone_choice(user=request.user)})
+        status = 200
+    return render(request, "account/preferences.html", {"form": form}, status=status)
 
 
 class StaffMfaRequiredMiddleware:

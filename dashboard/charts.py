@@ -14,6 +14,7 @@ validating every property cost ~25 ms a chart, most of a page's time budget.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from functools import cache
 from typing import Any
 from uuid import uuid4
@@ -49,6 +50,15 @@ MARKER_KINDS = {
     "resolved": ("resolved", "circle", "#888"),
 }
 BAND = "rgba(47, 158, 107, 0.14)"
+# A rate from fewer runs than this is drawn faded (and its bars hatched): at 50 % its 95 %
+# interval is wider than ±18 points (1.96·√(0.25/30)), too wide to read as a level.
+SMALL_SAMPLE_RUNS = 30
+SMALL_OPACITY = 0.35
+PARTIAL_OPACITY = 0.45
+HATCH = "/"
+# Below this many runs at the top of a count axis, ticks are set one apart: plotly's own
+# would fall on halves (0.5, 1.5), which a count never is.
+UNIT_TICKS_BELOW = 10
 
 
 @cache
@@ -66,7 +76,9 @@ def _figure(data: list[dict[str, Any]], **layout: Any) -> Figure:
         "template": _template(),
         "height": CHART_HEIGHT,
         "margin": {"l": 48, "r": 16, "t": 16, "b": 40},
-        "legend": {"orientation": "h", "y": -0.18},
+        # Above the plot: below it, a phone's two-line tick labels ran into it. Plotly
+        # grows the top margin to the legend's rows.
+        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
         "font": {"family": "system-ui, -apple-system, Segoe UI, sans-serif", "size": 12},
         "hovermode": "x unified",
     }
@@ -96,8 +108,123 @@ def _x(points: Sequence[SeriesPoint]) -> list[str]:
     return [p.bucket.isoformat() for p in points]
 
 
+def _time_axis(points: Sequence[SeriesPoint]) -> dict[str, Any]:
+    """One-line tick labels (hours, or days), which plotly thins to fit: its default
+    two-line ones ("18:00 / Nov 30, 2026") overlapped on a phone. The page's heading
+    gives the period's dates."""
+    hourly = len(points) > 1 and points[1].bucket - points[0].bucket < timedelta(hours=20)
+    return {
+        "type": "date",
+        "tickformat": "%H:%M" if hourly else "%b %-d",
+        "automargin": True,
+        # Clear of the y axis's "0" at the corner.
+        "ticklabelstandoff": 8,
+    }
+
+
 def _local(moment: Any) -> str:
     return timezone.localtime(moment).isoformat()
+
+
+def _count_axis(largest: int, title: str) -> dict[str, Any]:
+    """An axis of run counts: whole-number ticks only."""
+    axis: dict[str, Any] = {"title": {"text": title}, "rangemode": "tozero", "tickformat": ",d"}
+    if largest < UNIT_TICKS_BELOW:
+        axis |= {"tick0": 0, "dtick": 1}
+    return axis
+
+
+def _clock(moment: Any) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def partial_note(point: SeriesPoint) -> str:
+    """Why a bucket's figures are not a whole bucket's ("" for a whole one)."""
+    if point.covered is None:
+        return ""
+    start, end = (_clock(m) for m in point.covered)
+    if start[:10] == end[:10]:
+        end = end[11:]
+    return f"partial: only {start}\u2013{end} is in the period"
+
+
+def _hover(name: str, value: str, note: str = "") -> str:
+    """A hover line for one point; plotly's own fields stay in %{...}."""
+    text = f"{_plain(name)}: {value}"
+    return (text + f"<br><i>{note}</i>" if note else text) + "<extra></extra>"
+
+
+def _small(runs: int) -> bool:
+    return 0 < runs < SMALL_SAMPLE_RUNS
+
+
+def _line_traces(
+    points: Sequence[SeriesPoint],
+    values: Sequence[float | None],
+    *,
+    name: str,
+    color: str,
+    value_format: str,
+) -> list[dict[str, Any]]:
+    """A series as a solid line over whole buckets, each partial bucket (the current hour
+    or day, a rolling period's first one) as an open marker joined by a dotted segment,
+    and every point from fewer than SMALL_SAMPLE_RUNS runs faded; the hover gives n and
+    says why a point is partial."""
+    x = _x(points)
+    # A rate is "of" its runs; a mean is taken over the bucket's runs.
+    joiner = "of" if value_format.endswith("%") else "over"
+    value = f"%{{y:{value_format}}} {joiner} %{{customdata}} runs"
+    main = {
+        "type": "scatter",
+        "name": name,
+        "x": x,
+        "y": [None if p.partial else v for p, v in zip(points, values, strict=True)],
+        "customdata": [p.total for p in points],
+        "mode": "lines+markers",
+        "line": {"color": color},
+        "marker": {
+            "color": color,
+            "opacity": [SMALL_OPACITY if _small(p.total) else 1 for p in points],
+        },
+        "hovertemplate": [
+            _hover(name, value, f"fewer than {SMALL_SAMPLE_RUNS} runs" if _small(p.total) else "")
+            for p in points
+        ],
+    }
+    traces: list[dict[str, Any]] = [main]
+    partial = [i for i, p in enumerate(points) if p.partial and values[i] is not None]
+    for i in partial:
+        neighbours = [j for j in (i - 1, i + 1) if 0 <= j < len(points)]
+        for j in neighbours:
+            if not points[j].partial and values[j] is not None:
+                traces.append(
+                    {
+                        "type": "scatter",
+                        "name": f"{name} (partial)",
+                        "x": [x[j], x[i]],
+                        "y": [values[j], values[i]],
+                        "mode": "lines",
+                        "line": {"color": color, "dash": "dot"},
+                        "hoverinfo": "skip",
+                        "showlegend": False,
+                    }
+                )
+    if partial:
+        traces.append(
+            {
+                "type": "scatter",
+                "name": f"{name} (partial)",
+                "x": [x[i] for i in partial],
+                "y": [values[i] for i in partial],
+                "customdata": [points[i].total for i in partial],
+                "mode": "markers",
+                "marker": {"color": color, "symbol": "circle-open", "size": 9},
+                "hovertemplate": [_hover(name, value, partial_note(points[i])) for i in partial],
+                "showlegend": False,
+                "meta": {"partial": True},
+            }
+        )
+    return traces
 
 
 def with_markers(figure: Figure, markers: Sequence[ChartMarker]) -> Figure:
@@ -146,7 +273,8 @@ def with_markers(figure: Figure, markers: Sequence[ChartMarker]) -> Figure:
 
 
 def volume_figure(points: Sequence[SeriesPoint]) -> Figure:
-    """Runs per bucket, stacked by status."""
+    """Runs per bucket, stacked by status; a partial bucket's bars faded and hatched."""
+    notes = [partial_note(p) for p in points]
     return _figure(
         [
             {
@@ -154,27 +282,31 @@ def volume_figure(points: Sequence[SeriesPoint]) -> Figure:
                 "name": status.label,
                 "x": _x(points),
                 "y": [p.by_status.get(status.value, 0) for p in points],
-                "marker": {"color": STATUS_COLORS[status]},
+                "marker": {
+                    "color": STATUS_COLORS[status],
+                    "opacity": [PARTIAL_OPACITY if n else 1 for n in notes],
+                    "pattern": {"shape": [HATCH if n else "" for n in notes]},
+                },
+                "hovertemplate": [_hover(status.label, "%{y:,d}", n) for n in notes],
             }
             for status in LogStatus
         ],
         barmode="stack",
-        yaxis={"title": {"text": "runs"}},
+        xaxis=_time_axis(points),
+        yaxis=_count_axis(max((p.total for p in points), default=0), "runs"),
     )
 
 
 def success_rate_figure(points: Sequence[SeriesPoint]) -> Figure:
     return _figure(
-        [
-            {
-                "type": "scatter",
-                "name": "success rate",
-                "x": _x(points),
-                "y": [p.success_rate for p in points],
-                "mode": "lines+markers",
-                "line": {"color": STATUS_COLORS[LogStatus.SUCCESS]},
-            }
-        ],
+        _line_traces(
+            points,
+            [p.success_rate for p in points],
+            name="success rate",
+            color=STATUS_COLORS[LogStatus.SUCCESS],
+            value_format=".1%",
+        ),
+        xaxis=_time_axis(points),
         yaxis={"tickformat": ".0%", "range": [0, 1.05]},
     )
 
@@ -183,23 +315,22 @@ def quality_figure(points: Sequence[SeriesPoint]) -> Figure:
     """Average confidence and hallucination risk per bucket."""
     return _figure(
         [
-            {
-                "type": "scatter",
-                "name": "avg confidence",
-                "x": _x(points),
-                "y": [p.avg_confidence for p in points],
-                "mode": "lines+markers",
-                "line": {"color": ACCENT},
-            },
-            {
-                "type": "scatter",
-                "name": "avg hallucination risk",
-                "x": _x(points),
-                "y": [p.avg_hallucination_risk for p in points],
-                "mode": "lines+markers",
-                "line": {"color": RISK},
-            },
+            *_line_traces(
+                points,
+                [p.avg_confidence for p in points],
+                name="avg confidence",
+                color=ACCENT,
+                value_format=".2f",
+            ),
+            *_line_traces(
+                points,
+                [p.avg_hallucination_risk for p in points],
+                name="avg hallucination risk",
+                color=RISK,
+                value_format=".2f",
+            ),
         ],
+        xaxis=_time_axis(points),
         yaxis={"range": [0, 1.05]},
     )
 
@@ -213,17 +344,23 @@ def execution_time_figure(buckets: Sequence[HistogramBucket]) -> Figure:
                 "x": [b.label for b in buckets],
                 "y": [b.count for b in buckets],
                 "marker": {"color": ACCENT},
+                "hovertemplate": "%{x}: %{y:,d} runs<extra></extra>",
             }
         ],
         xaxis={"title": {"text": "execution time"}},
-        yaxis={"title": {"text": "runs"}},
+        yaxis=_count_axis(max((b.count for b in buckets), default=0), "runs"),
         hovermode="closest",
     )
 
 
 def calibration_figure(buckets: Sequence[CalibrationBucket]) -> Figure:
-    """Success rate per confidence bucket against the diagonal a calibrated model follows."""
+    """Success rate per confidence bucket against the diagonal a calibrated model follows.
+
+    Each bar is labelled with its runs; a bar from fewer than SMALL_SAMPLE_RUNS is faded
+    and hatched, so three runs never look as solid as three hundred.
+    """
     labels = [b.label for b in buckets]
+    small = [_small(b.runs) for b in buckets]
     return _figure(
         [
             {
@@ -232,8 +369,20 @@ def calibration_figure(buckets: Sequence[CalibrationBucket]) -> Figure:
                 "x": labels,
                 "y": [b.success_rate for b in buckets],
                 "customdata": [b.runs for b in buckets],
-                "hovertemplate": "%{y:.0%} of %{customdata} runs<extra></extra>",
-                "marker": {"color": STATUS_COLORS[LogStatus.SUCCESS]},
+                "text": [f"n={b.runs:,}" if b.runs else "" for b in buckets],
+                "textposition": "outside",
+                "cliponaxis": False,
+                "hovertemplate": [
+                    "%{y:.0%} of %{customdata:,d} runs"
+                    + (f"<br><i>fewer than {SMALL_SAMPLE_RUNS} runs</i>" if s else "")
+                    + "<extra></extra>"
+                    for s in small
+                ],
+                "marker": {
+                    "color": STATUS_COLORS[LogStatus.SUCCESS],
+                    "opacity": [SMALL_OPACITY if s else 1 for s in small],
+                    "pattern": {"shape": [HATCH if s else "" for s in small]},
+                },
             },
             {
                 "type": "scatter",
@@ -246,7 +395,8 @@ def calibration_figure(buckets: Sequence[CalibrationBucket]) -> Figure:
             },
         ],
         xaxis={"title": {"text": "confidence"}},
-        yaxis={"tickformat": ".0%", "range": [0, 1.05]},
+        # Room above a full bar for its count.
+        yaxis={"tickformat": ".0%", "range": [0, 1.15]},
         hovermode="closest",
     )
 
@@ -265,7 +415,7 @@ def errors_figure(groups: Sequence[ErrorGroup]) -> Figure:
             }
         ],
         height=max(160, 40 + 28 * len(shown)),
-        xaxis={"title": {"text": "runs"}},
+        xaxis=_count_axis(max((g.count for g in shown), default=0), "runs"),
         margin={"l": 160, "r": 16, "t": 8, "b": 40},
         hovermode="closest",
         showlegend=False,
@@ -320,9 +470,17 @@ def alert_figure(chart: AlertChart) -> Figure:
     events = [ChartMarker(at=chart.opened_at, kind="alert", label="opened")]
     if chart.resolved_at is not None:
         events.append(ChartMarker(at=chart.resolved_at, kind="resolved", label="resolved"))
+    span = chart.points[-1].bucket - chart.points[0].bucket if chart.points else timedelta(0)
     figure = _figure(
         data,
         height=ALERT_CHART_HEIGHT,
+        # One-line ticks, as on the dashboard: the two-line default overlapped on a phone.
+        xaxis={
+            "type": "date",
+            "tickformat": "%H:%M" if span <= timedelta(hours=36) else "%b %-d",
+            "automargin": True,
+            "ticklabelstandoff": 8,
+        },
         margin={"l": 48, "r": 8, "t": 8, "b": 28},
         showlegend=False,
         hovermode="closest",

@@ -177,3 +177,25 @@ class LogFilterForm(forms.Form):
             error_node=data.get("error_node") or "",
             sort=data.get("sort") or DEFAULT_SORT,
         )
+
+
+class TimeZoneForm(forms.Form):
+    """The account page's time zone: an IANA name that zoneinfo knows, or blank for the
+    service's default."""
+
+    time_zone = forms.ChoiceField(
+        required=False,
+        label="Time zone",
+        help_text="Every page shows times, and reads the dashboard's dates, in this zone.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from django.conf import settings
+
+        from dashboard.selectors.preferences import time_zone_names
+
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = [
+            ("", f"The service's default ({settings.TIME_ZONE})"),
+            *((name, name.replace("_", " ")) for name in sorted(time_zone_names())),
+        ]

@@ -26,3 +26,18 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.client.slug}"
+
+
+class UserPreferences(models.Model):
+    """A user's own display settings. No row, or a blank field, means the service's default."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences"
+    )
+    # An IANA zone name ("Europe/Paris"), checked against zoneinfo when saved and again
+    # when used; blank: settings.TIME_ZONE.
+    time_zone = models.CharField(max_length=64, blank=True, default="")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.time_zone or 'default time zone'}"

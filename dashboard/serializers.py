@@ -52,9 +52,13 @@ class KpiFiguresSerializer(serializers.Serializer):
 
     start = serializers.DateTimeField(help_text="The window's first instant (included).")
     end = serializers.DateTimeField(help_text="The window's end (excluded).")
-    runs = serializers.IntegerField(help_text="Runs in the window ('Tickets processed').")
+    runs = serializers.IntegerField(
+        help_text="Runs in the window (the 'Runs' card; a ticket run twice counts twice)."
+    )
     successes = serializers.IntegerField(help_text="Runs with status SUCCESS.")
     success_rate = serializers.FloatField(allow_null=True, help_text="successes / runs.")
+    escalations = serializers.IntegerField(help_text="Runs with status ESCALATED.")
+    escalation_rate = serializers.FloatField(allow_null=True, help_text="escalations / runs.")
     avg_confidence = serializers.FloatField(allow_null=True)
     avg_hallucination_risk = serializers.FloatField(allow_null=True)
     median_execution_seconds = serializers.FloatField(

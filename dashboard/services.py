@@ -20,10 +20,27 @@ from django.utils import timezone
 from collector.models import ApiKeyScope, Client, WorkflowLog
 from collector.schema import DEMO_CLIENT_SLUG
 from collector.services import api_key_create, client_create, log_batch_ingest
-from dashboard.models import Membership
+from dashboard.models import Membership, UserPreferences
+from dashboard.selectors.preferences import time_zone_is_valid
 from flusso_site.errors import ApplicationError
 
 User = get_user_model()
+
+
+class InvalidTimeZone(ApplicationError):
+    pass
+
+
+def user_preferences_update(*, user: AbstractUser, time_zone: str) -> UserPreferences:
+    """Save the user's time zone ("" for the service's default); an unknown name changes
+    nothing and raises InvalidTimeZone."""
+    time_zone = time_zone.strip()
+    if time_zone and not time_zone_is_valid(time_zone):
+        raise InvalidTimeZone(f"Unknown time zone: {time_zone[:64]!r}.")
+    preferences, _ = UserPreferences.objects.update_or_create(
+        user=user, defaults={"time_zone": time_zone, "updated_at": timezone.now()}
+    )
+    return preferences
 
 
 def membership_create(*, user: AbstractUser, client: Client) -> Membership:

@@ -57,6 +57,12 @@ class Iteration:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    content_type: str
+    size_bytes: int | None
+
+
+@dataclass(frozen=True)
 class RetrievalResult:
     kind: str
     reference: str
@@ -67,6 +73,13 @@ class RetrievalResult:
 
 @dataclass
 class Trace:
+    # The ticket's subject as sent: in clear, or a hash (``Field.is_hash``) when the
+    # workflow hashed it; None when it sent none.
+    subject: Field | None = None
+    tags: list[str] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    # How many attachments the workflow counted (it may list fewer, or none).
+    attachment_count: int | None = None
     ticket: list[Field] = field(default_factory=list)
     planning: list[Field] = field(default_factory=list)
     planning_steps: list[str] = field(default_factory=list)
@@ -77,16 +90,52 @@ class Trace:
 
     @property
     def is_empty(self) -> bool:
-        return not (self.ticket or self.planning or self.iterations or self.retrieval)
+        return not (
+            self.ticket or self.subject or self.planning or self.iterations or self.retrieval
+        )
 
 
 KNOWN_SECTIONS = {"ticket", "planning", "react", "retrieval", "output"}
+# Ticket keys shown in their own places (the heading, lists) rather than as fields.
+TICKET_LISTED = {"subject", "tags", "attachments", "attachment_count"}
+
+
+def _size(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        return None
+    return int(value)
+
+
+def _ticket_lists(trace: Trace, ticket: dict[str, Any]) -> None:
+    """The subject, tags and attachments of the ticket, each readable on its own."""
+    subject = ticket.get("subject")
+    if subject not in (None, ""):
+        trace.subject = Field("subject", _text(subject))
+    tags = ticket.get("tags")
+    if isinstance(tags, list):
+        trace.tags = [_text(tag) for tag in tags if tag not in (None, "")]
+    elif isinstance(tags, str) and tags.strip():
+        trace.tags = [tag.strip() for tag in tags.split(",") if tag.strip()]
+    for item in _list(ticket.get("attachments")):
+        if isinstance(item, dict):
+            trace.attachments.append(
+                Attachment(
+                    content_type=_text(item.get("content_type")) or "unknown type",
+                    size_bytes=_size(item.get("size_bytes")),
+                )
+            )
+    count = ticket.get("attachment_count")
+    trace.attachment_count = _size(count)
+    if trace.attachment_count is None and trace.attachments:
+        trace.attachment_count = len(trace.attachments)
 
 
 def trace_from_document(document: Any) -> Trace:
     trace_data = _dict(_dict(document).get("trace"))
     trace = Trace()
-    trace.ticket = [Field(str(k), _text(v)) for k, v in _dict(trace_data.get("ticket")).items()]
+    ticket = _dict(trace_data.get("ticket"))
+    _ticket_lists(trace, ticket)
+    trace.ticket = [Field(str(k), _text(v)) for k, v in ticket.items() if k not in TICKET_LISTED]
     planning = _dict(trace_data.get("planning"))
     trace.planning_steps = [_text(step) for step in _list(planning.get("steps"))]
     trace.planning = [Field(str(k), _text(v)) for k, v in planning.items() if k != "steps"]

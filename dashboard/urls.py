@@ -51,4 +51,5 @@ account_urlpatterns = [
     path("email/", accounts.email_management_closed, name="account_email"),
     path("password/reset/", accounts.password_reset, name="account_reset_password"),
     path("notifications/", accounts.notification_settings, name="account_notifications"),
+    path("preferences/", accounts.preferences, name="account_preferences"),
 ]

@@ -32,7 +32,11 @@ from collector.models import Client, LogStatus
 from collector.readmodel.facts import DURATION_RELATIVE_ERROR
 from dashboard import charts
 from dashboard.forms import PERIODS, DashboardFilterForm, LogFilterForm
-from dashboard.monitors.selectors.alerts import chart_markers, compare_url
+from dashboard.monitors.selectors.alerts import (
+    alert_unresolved_list,
+    chart_markers,
+    compare_url,
+)
 from dashboard.rendering import render_page
 from dashboard.reviews.forms import VerdictForm, queue_state_from_param
 from dashboard.reviews.selectors import (
@@ -51,6 +55,7 @@ from dashboard.selectors import (
     client_has_logs,
     client_list_for_user,
     client_overview_all_unscoped,
+    client_silence,
     log_export_queryset,
     log_page,
     log_runs_for_ticket,
@@ -60,8 +65,10 @@ from dashboard.selectors import (
 )
 from dashboard.selectors.compare import version_previous
 from dashboard.selectors.logs import DEFAULT_SORT, EXPORT_COLUMNS
+from dashboard.selectors.overview import overview_totals
 from dashboard.selectors.replica import replica_status
 from dashboard.selectors.verdicts import client_verdict_figures
+from dashboard.templatetags.dashboard_format import change_rounds_to_zero
 from dashboard.trace import trace_from_document
 from flusso_site.errors import ApplicationError
 from flusso_site.routers import read_database, replica_reads
@@ -69,6 +76,8 @@ from flusso_site.routers import read_database, replica_reads
 # Rows fetched per database round trip while streaming an export: large enough to keep
 # round trips few, small enough that memory stays flat.
 EXPORT_CHUNK_SIZE = 2000
+# Unresolved alerts named in the client dashboard's banner (the alerts page has them all).
+DASHBOARD_ALERTS_SHOWN = 5
 LOGS_PER_PAGE = 50
 OVERVIEW_SORTS = {
     "name",
@@ -129,22 +138,7 @@ def _overview(request: HttpRequest) -> HttpResponse:
         return (value is None) != descending, value if value is not None else 0
 
     rows.sort(key=sort_key, reverse=descending)
-    totals = {
-        name: sum(getattr(r, name) for r in rows)
-        for name in (
-            "runs_24h",
-            "successes_24h",
-            "runs_7d",
-            "successes_7d",
-            "runs_30d",
-            "successes_30d",
-            "errors_30d",
-            "open_alerts",
-        )
-    }
-    for span in ("24h", "7d", "30d"):
-        runs = totals[f"runs_{span}"]
-        totals[f"success_rate_{span}"] = totals[f"successes_{span}"] / runs if runs else None
+    totals = overview_totals(rows)
     return render_page(
         request,
         "dashboard/overview.html",
@@ -166,38 +160,44 @@ APPROX = f"within {DURATION_RELATIVE_ERROR:.0%}, from a histogram"
 
 
 def _kpi_cards(kpis: Kpis) -> list[dict[str, Any]]:
-    """The cards in page order: (label, values, format, whether up is good)."""
+    """The cards in page order: (label, values, format, whether up is good).
+
+    A change is coloured only when it shows as non-zero at the card's precision; when the
+    previous period has no runs at all, no card compares (the page says so once).
+    """
     cur, prev = kpis.current, kpis.previous
     specs = [
-        ("Tickets processed", "runs", "int", True, "workflow runs"),
-        ("Success rate", "success_rate", "pct", True, f"{cur.successes} successful runs"),
+        ("Runs", "runs", "int", True, "workflow runs; a ticket run twice counts twice"),
+        ("Success rate", "success_rate", "pct", True, f"{cur.successes:,} successful runs"),
+        # Neutral: an escalation is right or wrong only against a verdict.
+        ("Escalation rate", "escalation_rate", "pct", None, f"{cur.escalations:,} escalated"),
         ("Avg confidence", "avg_confidence", "ratio", True, ""),
         ("Avg hallucination risk", "avg_hallucination_risk", "ratio", False, ""),
         ("Median execution time", "median_execution_seconds", "approx_seconds", False, APPROX),
         ("p95 execution time", "p95_execution_seconds", "approx_seconds", False, APPROX),
         ("Avg ReAct iterations", "avg_react_iterations", "decimal", None, ""),
     ]
+    compare = prev.runs > 0
     cards = []
     for label, name, kind, up_is_good, note in specs:
         current, previous = getattr(cur, name), getattr(prev, name)
         change = None
-        if current is not None and previous is not None:
+        if compare and current is not None and previous is not None:
             change = current - previous
-        trend = ""
-        if change and up_is_good is not None:
-            trend = "good" if (change > 0) == up_is_good else "bad"
-        cards.append(
-            {
-                "key": name,
-                "label": label,
-                "value": current,
-                "previous": previous,
-                "change": change,
-                "kind": kind,
-                "trend": trend,
-                "note": note,
-            }
-        )
+        card = {
+            "key": name,
+            "label": label,
+            "value": current,
+            "previous": previous,
+            "change": change,
+            "compare": compare,
+            "kind": kind,
+            "trend": "",
+            "note": note,
+        }
+        if change and up_is_good is not None and not change_rounds_to_zero(card):
+            card["trend"] = "good" if (change > 0) == up_is_good else "bad"
+        cards.append(card)
     return cards
 
 
@@ -244,6 +244,9 @@ def client_dashboard(request: HttpRequest, *, client: Client) -> HttpResponse:
         "filters": filters,
         "options": numbers.options,
         "cards": _kpi_cards(numbers.kpis),
+        "previous_window": filters.window.previous,
+        "small_sample_runs": charts.SMALL_SAMPLE_RUNS,
+        "has_previous": numbers.kpis.previous.runs > 0,
         "charts": {
             "volume": charts.volume_chart(series, markers),
             "success": charts.success_rate_chart(series, markers),
@@ -257,6 +260,8 @@ def client_dashboard(request: HttpRequest, *, client: Client) -> HttpResponse:
         "errors_node_chart": charts.errors_chart(by_node) if by_node else "",
         "logs_url": _logs_url(client, filters),
         "markers": found,
+        "silent_since": client_silence(client=client),
+        "open_alerts": alert_unresolved_list(client=client, limit=DASHBOARD_ALERTS_SHOWN),
         "compare_url": _compare_url(client, filters, numbers.options["versions"], form),
     }
     context |= _verdict_context(client=client, filters=filters)

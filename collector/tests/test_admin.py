@@ -147,3 +147,44 @@ def test_a_key_without_a_scope_is_refused_in_admin_and_nothing_is_created(staff)
     assert response.status_code == 200
     assert b"at least one scope" in response.content
     assert not ApiKey.objects.exists()
+
+
+def test_the_client_list_shows_log_counts_last_log_and_a_dashboard_link(staff):
+    import datetime as dt
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    busy = ClientFactory(slug="acme")
+    ClientFactory(slug="globex")
+    newest = (timezone.now() - dt.timedelta(days=2)).replace(microsecond=0)
+    for days in (2, 5, 40):
+        WorkflowLogFactory(client=busy, timestamp=newest - dt.timedelta(days=days - 2))
+    WorkflowLogFactory(client=busy, timestamp=timezone.now() - dt.timedelta(seconds=5))
+    with CaptureQueriesContext(connection) as queries:
+        response = staff.get(reverse("admin:collector_client_changelist"))
+    html = response.content.decode()
+    rows = {
+        slug: re.search(rf"<tr[^>]*>(?:(?!</tr>).)*{slug}(?:(?!</tr>).)*</tr>", html, re.S)[0]
+        for slug in ("acme", "globex")
+    }
+    assert re.search(r'class="field-log_count">4<', rows["acme"])
+    assert re.search(r'class="field-log_count">0<', rows["globex"])
+    assert 'class="field-last_log">never<' in rows["globex"]
+    assert timezone.localtime(timezone.now()).strftime("%Y-%m-%d") in rows["acme"]
+    assert reverse("dashboard:client", args=["acme"]) in rows["acme"]
+    # Read from the read model: nothing counts the log table.
+    log_table = WorkflowLogFactory._meta.model._meta.db_table
+    assert not [q["sql"] for q in queries if "COUNT" in q["sql"].upper() and log_table in q["sql"]]
+
+
+def test_the_client_change_page_offers_to_create_a_key_and_open_the_dashboard(staff):
+    client = ClientFactory(slug="acme")
+    html = staff.get(reverse("admin:collector_client_change", args=[client.pk])).content.decode()
+    assert f"{reverse('admin:collector_apikey_add')}?client={client.pk}" in html
+    assert "Create a key" in html
+    assert reverse("dashboard:client", args=["acme"]) in html
+    # The add page has no client yet: no link to a key for nobody.
+    add = staff.get(reverse("admin:collector_client_add")).content.decode()
+    assert "Save the client first." in add

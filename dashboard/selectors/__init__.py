@@ -15,7 +15,11 @@ from dashboard.selectors.logs import (
     log_page,
     log_runs_for_ticket,
 )
-from dashboard.selectors.overview import ClientOverviewRow, client_overview_all_unscoped
+from dashboard.selectors.overview import (
+    ClientOverviewRow,
+    client_overview_all_unscoped,
+    client_silence,
+)
 from dashboard.selectors.stats import (
     CalibrationBucket,
     DashboardFilters,
@@ -69,6 +73,7 @@ __all__ = [
     "client_kpis",
     "client_list_for_user",
     "client_overview_all_unscoped",
+    "client_silence",
     "client_time_series",
     "log_detail",
     "log_export_queryset",

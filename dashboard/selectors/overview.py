@@ -44,6 +44,9 @@ class ClientOverviewRow:
     successes_30d: int = 0
     errors_30d: int = 0
     avg_confidence_30d: float | None = None
+    # What the average is made of, so the all-clients total weighs each client by its runs.
+    confidence_sum_30d: float = 0.0
+    confidence_runs_30d: int = 0
     last_log_at: datetime | None = None
     silent_since: timedelta | None = None
     # Unresolved (open or acknowledged) alerts.
@@ -73,6 +76,33 @@ class ClientOverviewRow:
         return self.silent_since is not None
 
 
+def overview_totals(rows: list[ClientOverviewRow]) -> dict[str, float | int | None]:
+    """The all-clients row: sums, success rates of the sums, and the average confidence
+    over every client's runs (each client weighed by its runs with a confidence)."""
+    totals: dict[str, float | int | None] = {
+        name: sum(getattr(r, name) for r in rows)
+        for name in (
+            "runs_24h",
+            "successes_24h",
+            "runs_7d",
+            "successes_7d",
+            "runs_30d",
+            "successes_30d",
+            "errors_30d",
+            "open_alerts",
+        )
+    }
+    for span in ("24h", "7d", "30d"):
+        totals[f"success_rate_{span}"] = _rate(
+            int(totals[f"successes_{span}"] or 0), int(totals[f"runs_{span}"] or 0)
+        )
+    confidence_runs = sum(r.confidence_runs_30d for r in rows)
+    totals["avg_confidence_30d"] = (
+        sum(r.confidence_sum_30d for r in rows) / confidence_runs if confidence_runs else None
+    )
+    return totals
+
+
 def _silence(
     *, runs_30d: int, last: datetime | None, steady: bool, is_active: bool, now: datetime
 ) -> timedelta | None:
@@ -93,26 +123,32 @@ def _silence(
     return quiet if quiet > threshold else None
 
 
-def _last_logs(*, now: datetime) -> dict[int, tuple[datetime | None, bool]]:
+def _last_logs(
+    *, now: datetime, client: Client | None = None
+) -> dict[int, tuple[datetime | None, bool]]:
     """Per client: (its newest log up to now, whether it has SILENCE_MIN_RUNS logs up to now).
 
     The current hour is read raw (a log dated later this hour is in its rollup row but is
     not "up to now"). The hours before come from the compacted rows over all environments,
     newest first (a few index entries per client however old its last log is), and from
     the deltas not compacted yet (a handful: compaction runs every few seconds). A
-    constant number of queries for every client.
+    constant number of queries for every client, or for ``client`` alone when given.
     """
     current_hour = hour_floor(now)
+    logs, rollups, clients_qs = WorkflowLog.objects.all(), Rollup.objects.all(), Client.objects
+    if client is not None:
+        logs, rollups = WorkflowLog.objects.for_client(client), Rollup.objects.for_client(client)
+        clients_qs = Client.objects.filter(pk=client.pk)
     recent = {
         row["client_id"]: (row["newest"], row["n"])
-        for row in WorkflowLog.objects.filter(timestamp__gte=current_hour, timestamp__lte=now)
+        for row in logs.filter(timestamp__gte=current_hour, timestamp__lte=now)
         .values("client_id")
         .annotate(n=Count("id"), newest=Max("timestamp"))
         .order_by()
     }
     pending: dict[int, tuple[datetime | None, int]] = {}
     for row in (
-        Rollup.objects.filter(grain="h", compacted=False, start__lt=current_hour)
+        rollups.filter(grain="h", compacted=False, start__lt=current_hour)
         .values("client_id", "start")
         .annotate(n=Sum("runs"), newest=Max("last_at"))
         .order_by()
@@ -126,7 +162,7 @@ def _last_logs(*, now: datetime) -> dict[int, tuple[datetime | None, bool]]:
         .filter(grain="H", start__lt=current_hour, runs__gt=0)
         .order_by("-start")
     )
-    clients = Client.objects.annotate(
+    clients = clients_qs.annotate(
         last_before=Subquery(hours.values("last_at")[:1]),
         # A client with SILENCE_MIN_RUNS hours of logs has at least as many logs.
         steady_hour=Subquery(hours.values("start")[SILENCE_MIN_RUNS - 1 : SILENCE_MIN_RUNS]),
@@ -195,6 +231,8 @@ def client_overview_all_unscoped(*, now: datetime | None = None) -> list[ClientO
                 "avg_confidence_30d": (
                     month["conf_sum"] / month["conf_n"] if month["conf_n"] else None
                 ),
+                "confidence_sum_30d": float(month["conf_sum"]),
+                "confidence_runs_30d": int(month["conf_n"]),
             }
         last_log_at, steady = last_logs.get(c["id"], (None, False))
         rows.append(
@@ -230,3 +268,23 @@ def _verdicts_30d(client_ids: list[int], span: reads.Span) -> dict[int, tuple[in
         reviewed, correct = found.get(client_id, (0, 0))
         found[client_id] = (reviewed + counts.reviewed, correct + counts.judged_correct)
     return found
+
+
+# One client's own dashboard -------------------------------------------------------------
+
+
+def client_silence(*, client: Client, now: datetime | None = None) -> timedelta | None:
+    """How long ``client`` has been quiet when it has gone silent (the owner overview's
+    rule, ``_silence``), else None: the read model's newest hours and one 30-day total."""
+    now = now or timezone.now()
+    with reads.read_snapshot():
+        last, steady = _last_logs(now=now, client=client).get(client.pk, (None, False))
+        if last is None or not steady or not client.is_active:
+            return None
+        month = reads.totals_by_client(
+            [client.pk], {"30d": reads.Span(now - timedelta(days=30), now)}, ("runs",)
+        )
+    runs_30d = int(month[client.pk]["30d"]["runs"]) if client.pk in month else 0
+    return _silence(
+        runs_30d=runs_30d, last=last, steady=steady, is_active=client.is_active, now=now
+    )

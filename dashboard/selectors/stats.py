@@ -89,8 +89,11 @@ def client_filter_options(*, client: Client, window: Window) -> dict[str, list[s
 
 @dataclass(frozen=True)
 class KpiValues:
-    runs: int = 0  # tickets processed: each run of the workflow processes one ticket
+    # Runs of the workflow; a ticket run twice counts twice (the read model has no
+    # distinct-ticket count: see docs/dashboard.md).
+    runs: int = 0
     successes: int = 0
+    escalations: int = 0
     avg_confidence: float | None = None
     avg_hallucination_risk: float | None = None
     median_execution_seconds: float | None = None
@@ -100,6 +103,10 @@ class KpiValues:
     @property
     def success_rate(self) -> float | None:
         return _rate(self.successes, self.runs)
+
+    @property
+    def escalation_rate(self) -> float | None:
+        return _rate(self.escalations, self.runs)
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,7 @@ def _kpi_values(total: reads.Totals, durations: dict[int, int]) -> KpiValues:
     return KpiValues(
         runs=int(total["runs"]),
         successes=int(total["n_success"]),
+        escalations=int(total[STATUS_COLUMNS[LogStatus.ESCALATED]]),
         avg_confidence=_mean(total, "conf"),
         avg_hallucination_risk=_mean(total, "risk"),
         median_execution_seconds=percentile_from_histogram(durations, 0.5),
@@ -152,10 +160,17 @@ class SeriesPoint:
     by_status: dict[str, int] = field(default_factory=dict)
     avg_confidence: float | None = None
     avg_hallucination_risk: float | None = None
+    # The part of the bucket inside the window, when the window starts or ends inside it
+    # (the current hour or day of a rolling period): its figures are not a whole bucket's.
+    covered: tuple[datetime, datetime] | None = None
 
     @property
     def success_rate(self) -> float | None:
         return _rate(self.by_status.get(LogStatus.SUCCESS, 0), self.total)
+
+    @property
+    def partial(self) -> bool:
+        return self.covered is not None
 
 
 def _buckets(window: Window, hourly: bool) -> list[datetime]:
@@ -187,14 +202,20 @@ def client_time_series(*, client: Client, filters: DashboardFilters) -> list[Ser
     """
     window = filters.window
     starts = _buckets(window, window.hourly)
+    ends = [*starts[1:], _bucket_end(starts[-1], window.hourly)] if starts else []
     spans = [
         reads.Span(max(start, window.start), min(end, window.end))
-        for start, end in zip(starts, [*starts[1:], window.end], strict=True)
+        for start, end in zip(starts, ends, strict=True)
     ]
     points = []
-    for start, total in zip(
-        starts, reads.series(_scope(client=client, filters=filters), spans), strict=True
+    for start, end, span, total in zip(
+        starts,
+        ends,
+        spans,
+        reads.series(_scope(client=client, filters=filters), spans),
+        strict=True,
     ):
+        whole = span.start == start and span.end == end
         points.append(
             SeriesPoint(
                 bucket=start,
@@ -202,9 +223,19 @@ def client_time_series(*, client: Client, filters: DashboardFilters) -> list[Ser
                 by_status={s: int(total[STATUS_COLUMNS[s]]) for s in STATUSES},
                 avg_confidence=_mean(total, "conf"),
                 avg_hallucination_risk=_mean(total, "risk"),
+                covered=None if whole else (span.start, span.end),
             )
         )
     return points
+
+
+def _bucket_end(start: datetime, hourly: bool) -> datetime:
+    """Where the bucket starting at ``start`` ends (the next local midnight for a day)."""
+    if hourly:
+        return start + timedelta(hours=1)
+    tz = timezone.get_current_timezone()
+    next_day = start.astimezone(tz).date() + timedelta(days=1)
+    return timezone.make_aware(datetime.combine(next_day, time.min), tz)
 
 
 @dataclass(frozen=True)

@@ -65,28 +65,42 @@ def kpi(value: Any, kind: str) -> str:
     return f"{value:.1f}"
 
 
+def _change_size(change: float, previous: float, kind: str) -> str:
+    """The size of a change at the precision its card shows."""
+    size = abs(change)
+    if kind == "pct":
+        return f"{size * 100:.1f} pts"
+    if kind == "int":
+        return f"{size / previous * 100:.0f}%" if previous else f"{size:,}"
+    if kind == "ratio":
+        return f"{size:.2f}"
+    if kind == "seconds":
+        return seconds(size)
+    if kind == "approx_seconds":
+        return approx_seconds(size)
+    return f"{size:.1f}"
+
+
+def change_rounds_to_zero(card: dict[str, Any]) -> bool:
+    """Whether the card's change shows as zero at the card's precision (then it is neutral:
+    neither good nor bad, whatever its sign before rounding)."""
+    change = card["change"]
+    if change is None:
+        return False
+    text = _change_size(change, card["previous"], card["kind"])
+    return not any(ch in "123456789" for ch in text)
+
+
 @register.filter
 def kpi_change(card: dict[str, Any]) -> str:
     """The change against the previous period: points for rates, relative for counts."""
     change, previous, kind = card["change"], card["previous"], card["kind"]
     if change is None:
         # Either side may be missing (no runs, or none with the metric).
-        return "no data in this period" if card["value"] is None else "no previous data"
-    size = abs(change)
-    if kind == "pct":
-        text = f"{size * 100:.1f} pts"
-    elif kind == "int":
-        text = f"{size / previous * 100:.0f}%" if previous else f"{size:,}"
-    elif kind == "ratio":
-        text = f"{size:.2f}"
-    elif kind == "seconds":
-        text = seconds(size)
-    elif kind == "approx_seconds":
-        text = approx_seconds(size)
-    else:
-        text = f"{size:.1f}"
+        return "no data in this period" if card["value"] is None else "no previous value"
+    text = _change_size(change, previous, kind)
     # A change that rounds to zero shows no direction.
-    if not any(ch in "123456789" for ch in text):
+    if change_rounds_to_zero(card):
         return f"\u00b1{text}"
     return ("+" if change > 0 else "\u2212") + text
 

@@ -60,7 +60,7 @@ def page_kpis(client, query: dict):
 
 
 # Every figure the KPI cards have: a figure added to KpiValues must reach the API too.
-KPI_FIGURES = [f.name for f in dataclasses.fields(KpiValues)] + ["success_rate"]
+KPI_FIGURES = [f.name for f in dataclasses.fields(KpiValues)] + ["success_rate", "escalation_rate"]
 
 
 # Stats ----------------------------------------------------------------------------------
@@ -89,6 +89,8 @@ def test_stats_of_a_custom_range_count_what_was_counted_by_hand(fixed, reader):
     current, previous = body["current"], body["previous"]
     assert (current["runs"], current["successes"], current["success_rate"]) == (6, 3, 0.5)
     assert (previous["runs"], previous["successes"]) == (2, 1)
+    # L5 is the window's one ESCALATED run.
+    assert (current["escalations"], current["escalation_rate"]) == (1, 1 / 6)
     assert dt.datetime.fromisoformat(current["start"]) == WINDOW_START
     assert dt.datetime.fromisoformat(current["end"]) == WINDOW_END
     assert dt.datetime.fromisoformat(previous["end"]) == WINDOW_START

@@ -5,7 +5,9 @@ Each page visited is saved to test-artifacts/screenshots/ for a person to look a
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,9 +65,29 @@ def demo():
     return {role.split()[0]: (email, password) for role, email, password in result.logins}
 
 
+DOCS_SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
+
+
 def shot(page: Page, name: str, *, full_page: bool = True) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+    # The README's copies, refreshed on request only (a test run must not change the tree).
+    docs_copy = DOCS_SCREENSHOTS / f"{name}.png"
+    if os.environ.get("UPDATE_DOCS_SCREENSHOTS") and docs_copy.exists():
+        shutil.copyfile(SCREENSHOTS / f"{name}.png", docs_copy)
+
+
+# Whether every KPI card's value starts at the same height as the others in its row,
+# whatever the lengths of their labels.
+KPI_VALUES_ALIGNED = """() => {
+  const rows = {};
+  for (const card of document.querySelectorAll(".kpi")) {
+    const top = Math.round(card.getBoundingClientRect().top);
+    const value = card.querySelector(".kpi-value").getBoundingClientRect().top;
+    (rows[top] ??= []).push(value);
+  }
+  return Object.values(rows).every((v) => Math.max(...v) - Math.min(...v) < 1);
+}"""
 
 
 def log_in(page: Page, base: str, email: str, password: str) -> None:
@@ -90,6 +112,13 @@ def test_client_user_logs_in_sees_charts_filters_logs_opens_a_log_and_logs_out(
     expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible()
     expect(page.locator(".js-plotly-plot")).to_have_count(CHARTS_ON_DASHBOARD)
     expect(page.get_by_test_id("kpi-runs")).not_to_have_text("—")
+    # The eight cards in one row, their values level.
+    tops = {round(box["y"]) for box in (c.bounding_box() for c in page.locator(".kpi").all())}
+    assert len(tops) == 1, tops
+    assert page.evaluate(KPI_VALUES_ALIGNED)
+    # The top bar is one row on a laptop screen too.
+    bar = page.locator("header.topbar").bounding_box()
+    assert bar is not None and bar["height"] < 60, bar
     shot(page, "client-dashboard")
 
     # The period picker keeps its choice in the URL.
@@ -280,4 +309,137 @@ def test_the_owner_pages_admin_and_api_docs_run_under_the_csp_without_a_violatio
     expect(page.locator(".opblock").first).to_be_visible()
     shot(page, "api-docs", full_page=False)
 
+    assert problems == [], "\n".join(problems)
+
+
+# Phone widths ---------------------------------------------------------------------------
+
+PHONE = {"width": 390, "height": 844}
+
+# Problems a phone reader would see, found in the page itself: sideways overflow, text
+# boxes drawn over one another (page text, and each chart's tick, legend and bar labels),
+# and table columns cut off where nothing scrolls to them.
+LAYOUT_PROBLEMS = """() => {
+  const problems = [];
+  const root = document.documentElement;
+  if (root.scrollWidth > window.innerWidth) {
+    problems.push(`page is ${root.scrollWidth}px wide in a ${window.innerWidth}px window`);
+  }
+  const visible = (el) => {
+    const r = el.getBoundingClientRect();
+    const style = getComputedStyle(el);
+    return r.width > 1 && r.height > 1 && style.visibility !== "hidden" && style.opacity !== "0";
+  };
+  const overlap = (a, b) => {
+    const x = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+    const y = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+    return x > 2 && y > 2;
+  };
+  // An open menu covers the page by design: its links are checked among themselves.
+  const layer = (el) => el.closest(".topbar-menu-panel");
+  const clash = (elements, where) => {
+    // Each line box of a wrapped inline element is a box of its own.
+    const boxes = elements.filter(visible).map((el) => [el, [...el.getClientRects()]]);
+    const touch = (ra, rb) => ra.some((a) => rb.some((b) => overlap(a, b)));
+    for (let i = 0; i < boxes.length; i++) {
+      for (let j = i + 1; j < boxes.length; j++) {
+        const [a, ra] = boxes[i], [b, rb] = boxes[j];
+        if (a.contains(b) || b.contains(a) || layer(a) !== layer(b) || !touch(ra, rb)) continue;
+        problems.push(`${where}: "${a.textContent.trim().slice(0, 30)}" overlaps `
+          + `"${b.textContent.trim().slice(0, 30)}"`);
+      }
+    }
+  };
+  // Page text: leaf elements holding text, outside charts and closed menus.
+  const leaves = [...document.querySelectorAll("header *, main *")].filter((el) =>
+    el.children.length === 0 && el.textContent.trim() && !["OPTION", "SCRIPT", "STYLE"]
+      .includes(el.tagName) && !el.closest(".plotly-chart, .js-plotly-plot, .visually-hidden")
+      && !el.closest("details:not([open]) > :not(summary)"));
+  clash(leaves, "page");
+  for (const chart of document.querySelectorAll(".js-plotly-plot")) {
+    const labels = [...chart.querySelectorAll(
+      ".xtick text, .ytick text, .legendtext, .g-xtitle text, .g-ytitle text, .textpoint text"
+    )].filter((el) => el.textContent.trim());
+    clash(labels, `chart "${chart.closest(".card")?.querySelector("h2,h3")?.textContent ?? ""}"`);
+  }
+  // Table columns: a table wider than its box needs a box that scrolls to its columns.
+  for (const table of document.querySelectorAll("main table")) {
+    let box = table;
+    while (box && box !== document.body) {
+      const style = getComputedStyle(box);
+      if (["auto", "scroll"].includes(style.overflowX)) break;
+      if (["hidden", "clip"].includes(style.overflowX) && table.scrollWidth > box.clientWidth) {
+        problems.push(`table ${table.dataset.testid ?? ""}: columns hidden by its box`);
+        break;
+      }
+      box = box.parentElement;
+    }
+    const last = table.querySelector("tr > :last-child");
+    if (last && !visible(last) && last.textContent.trim()) {
+      problems.push(`table ${table.dataset.testid ?? ""}: its last column is not shown`);
+    }
+  }
+  return problems;
+}"""
+
+
+def phone_problems(page: Page, name: str) -> list[str]:
+    shot(page, f"phone-{name}")
+    return [f"{name}: {p}" for p in page.evaluate(LAYOUT_PROBLEMS)]
+
+
+def test_every_dashboard_page_reads_right_at_390_px(live_server, browser, demo):
+    """No sideways scrolling, no label drawn over another, no table column out of reach,
+    and the top bar one row with its links in a menu."""
+    from dashboard.monitors.tests.factories import AlertFactory, MonitorFactory
+
+    aurora = ClientFactory._meta.model.objects.get(slug="aurora-home")
+    AlertFactory(monitor=MonitorFactory(client=aurora))
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    base = live_server.url
+    ClientFactory(slug="newco", name="NewCo Appliances")  # no logs: the empty state
+    page.goto(f"{base}/accounts/login/")
+    problems = phone_problems(page, "login")
+    email, password = demo["owner"]
+    log_in(page, base, email, password)
+    expect(page.get_by_test_id("overview-table")).to_be_visible()
+
+    problems += phone_problems(page, "owner-overview")
+    # The top bar is one row: its menu, not a wrapped list of links.
+    bar = page.locator("header.topbar").bounding_box()
+    assert bar is not None and bar["height"] < 60, bar
+    expect(page.locator("header.topbar > nav.nav")).to_be_hidden()
+    page.get_by_test_id("topbar-menu").locator("summary").click()
+    expect(
+        page.get_by_test_id("topbar-menu").get_by_role("link", name="Weekly report")
+    ).to_be_visible()
+    problems += phone_problems(page, "menu-open")
+    page.get_by_test_id("topbar-menu").locator("summary").click()
+
+    client_pages = {
+        "client-dashboard": "/dashboard/aurora-home/",
+        "client-dashboard-24h": "/dashboard/aurora-home/?period=24h",
+        "logs": "/dashboard/aurora-home/logs/",
+        "alerts": "/dashboard/aurora-home/alerts/",
+        "report": "/dashboard/aurora-home/report/",
+        "compare": "/dashboard/aurora-home/compare/",
+        "owner-report": "/dashboard/report/",
+        "owner-compare": "/dashboard/compare/",
+        "empty-state": "/dashboard/newco/",
+        "preferences": "/accounts/preferences/",
+        "notifications": "/accounts/notifications/",
+    }
+    for name, path in client_pages.items():
+        page.goto(base + path)
+        if page.locator(".plotly-chart").count():
+            expect(page.locator("html[data-charts-drawn=true]")).to_have_count(1)
+        problems += phone_problems(page, name)
+        if page.locator(".kpi").count() and not page.evaluate(KPI_VALUES_ALIGNED):
+            problems.append(f"{name}: KPI values not level")
+    page.goto(base + "/dashboard/aurora-home/logs/")
+    page.locator("table.logs tbody tr a").first.click()
+    expect(page.get_by_test_id("detail-status")).to_be_visible()
+    problems += phone_problems(page, "log-detail")
+    context.close()
     assert problems == [], "\n".join(problems)

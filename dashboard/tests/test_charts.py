@@ -123,3 +123,104 @@ def test_plotly_js_is_served_by_the_running_server(live_server):
         head = response.read(200)
     assert response.status == 200
     assert b"plotly" in head.lower()
+
+
+# Reading right: partial buckets, counts, whole-number ticks, small samples ---------------
+
+STATUSES_EMPTY = {"SUCCESS": 0, "FAILED": 0, "ERROR": 0, "ESCALATED": 0}
+DAY3 = dt.datetime(2026, 11, 3, tzinfo=dt.UTC)
+# The current day of a rolling period: only its first 14 h 30 min are in the period.
+PARTIAL = [
+    SeriesPoint(bucket=DAY1, total=300, by_status=STATUSES_EMPTY | {"SUCCESS": 300}),
+    SeriesPoint(bucket=DAY2, total=3, by_status=STATUSES_EMPTY | {"SUCCESS": 2, "FAILED": 1}),
+    SeriesPoint(
+        bucket=DAY3,
+        total=40,
+        by_status=STATUSES_EMPTY | {"SUCCESS": 20, "FAILED": 20},
+        covered=(DAY3, DAY3 + dt.timedelta(hours=14, minutes=30)),
+    ),
+]
+
+
+def test_the_partial_day_is_faded_hatched_and_says_why_in_its_hover():
+    success = next(t for t in charts.volume_figure(PARTIAL)["data"] if t["name"] == "Success")
+    assert success["marker"]["opacity"] == [1, 1, charts.PARTIAL_OPACITY]
+    assert success["marker"]["pattern"]["shape"] == ["", "", "/"]
+    assert "partial" not in success["hovertemplate"][0]
+    assert (
+        "partial: only 2026-11-03 00:00\u201314:30 is in the period" in success["hovertemplate"][2]
+    )
+
+
+def test_a_partial_point_of_a_line_is_an_open_marker_on_a_dotted_segment():
+    data = charts.success_rate_figure(PARTIAL)["data"]
+    main, segment, marker = data
+    # The solid line stops at the last whole day.
+    assert main["y"] == [1.0, 2 / 3, None]
+    assert segment["line"]["dash"] == "dot"
+    assert segment["x"] == [DAY2.isoformat(), DAY3.isoformat()]
+    assert segment["y"] == [2 / 3, 0.5]
+    assert marker["marker"]["symbol"] == "circle-open"
+    assert marker["y"] == [0.5]
+    assert "partial" in marker["hovertemplate"][0]
+
+
+def test_a_rate_from_few_runs_is_faded_and_its_hover_gives_the_runs():
+    main = charts.success_rate_figure(PARTIAL)["data"][0]
+    assert main["marker"]["opacity"] == [1, charts.SMALL_OPACITY, 1]
+    assert main["customdata"] == [300, 3, 40]
+    assert "of %{customdata} runs" in main["hovertemplate"][0]
+    assert f"fewer than {charts.SMALL_SAMPLE_RUNS} runs" in main["hovertemplate"][1]
+    assert "fewer than" not in main["hovertemplate"][0]
+
+
+def test_calibration_bars_are_labelled_with_their_runs_and_small_ones_are_hatched():
+    calibration = [
+        CalibrationBucket(0.0, 0.5, 3, 1),
+        CalibrationBucket(0.5, 0.9, 300, 240),
+        CalibrationBucket(0.9, 1.0, 0, 0),
+    ]
+    bars, _ = charts.calibration_figure(calibration)["data"]
+    assert bars["text"] == ["n=3", "n=300", ""]
+    assert bars["textposition"] == "outside"
+    assert bars["marker"]["opacity"] == [charts.SMALL_OPACITY, 1, 1]
+    assert bars["marker"]["pattern"]["shape"] == ["/", "", ""]
+    assert "fewer than 30 runs" in bars["hovertemplate"][0]
+
+
+def test_run_counts_have_whole_number_ticks():
+    few = charts.volume_figure(POINTS)["layout"]["yaxis"]
+    assert few["tickformat"] == ",d"
+    # At most 4 runs: ticks one apart, never on halves.
+    assert few["dtick"] == 1 and few["tick0"] == 0
+    many = charts.volume_figure(PARTIAL)["layout"]["yaxis"]
+    assert many["tickformat"] == ",d" and "dtick" not in many
+    histogram = [HistogramBucket("0-2 s", 0, 2, 2)]
+    assert charts.execution_time_figure(histogram)["layout"]["yaxis"]["dtick"] == 1
+    errors = charts.errors_figure([ErrorGroup("Timeout", 3, DAY1)])["layout"]["xaxis"]
+    assert errors["dtick"] == 1
+
+
+def test_the_favicon_is_named_by_every_page_and_favicon_ico_answers_it(live_server):
+    """Browsers ask for /favicon.ico where a page names none (admin, the API docs)."""
+    from urllib.request import urlopen
+
+    from django.template.loader import get_template
+
+    favicon = static("favicon.svg")
+    assert f'<link rel="icon" href="{favicon}" type="image/svg+xml">' in (
+        get_template("base.html").template.source.replace("{% static 'favicon.svg' %}", favicon)
+    )
+    with urlopen(live_server.url + "/favicon.ico") as response:
+        body = response.read()
+    assert response.status == 200
+    assert response.url.endswith(favicon)
+    assert response.headers["Content-Type"].startswith("image/svg+xml")
+    assert body.startswith(b"<svg")
+
+
+def test_a_mean_is_over_its_runs_and_a_rate_of_them_in_the_hover():
+    rate = charts.success_rate_figure(PARTIAL)["data"][0]["hovertemplate"][0]
+    mean = charts.quality_figure(PARTIAL)["data"][0]["hovertemplate"][0]
+    assert "%{y:.1%} of %{customdata} runs" in rate
+    assert "%{y:.2f} over %{customdata} runs" in mean

@@ -483,3 +483,35 @@ def test_daily_buckets_start_at_local_midnight_across_a_daylight_saving_change(c
     series = client_time_series(client=client_a, filters=DashboardFilters(window=window))
     assert [(p.bucket.day, p.bucket.hour) for p in series] == [(d, 0) for d in range(24, 29)]
     assert {p.bucket.day: p.total for p in series} == {24: 0, 25: 1, 26: 0, 27: 1, 28: 0}
+
+
+def test_a_rolling_period_marks_its_first_and_current_buckets_as_partial(client_a):
+    now = at(2026, 11, 20, 14, 30)
+    window = Window(now - dt.timedelta(days=7), now)
+    series = client_time_series(client=client_a, filters=DashboardFilters(window=window))
+    assert [p.partial for p in series] == [True, *([False] * 6), True]
+    # Nov 13 from 14:30, and the current day up to now.
+    assert series[0].covered == (window.start, at(2026, 11, 14))
+    assert series[-1].covered == (at(2026, 11, 20), now)
+
+
+def test_a_custom_range_of_whole_days_has_no_partial_bucket(client_a):
+    series = client_time_series(client=client_a, filters=DashboardFilters(window=WINDOW))
+    assert not any(p.partial for p in series)
+    hourly = Window(at(2026, 11, 7, 12), at(2026, 11, 7, 15, 20))
+    series = client_time_series(client=client_a, filters=DashboardFilters(window=hourly))
+    assert [p.partial for p in series] == [False, False, False, True]
+    assert series[-1].covered == (at(2026, 11, 7, 15), at(2026, 11, 7, 15, 20))
+
+
+def test_client_silence_applies_the_overview_rule_to_one_client(client_a, client_b):
+    from dashboard.selectors import client_silence
+
+    for i in range(60):
+        log(client_a, NOW - dt.timedelta(days=5) - dt.timedelta(hours=6 * i))
+    for i in range(100):
+        log(client_b, NOW - dt.timedelta(minutes=30) - dt.timedelta(hours=i))
+    assert client_silence(client=client_a, now=NOW) == dt.timedelta(days=5)
+    assert client_silence(client=client_b, now=NOW) is None
+    rows = {r.slug: r for r in client_overview_all_unscoped(now=NOW)}
+    assert rows["acme"].silent_since == client_silence(client=client_a, now=NOW)

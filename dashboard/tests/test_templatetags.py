@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.templatetags.dashboard_format import kpi_change
+from dashboard.templatetags.dashboard_format import change_rounds_to_zero, kpi_change
 
 
 def card(value, previous, kind="pct"):
@@ -15,7 +15,7 @@ def card(value, previous, kind="pct"):
 @pytest.mark.parametrize(
     ("value", "previous", "text"),
     [
-        (0.5, None, "no previous data"),
+        (0.5, None, "no previous value"),
         (None, 0.5, "no data in this period"),
         (None, None, "no data in this period"),
         (0.5, 0.4, "+10.0 pts"),
@@ -30,3 +30,12 @@ def test_kpi_change_says_which_side_is_missing(value, previous, text):
 def test_kpi_change_of_a_count_is_relative_and_absolute_from_zero():
     assert kpi_change(card(15, 10, "int")) == "+50%"
     assert kpi_change(card(5, 0, "int")) == "+5"
+
+
+def test_a_change_that_rounds_to_zero_at_the_shown_precision_is_zero_without_sign():
+    tiny = card(0.50004, 0.5)
+    assert change_rounds_to_zero(tiny)
+    assert kpi_change(tiny) == "\u00b10.0 pts"
+    assert not change_rounds_to_zero(card(0.5006, 0.5))
+    assert kpi_change(card(0.5006, 0.5)) == "+0.1 pts"
+    assert not change_rounds_to_zero(card(0.5, None))

@@ -224,6 +224,24 @@ def test_the_overview_sorts_by_a_column(http_owner, client_a, client_b):
     assert http_owner.get(reverse("dashboard:home"), {"sort": "evil"}).status_code == 200
 
 
+def test_the_overview_total_confidence_weighs_each_client_by_its_runs(
+    http_owner, client_a, client_b
+):
+    now = at(2026, 11, 20, 12)
+    for hours in (1, 2, 3):
+        log(client_a, now - dt.timedelta(hours=hours), overall_confidence=0.8)
+    log(client_b, now - dt.timedelta(hours=1), overall_confidence=0.2)
+    # A run without a confidence weighs nothing.
+    log(client_b, now - dt.timedelta(hours=2), overall_confidence=None, status="ERROR")
+    with mock.patch("django.utils.timezone.now", return_value=now):
+        html = http_owner.get(reverse("dashboard:home")).content.decode()
+    totals = re.search(r'data-testid="totals">.*?</tr>', html, re.S).group(0)
+    # (3 * 0.8 + 0.2) / 4, not the mean of the two clients' averages (0.50).
+    assert dict(re.findall(r'data-col="(\w+)">(.*?)</td>', totals))["avg_confidence_30d"] == "0.65"
+    assert "Runs with an error 30 d" in html
+    assert ">Errors 30 d" not in html
+
+
 def test_the_overview_warns_about_a_silent_client(http_owner, client_a):
     now = at(2026, 11, 20, 12)
     for i in range(20):
@@ -382,6 +400,10 @@ def test_the_dashboard_query_count_does_not_grow_with_the_data(
     from django.test.utils import CaptureQueriesContext
 
     log(client_a, at(2026, 11, 2), status="FAILED", error_type="A", error_node="n1")
+    # A client that normally sends logs from the start, so the silence check reads its
+    # 30-day total in both counts (a client with fewer logs ever is never "silent").
+    for hour in range(5):
+        log(client_a, at(2026, 11, 1, hour))
 
     def count() -> int:
         with CaptureQueriesContext(connection) as queries:
@@ -395,8 +417,9 @@ def test_the_dashboard_query_count_does_not_grow_with_the_data(
         log(client_a, at(2026, 11, day, 4), environment=f"env{day}", workflow_version=f"v{day}")
     assert count() == small
     # 16 before the alerts: + the nav's open-alert count, the markers' alerts and the
-    # versions' first hours (two rollup reads).
-    with django_assert_max_num_queries(20):
+    # versions' first hours (two rollup reads); + the silence check (the newest hours and
+    # the 30-day total) and the banner's unresolved alerts.
+    with django_assert_max_num_queries(27):
         http_a.get(dashboard_url(client_a), CUSTOM_QUERY)
 
 
@@ -428,3 +451,139 @@ def test_the_volume_chart_title_says_hourly_for_short_windows(http_a, client_a, 
     assert "Hourly volume by status" in day and "Daily volume" not in day
     ten_days = http_a.get(dashboard_url(client_a), CUSTOM_QUERY).content.decode()
     assert "Daily volume by status" in ten_days
+
+
+# KPI cards -------------------------------------------------------------------------------
+
+
+def test_a_kpi_change_that_rounds_to_zero_is_neither_good_nor_bad():
+    from dashboard.selectors import Kpis
+    from dashboard.selectors.stats import KpiValues
+    from dashboard.views import _kpi_cards
+
+    current = KpiValues(runs=10_000, successes=5_001, avg_confidence=0.8001)
+    previous = KpiValues(runs=10_000, successes=5_000, avg_confidence=0.7)
+    cards = {c["key"]: c for c in _kpi_cards(Kpis(current=current, previous=previous))}
+    # 50.01% against 50.00%: +0.01 pts shows as ±0.0 pts, so it is not coloured.
+    assert cards["success_rate"]["change"] > 0
+    assert cards["success_rate"]["trend"] == ""
+    # A visible change keeps its colour.
+    assert cards["avg_confidence"]["trend"] == "good"
+
+
+def test_a_period_without_a_previous_one_says_so_once(http_a, client_a):
+    log(client_a, at(2026, 11, 2))
+    html = http_a.get(dashboard_url(client_a), CUSTOM_QUERY).content.decode()
+    assert "No runs in the previous period" in html
+    assert html.count("No runs in the previous period") == 1
+    assert "vs previous" not in html
+    assert "no previous" not in html
+    assert 'data-testid="kpi-change-runs"' not in html
+
+
+def test_a_metric_missing_from_the_previous_period_says_so_on_its_card(http_a, client_a):
+    log(client_a, at(2026, 11, 2), overall_confidence=0.8)
+    log(client_a, at(2026, 10, 25), overall_confidence=None)
+    html = http_a.get(dashboard_url(client_a), CUSTOM_QUERY).content.decode()
+    assert "No runs in the previous period" not in html
+    assert text_of(html, "kpi-change-avg_confidence") == "no previous value"
+    assert text_of(html, "kpi-change-runs") == "±0%"
+
+
+def test_the_escalation_rate_card_counts_escalated_runs_among_all_runs(http_a, client_a):
+    for status in ("ESCALATED", "SUCCESS", "SUCCESS", "FAILED"):
+        log(client_a, at(2026, 11, 2), status=status)
+    log(client_a, at(2026, 10, 25), status="ESCALATED")
+    html = http_a.get(dashboard_url(client_a), CUSTOM_QUERY).content.decode()
+    assert text_of(html, "kpi-escalation_rate") == "25.0%"
+    # 100% -> 25%: a change, but not coloured good or bad.
+    assert text_of(html, "kpi-change-escalation_rate") == "\u221275.0 pts"
+    assert re.search(
+        r'class="kpi-change "[^>]*><span data-testid="kpi-change-escalation_rate"', html
+    )
+    # The first card says what it counts.
+    assert '<div class="kpi-label">Runs</div>' in html
+    assert "Tickets processed" not in html
+
+
+# Silence and alerts on the client's own dashboard ---------------------------------------
+
+
+def test_the_client_dashboard_warns_when_its_client_went_silent(http_a, client_a, client_b):
+    now = at(2026, 11, 20, 12)
+    for i in range(20):
+        log(client_a, now - dt.timedelta(days=3, hours=i))
+    # Another client's liveliness changes nothing here.
+    for i in range(20):
+        log(client_b, now - dt.timedelta(minutes=10 + i))
+    with mock.patch("django.utils.timezone.now", return_value=now):
+        html = http_a.get(dashboard_url(client_a)).content.decode()
+    warning = html[html.index('data-testid="silent-warning"') :]
+    assert "no logs from Acme Plumbing for 3 d" in warning[: warning.index("</div>")]
+
+
+def test_the_client_dashboard_does_not_warn_a_client_that_sends(http_a, client_a):
+    now = at(2026, 11, 20, 12)
+    for i in range(20):
+        log(client_a, now - dt.timedelta(minutes=10, hours=i))
+    with mock.patch("django.utils.timezone.now", return_value=now):
+        html = http_a.get(dashboard_url(client_a)).content.decode()
+    assert 'data-testid="silent-warning"' not in html
+
+
+def test_the_client_dashboard_names_its_unresolved_alerts_only(http_a, client_a, client_b):
+    from dashboard.monitors.models import AlertState
+    from dashboard.monitors.tests.factories import AlertFactory, MonitorFactory
+
+    log(client_a, at(2026, 11, 2))
+    mine = AlertFactory(monitor=MonitorFactory(client=client_a))
+    AlertFactory(monitor=MonitorFactory(client=client_a), state=AlertState.RESOLVED)
+    theirs = AlertFactory(monitor=MonitorFactory(client=client_b))
+    html = http_a.get(dashboard_url(client_a), CUSTOM_QUERY).content.decode()
+    banner = html[html.index('data-testid="dashboard-alerts"') :]
+    banner = banner[: banner.index("</div>")]
+    assert "1 unresolved alert</a>" in banner
+    assert f"#alert-{mine.pk}" in banner
+    assert f"#alert-{theirs.pk}" not in html
+
+
+def test_the_client_dashboard_has_no_alert_banner_without_unresolved_alerts(http_a, client_a):
+    log(client_a, at(2026, 11, 2))
+    html = http_a.get(dashboard_url(client_a), CUSTOM_QUERY).content.decode()
+    assert 'data-testid="dashboard-alerts"' not in html
+
+
+def test_the_detail_page_shows_the_subject_tags_and_attachments(http_a, client_a):
+    document = {
+        "trace": {
+            "ticket": {
+                "id": "48213",
+                "subject": "Kitchen tap <b>drips</b>",
+                "tags": ["faucet", "warranty"],
+                "attachment_count": 1,
+                "attachments": [{"content_type": "image/jpeg", "size_bytes": 2048}],
+            }
+        }
+    }
+    entry = WorkflowLogFactory(client=client_a, ticket_id="48213", document=document)
+    html = http_a.get(reverse("dashboard:log", args=[client_a.slug, entry.log_id])).content
+    html = html.decode()
+    subject = re.search(r'data-testid="detail-subject">(.*?)</p>', html, re.S).group(1)
+    assert "<strong>Kitchen tap &lt;b&gt;drips&lt;/b&gt;</strong>" in subject
+    assert "hashed" not in subject
+    tags = re.search(r'data-testid="trace-tags">(.*?)</p>', html, re.S).group(1)
+    assert re.findall(r'<span class="badge tag">(.*?)</span>', tags) == ["faucet", "warranty"]
+    attachments = re.search(r'data-testid="trace-attachments">(.*?)</div>', html, re.S).group(1)
+    assert "Attachments (1)" in attachments
+    assert '<li>image/jpeg <span class="muted">\u00b7 2.0\u00a0KB</span></li>' in attachments
+
+
+def test_the_detail_page_labels_a_hashed_subject_as_a_hash(http_a, client_a):
+    hashed = "sha256:" + "0f" * 32
+    entry = WorkflowLogFactory(
+        client=client_a, document={"trace": {"ticket": {"id": "1", "subject": hashed}}}
+    )
+    html = http_a.get(reverse("dashboard:log", args=[client_a.slug, entry.log_id])).content
+    subject = re.search(r'data-testid="detail-subject">(.*?)</p>', html.decode(), re.S).group(1)
+    assert "hashed by the workflow" in subject
+    assert f'<code class="hash" title="hashed">{hashed}</code>' in subject

@@ -57,6 +57,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # The user's own time zone for every page (their account setting, else TIME_ZONE).
+    "dashboard.middleware.UserTimeZoneMiddleware",
     # REQUIRE_MFA_FOR_STAFF: staff without an authenticator see only the account pages.
     "dashboard.accounts.StaffMfaRequiredMiddleware",
     "flusso_site.routers.PrimaryAfterWriteMiddleware",

@@ -281,6 +281,12 @@ def alert_open_count(*, client: Client) -> int:
     return client.alerts.filter(state__in=UNRESOLVED).count()
 
 
+def alert_unresolved_list(*, client: Client, limit: int) -> list[Alert]:
+    """The client's newest unresolved alerts, open before acknowledged (the dashboard's
+    banner): one indexed query of at most ``limit`` rows."""
+    return list(_ordered(client).filter(state__in=UNRESOLVED)[:limit])
+
+
 def alert_open_counts_unscoped() -> dict[int, int]:
     """Unresolved alerts per client id, over every client (the owner's overview): one
     grouped query, whatever the number of clients. NOT scoped to a user."""
