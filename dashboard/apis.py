@@ -28,7 +28,9 @@ from collector.schema import DEMO_CLIENT_SLUG, EXAMPLE_LOG
 from collector.selectors import log_get
 from collector.serializers import ApiErrorSerializer
 from dashboard.forms import DashboardFilterForm
+from dashboard.reviews.selectors import verdicts_for_logs
 from dashboard.selectors import KpiValues, Window, client_kpis
+from dashboard.selectors.verdicts import VerdictFigures, client_verdict_figures
 from dashboard.serializers import LogReadSerializer, StatsQuerySerializer, StatsSerializer
 from flusso_site.errors import ApplicationError
 from flusso_site.routers import replica_reads
@@ -79,6 +81,21 @@ def _figures(values: KpiValues, window: Window) -> dict[str, Any]:
     }
 
 
+def _verdict_figures(figures: VerdictFigures) -> dict[str, Any]:
+    return {
+        "reviewed": figures.reviewed,
+        "judged_correct": figures.judged_correct,
+        "judged_correct_share": figures.share,
+        "judged_correct_low": figures.low,
+        "judged_correct_high": figures.high,
+        "enough_reviews": figures.enough,
+        "successes_reviewed": figures.successes_reviewed,
+        "successes_judged_incorrect": figures.successes_incorrect,
+        "escalations_reviewed": figures.escalations_reviewed,
+        "needless_escalations": figures.needless_escalations,
+    }
+
+
 _EXAMPLE_FIGURES = {
     "runs": 214,
     "successes": 171,
@@ -109,6 +126,18 @@ _EXAMPLE_STATS = {
         "successes": 166,
         "success_rate": 0.8383838383838383,
     },
+    "verdicts": {
+        "reviewed": 40,
+        "judged_correct": 33,
+        "judged_correct_share": 0.825,
+        "judged_correct_low": 0.6805,
+        "judged_correct_high": 0.9126,
+        "enough_reviews": True,
+        "successes_reviewed": 31,
+        "successes_judged_incorrect": 3,
+        "escalations_reviewed": 6,
+        "needless_escalations": 2,
+    },
 }
 
 
@@ -121,8 +150,9 @@ class StatsApi(APIView):
         summary="The dashboard's KPI figures for the key's client",
         description=(
             "The figures of the client dashboard's KPI cards, for the window and for the "
-            "window of the same length before it, computed from the read model by the same "
-            "selector as the page. Takes the dashboard's period, environment and version "
+            "window of the same length before it, and what the client's reviewers judged "
+            "of the window's runs (verdicts), computed from the read model by the same "
+            "selectors as the page. Takes the dashboard's period, environment and version "
             "(and its custom start and end); an invalid value is a 400 naming it. Needs a "
             "key with the read scope."
         ),
@@ -148,6 +178,7 @@ class StatsApi(APIView):
             "version": filters.version,
             "current": _figures(kpis.current, filters.window),
             "previous": _figures(kpis.previous, filters.window.previous),
+            "verdicts": _verdict_figures(client_verdict_figures(client=client, filters=filters)),
         }
         return Response(StatsSerializer(body).data)
 
@@ -172,6 +203,14 @@ _EXAMPLE_READ_LOG = {
     "error_node": "",
     "error_message": "",
     "document": EXAMPLE_LOG,
+    "verdict": {
+        "kind": "incorrect",
+        "note": "Quoted the old return window.",
+        "better_answer": "Returns are accepted within 30 days of delivery.",
+        "author": "maria",
+        "created_at": "2026-11-21T10:02:00Z",
+        "updated_at": "2026-11-21T10:02:00Z",
+    },
 }
 
 
@@ -183,8 +222,9 @@ class LogReadApi(APIView):
         operation_id="logs_retrieve",
         summary="One of the client's stored logs, by its log_id",
         description=(
-            "The log as stored (after scrubbing), with its typed columns and when it was "
-            "received. A log_id the key's client has not sent, or that is not a UUID, is a "
+            "The log as stored (after scrubbing), with its typed columns, when it was "
+            "received and the run's current verdict from the client's reviewers (or null). "
+            "A log_id the key's client has not sent, or that is not a UUID, is a "
             "404. Needs a key with the read scope."
         ),
         parameters=[
@@ -207,7 +247,8 @@ class LogReadApi(APIView):
     def get(self, request: Request, log_id: str) -> Response:
         client = request.user.client
         log = _log_for_client(client=client, log_id=log_id)
-        return Response(LogReadSerializer(log, context={"client": client}).data)
+        verdict = verdicts_for_logs(client=client, log_ids=[log.log_id]).get(log.log_id)
+        return Response(LogReadSerializer(log, context={"client": client, "verdict": verdict}).data)
 
 
 def _log_for_client(*, client: Client, log_id: str) -> WorkflowLog:

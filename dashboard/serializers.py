@@ -5,10 +5,15 @@ Serializers here only describe and format what selectors returned; they never qu
 
 from __future__ import annotations
 
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from collector.models import WorkflowLog
 from dashboard.forms import DEFAULT_PERIOD, PERIODS
+from dashboard.reviews.models import VerdictKind
+from dashboard.reviews.selectors import user_label
 
 
 class StatsQuerySerializer(serializers.Serializer):
@@ -70,6 +75,34 @@ class KpiFiguresSerializer(serializers.Serializer):
     avg_react_iterations = serializers.FloatField(allow_null=True)
 
 
+class VerdictFiguresSerializer(serializers.Serializer):
+    """What the client's reviewers judged of the window's runs (the dashboard's "Judged
+    by your reviewers" card, ``VerdictFigures``)."""
+
+    reviewed = serializers.IntegerField(help_text="Runs of the window with a verdict.")
+    judged_correct = serializers.IntegerField(help_text="Of those, judged correct.")
+    judged_correct_share = serializers.FloatField(
+        allow_null=True, help_text="judged_correct / reviewed (null without reviews)."
+    )
+    judged_correct_low = serializers.FloatField(
+        allow_null=True, help_text="Lower end of its 95 % Wilson interval."
+    )
+    judged_correct_high = serializers.FloatField(
+        allow_null=True, help_text="Upper end of its 95 % Wilson interval."
+    )
+    enough_reviews = serializers.BooleanField(
+        help_text="Whether there are enough reviews for the page to show the share."
+    )
+    successes_reviewed = serializers.IntegerField(help_text="Reviewed runs with status SUCCESS.")
+    successes_judged_incorrect = serializers.IntegerField(help_text="Of those, judged incorrect.")
+    escalations_reviewed = serializers.IntegerField(
+        help_text="Reviewed runs with status ESCALATED."
+    )
+    needless_escalations = serializers.IntegerField(
+        help_text="Of those, judged escalated needlessly."
+    )
+
+
 class StatsSerializer(serializers.Serializer):
     client_id = serializers.CharField(help_text="The key's client (its slug).")
     period = serializers.ChoiceField(choices=[*PERIODS, "custom"])
@@ -79,6 +112,20 @@ class StatsSerializer(serializers.Serializer):
     previous = KpiFiguresSerializer(
         help_text="The window of the same length just before: the cards' change."
     )
+    verdicts = VerdictFiguresSerializer(help_text="Verdicts on the current window's runs.")
+
+
+class VerdictReadSerializer(serializers.Serializer):
+    """A run's current verdict, as its page shows it."""
+
+    kind = serializers.ChoiceField(choices=VerdictKind.choices)
+    note = serializers.CharField(help_text="As stored: scrubbed of addresses and secrets.")
+    better_answer = serializers.CharField(help_text="Only for an incorrect answer.")
+    author = serializers.CharField(
+        help_text="Who recorded it: a username that is not an e-mail address, else 'user <id>'."
+    )
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
 
 
 class LogReadSerializer(serializers.ModelSerializer):
@@ -88,6 +135,9 @@ class LogReadSerializer(serializers.ModelSerializer):
     client_id = serializers.SerializerMethodField(help_text="The client's slug.")
     document = serializers.JSONField(
         help_text="The log as stored: the document sent, after scrubbing of secrets."
+    )
+    verdict = serializers.SerializerMethodField(
+        help_text="The run's current verdict from the client's reviewers, or null."
     )
 
     class Meta:
@@ -112,9 +162,27 @@ class LogReadSerializer(serializers.ModelSerializer):
             "error_node",
             "error_message",
             "document",
+            "verdict",
         ]
         read_only_fields = fields
 
     def get_client_id(self, log: WorkflowLog) -> str:
         # The view's client (the key's): the same as the log's, without a query for it.
         return self.context["client"].slug
+
+    @extend_schema_field(VerdictReadSerializer(allow_null=True))
+    def get_verdict(self, log: WorkflowLog) -> dict[str, Any] | None:
+        # The view's selector read it; a serializer never queries.
+        verdict = self.context.get("verdict")
+        if verdict is None:
+            return None
+        return VerdictReadSerializer(
+            {
+                "kind": verdict.kind,
+                "note": verdict.note,
+                "better_answer": verdict.better_answer,
+                "author": user_label(verdict.author),
+                "created_at": verdict.created_at,
+                "updated_at": verdict.updated_at,
+            }
+        ).data

@@ -140,20 +140,26 @@ def test_a_bad_parameter_is_a_400_naming_it(reader, query, field):
 def test_stats_are_read_where_the_dashboard_pages_read_the_replica_when_there_is_one(reader):
     """With DATABASE_REPLICA_URL set, the selector runs inside the pages' replica reads
     (flusso_site/routers.py), so the API and the page read the same copy."""
+    from dashboard.selectors.verdicts import VerdictFigures
     from flusso_site import routers
 
     seen = []
 
     def selector(**kwargs):
-        seen.append(routers.read_database())
+        seen.append(("kpis", routers.read_database()))
         return Kpis(current=KpiValues(), previous=KpiValues())
+
+    def verdicts(**kwargs):
+        seen.append(("verdicts", routers.read_database()))
+        return VerdictFigures(*([0, 0, None, None, None, 0, 0, 0, 0, []]))
 
     with (
         mock.patch.object(routers, "replica_configured", return_value=True),
         mock.patch("dashboard.apis.client_kpis", side_effect=selector),
+        mock.patch("dashboard.apis.client_verdict_figures", side_effect=verdicts),
     ):
         assert get(reverse(STATS), reader).status_code == 200
-    assert seen == [routers.REPLICA]
+    assert seen == [("kpis", routers.REPLICA), ("verdicts", routers.REPLICA)]
 
 
 # A log ----------------------------------------------------------------------------------
@@ -298,3 +304,64 @@ def test_try_it_out_with_the_demo_key_stores_the_docs_example_then_answers_dupli
     assert (second.status_code, second.json()["status"]) == (200, "duplicate")
     read = HttpClient().get(log_url(example["log_id"]), headers=headers)
     assert read.status_code == 200 and read.json()["ticket_id"] == example["ticket_id"]
+
+
+# Verdicts -------------------------------------------------------------------------------
+
+
+def test_stats_carry_the_verdict_figures_of_the_dashboards_own_selector(
+    fixed, client_a, reader, user_a
+):
+    from dashboard.reviews.services import verdict_record
+    from dashboard.selectors.verdicts import client_verdict_figures
+
+    in_window = WorkflowLog.objects.for_client(client_a).filter(
+        timestamp__gte=WINDOW_START, timestamp__lt=WINDOW_END
+    )
+    kinds = ["correct", "incorrect", "escalated_needlessly", "correct"]
+    for log, kind in zip(in_window.order_by("timestamp"), kinds, strict=False):
+        verdict_record(client=client_a, log_id=log.log_id, user=user_a, kind=kind)
+    body = get(reverse(STATS), reader, CUSTOM_QUERY).json()
+    figures = client_verdict_figures(
+        client=client_a, filters=DashboardFilterForm(CUSTOM_QUERY).filters(now=timezone.now())
+    )
+    verdicts = body["verdicts"]
+    assert verdicts["reviewed"] == figures.reviewed == min(4, in_window.count())
+    assert verdicts["judged_correct"] == figures.judged_correct == kinds.count("correct")
+    assert verdicts["judged_correct_share"] == figures.share
+    assert (verdicts["judged_correct_low"], verdicts["judged_correct_high"]) == (
+        figures.low,
+        figures.high,
+    )
+    assert verdicts["enough_reviews"] is figures.enough
+    assert verdicts["successes_judged_incorrect"] == figures.successes_incorrect
+    assert verdicts["needless_escalations"] == figures.needless_escalations
+
+
+def test_stats_without_verdicts_say_none_were_reviewed(reader):
+    verdicts = get(reverse(STATS), reader, {"period": "7d"}).json()["verdicts"]
+    assert verdicts["reviewed"] == 0 and verdicts["judged_correct_share"] is None
+    assert verdicts["enough_reviews"] is False
+
+
+def test_a_log_carries_its_current_verdict_scrubbed_and_null_without_one(client_a, reader, user_a):
+    from dashboard.reviews.services import verdict_record
+
+    judged, unjudged = WorkflowLogFactory(client=client_a), WorkflowLogFactory(client=client_a)
+    verdict_record(
+        client=client_a,
+        log_id=judged.log_id,
+        user=user_a,
+        kind="incorrect",
+        note="customer wrote from maria@example.com",
+        better_answer="Returns within 30 days.",
+    )
+    body = get(log_url(judged.log_id), reader).json()
+    verdict = body["verdict"]
+    assert verdict["kind"] == "incorrect"
+    assert "maria@example.com" not in verdict["note"] and "[email]" in verdict["note"]
+    assert verdict["better_answer"] == "Returns within 30 days."
+    # The author as the page and the exports name them: never an e-mail address.
+    assert verdict["author"] == f"user {user_a.pk}" and "ann@" not in str(body["verdict"])
+    assert dt.datetime.fromisoformat(verdict["updated_at"]) <= timezone.now()
+    assert get(log_url(unjudged.log_id), reader).json()["verdict"] is None
