@@ -15,12 +15,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import F, Q, QuerySet
+from django.db import connections
+from django.db.models import BooleanField, F, Q, QuerySet, TextField, Value
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from collector import search
 from collector.models import Client, WorkflowLog, metric_sort_expression
+from collector.readmodel import reads
+from collector.readmodel.facts import STATUS_COLUMNS
 from collector.selectors import log_get
 from flusso_site.errors import ApplicationError
 
@@ -37,6 +43,13 @@ DEFAULT_SORT = "-time"
 MAX_ID = 2**63 - 1
 # Other runs of the same ticket shown on a detail page.
 TICKET_RUNS_SHOWN = 20
+# Where the read model cannot count a selection, the log viewer counts matching rows up to
+# this many and says "more than" beyond: a bounded read however many logs match.
+COUNT_LIMIT = 10_000
+# The whole history, for counts and menus without dates: day-aligned, so the read model
+# answers them from day rows alone (no raw edge), and wide enough for any stored log
+# (the API takes timestamps from 1970 to 2999, as the filters do).
+HISTORY = reads.Span(datetime(1970, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC))
 
 
 @dataclass(frozen=True)
@@ -51,7 +64,37 @@ class LogFilters:
     confidence_max: float | None = None
     error_type: str = ""
     error_node: str = ""
+    # Full-text search: words ANDed (collector.search says over what).
+    q: str = ""
     sort: str = DEFAULT_SORT
+
+
+def _searched(qs: QuerySet[WorkflowLog], query: str) -> QuerySet[WorkflowLog]:
+    """Logs whose searchable text holds every word of ``query``.
+
+    PostgreSQL: ``websearch_to_tsquery`` over the GIN-indexed vector ("quoted phrases",
+    ``-word``, ``or``; text without any word matches nothing). Elsewhere: a
+    case-insensitive LIKE per word over the same strings.
+    """
+    if connections[qs.db].vendor == "postgresql":
+        # The words are a bound parameter; the SQL is a constant of collector.search.
+        match = RawSQL(search.SEARCH_MATCH_SQL, [query], output_field=BooleanField())  # noqa: S611
+        return qs.filter(match)
+    required, excluded = search.search_words(query)
+    if not required and not excluded:
+        return qs.none()
+    qs = qs.alias(
+        search_text=Coalesce(
+            RawSQL(search.SQLITE_SEARCH_TEXT_SQL, [], output_field=TextField()),  # noqa: S611
+            Value(""),
+            output_field=TextField(),
+        )
+    )
+    for word in required:
+        qs = qs.filter(search_text__icontains=word)
+    for word in excluded:
+        qs = qs.exclude(search_text__icontains=word)
+    return qs
 
 
 def _filtered(*, client: Client, filters: LogFilters) -> QuerySet[WorkflowLog]:
@@ -73,6 +116,8 @@ def _filtered(*, client: Client, filters: LogFilters) -> QuerySet[WorkflowLog]:
         qs = qs.filter(overall_confidence__gte=filters.confidence_min)
     if filters.confidence_max is not None:
         qs = qs.filter(overall_confidence__lte=filters.confidence_max)
+    if filters.q:
+        qs = _searched(qs, filters.q)
     return qs
 
 
@@ -94,6 +139,87 @@ def _sorted(qs: QuerySet[WorkflowLog], sort: str) -> tuple[QuerySet[WorkflowLog]
         qs = qs.annotate(sort_value=metric_sort_expression(field_name))
     order = ["-sort_value", "-id"] if descending else ["sort_value", "id"]
     return qs.order_by(*order), field_name, descending
+
+
+# Counts and menus ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogCount:
+    """How many logs match: exact, or at least ``value`` (``exact`` False: "more than")."""
+
+    value: int
+    exact: bool
+
+
+def _read_model_answers(filters: LogFilters) -> bool:
+    """Whether only the read model's dimensions (time, environment, version, status) filter."""
+    return not (
+        filters.ticket_id
+        or filters.confidence_min is not None
+        or filters.confidence_max is not None
+        or filters.error_type
+        or filters.error_node
+        or filters.q
+    )
+
+
+def _span(filters: LogFilters) -> reads.Span:
+    return reads.Span(filters.start or HISTORY.start, filters.end or HISTORY.end)
+
+
+def log_count(*, client: Client, filters: LogFilters) -> LogCount:
+    """How many of the client's logs match ``filters``, at a cost bounded at any size.
+
+    From the read model when only its dimensions filter (its day and hour rows, and the
+    raw logs of at most an hour at each end of the dates); otherwise the matching rows are
+    counted up to ``COUNT_LIMIT`` and a larger count says "more than".
+    """
+    if _read_model_answers(filters):
+        span = _span(filters)
+        if span.start >= span.end:
+            return LogCount(0, True)
+        scope = reads.Scope(
+            client_id=client.pk, environment=filters.environment, version=filters.version
+        )
+        with reads.read_snapshot():
+            (found,) = reads.totals(scope, [span])
+        column = STATUS_COLUMNS[filters.status] if filters.status else "runs"
+        return LogCount(int(found[column]), True)
+    matched = _filtered(client=client, filters=filters).order_by()[: COUNT_LIMIT + 1].count()
+    if matched > COUNT_LIMIT:
+        return LogCount(COUNT_LIMIT, False)
+    return LogCount(matched, True)
+
+
+@dataclass(frozen=True)
+class LogFilterOptions:
+    """The values the log viewer's menus offer: those with runs in the chosen dates."""
+
+    environments: list[str]
+    versions: list[str]
+    error_types: list[str]
+    error_nodes: list[str]
+
+
+def log_filter_options(*, client: Client, filters: LogFilters) -> LogFilterOptions:
+    """The menus, from the read model (over the filter's dates, or the whole history)."""
+    span = _span(filters)
+    if span.start >= span.end:
+        return LogFilterOptions([], [], [], [])
+    with reads.read_snapshot():
+        pairs = reads.dimensions(reads.Scope(client_id=client.pk), span)
+        # Errors of the chosen environment and version, as the dashboard's tables.
+        scope = reads.Scope(
+            client_id=client.pk, environment=filters.environment, version=filters.version
+        )
+        groups = reads.error_groups(scope, span)
+    return LogFilterOptions(
+        environments=sorted({environment for environment, _ in pairs}),
+        versions=sorted({version for _, version in pairs if version}),
+        error_types=sorted({kind for kind, _ in groups if kind}),
+        error_nodes=sorted({node for _, node in groups if node}),
+    )
 
 
 # Cursors -----------------------------------------------------------------------------
