@@ -59,6 +59,8 @@ from dashboard.selectors.logs import (
     log_filter_options,
 )
 from dashboard.selectors.replica import replica_status
+from dashboard.selectors.saved_views import saved_view_list
+from dashboard.services_saved_views import saved_view_deletable, saved_view_query
 from dashboard.trace import trace_from_document
 from flusso_site.errors import ApplicationError
 from flusso_site.routers import read_database, replica_reads
@@ -340,10 +342,24 @@ def log_list(request: HttpRequest, *, client: Client) -> HttpResponse:
     prev_label, next_label = _pager_labels(sort)
     # The filters the detail page's previous/next links keep (no cursor).
     filter_query = _query_without(request, "cursor")
+    try:
+        current_query = saved_view_query(request.GET)
+    except ApplicationError:
+        current_query = None
+    saved = [
+        {
+            "view": view,
+            "current": view.query == current_query,
+            "deletable": saved_view_deletable(saved_view=view, user=request.user),
+        }
+        for view in saved_view_list(client=client)
+    ]
     context = {
         "form": form,
         "page": page,
         "count": count,
+        "saved_views": saved,
+        "save_query": current_query,
         "count_limit": COUNT_LIMIT,
         "error": error,
         "statuses": LogStatus.values,

@@ -17,8 +17,9 @@ from django.urls.resolvers import RoutePattern
 from django.views.decorators.cache import never_cache
 
 from collector.tests.factories import WorkflowLogFactory
+from dashboard.models import SavedView
 from dashboard.scoping import client_view, is_client_scoped
-from dashboard.tests.factories import MembershipFactory, UserFactory
+from dashboard.tests.factories import MembershipFactory, SavedViewFactory, UserFactory
 
 CLIENT_URLS = ["client", "logs", "logs_csv", "logs_json", "log", "log_raw"]
 
@@ -171,7 +172,12 @@ ROUTES = client_routes(get_resolver().url_patterns)
 
 # Actions that change something take POST only: the walk sends them a POST (a GET is 405
 # for those allowed in, which test_post_only_routes_refuse_a_get checks).
-POST_ONLY = {"dashboard:alert_acknowledge", "dashboard:alert_resolve"}
+POST_ONLY = {
+    "dashboard:alert_acknowledge",
+    "dashboard:alert_resolve",
+    "dashboard:saved_view_create",
+    "dashboard:saved_view_delete",
+}
 
 
 def send(http: HttpClient, route: Route, url: str):
@@ -192,6 +198,8 @@ def route_url(route: Route, client, log, *, objects_of=None) -> str:
             kwargs[name] = log.log_id
         elif name == "alert_id":
             kwargs[name] = AlertFactory(monitor__client=owner_of_objects).pk
+        elif name == "view_id":
+            kwargs[name] = SavedViewFactory(client=owner_of_objects).pk
         else:
             pytest.fail(f"{route.name}: teach this test a value for <{name}>")
     return reverse(route.name, kwargs=kwargs)
@@ -245,11 +253,11 @@ def test_every_client_route_sends_anonymous_users_to_the_login_page(route, clien
 def test_every_client_route_lets_the_owner_and_the_clients_users_in(
     route, http_owner, http_a, client_a, log_a
 ):
-    url = route_url(route, client_a, log_a)
-    # A page answers 200; an action redirects back to its page.
+    # A page answers 200; an action redirects back to its page. Each gets its own object
+    # (the owner's delete would leave none for the next).
     expected = 302 if route.name in POST_ONLY else 200
-    assert send(http_owner, route, url).status_code == expected
-    assert send(http_a, route, url).status_code == expected
+    assert send(http_owner, route, route_url(route, client_a, log_a)).status_code == expected
+    assert send(http_a, route, route_url(route, client_a, log_a)).status_code == expected
 
 
 def test_the_walk_finds_the_routes_that_take_an_object_id():
@@ -270,8 +278,10 @@ def test_another_clients_object_under_this_clients_slug_is_404(
     if route.name in POST_ONLY:
         from dashboard.monitors.models import Alert, AlertState
 
-        # Nothing was acknowledged or resolved on the way.
+        # Nothing was acknowledged, resolved or deleted on the way.
         assert not Alert.objects.filter(client=client_b).exclude(state=AlertState.OPEN).exists()
+        if route.name == "dashboard:saved_view_delete":
+            assert SavedView.objects.filter(client=client_b).count() == 2
 
 
 @pytest.mark.parametrize("name", sorted(POST_ONLY))
