@@ -57,6 +57,7 @@ from dashboard.selectors.logs import (
     LogFilters,
     log_count,
     log_filter_options,
+    log_neighbours,
 )
 from dashboard.selectors.replica import replica_status
 from dashboard.selectors.saved_views import saved_view_list
@@ -468,10 +469,26 @@ def log_export_json(request: HttpRequest, *, client: Client) -> HttpResponse:
     return response
 
 
+def _neighbour_links(request: HttpRequest, client: Client, log: Any) -> dict[str, str]:
+    """Links to the list the run was opened from and to the runs beside it in that list:
+    the filters travel in the query string (invalid ones are dropped, not an error)."""
+    form = LogFilterForm(request.GET)
+    query = _query_without(request, "cursor") if form.is_valid() else ""
+    suffix = f"?{query}" if query else ""
+    links = {"list_url": reverse("dashboard:logs", args=[client.slug]) + suffix}
+    if form.is_valid():
+        found = log_neighbours(client=client, filters=form.filters(), log=log)
+        for name, neighbour in (("previous_url", found.previous), ("next_url", found.next)):
+            if neighbour is not None:
+                links[name] = reverse("dashboard:log", args=[client.slug, neighbour]) + suffix
+    return links
+
+
 @client_view
 def log_detail(request: HttpRequest, *, client: Client, log_id: uuid.UUID) -> HttpResponse:
     log = log_detail_get(client=client, log_id=log_id)
     context = {
+        **_neighbour_links(request, client, log),
         "log": log,
         "trace": trace_from_document(log.document),
         "other_runs": log_runs_for_ticket(client=client, log=log),

@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from collector import search
-from collector.models import Client, WorkflowLog, metric_sort_expression
+from collector.models import MISSING_METRIC, Client, WorkflowLog, metric_sort_expression
 from collector.readmodel import reads
 from collector.readmodel.facts import STATUS_COLUMNS
 from collector.selectors import log_get
@@ -267,6 +267,21 @@ def cursor_decode(cursor: str, *, sort: str) -> tuple[Any, int, str]:
     return value, pk, direction
 
 
+def _beyond(
+    qs: QuerySet[WorkflowLog], *, value: Any, pk: int, descending: bool, direction: str
+) -> QuerySet[WorkflowLog]:
+    """The rows after (``next``) or before (``prev``) the row (value, pk) in the page
+    order, nearest first: a keyset range read from the sort's index."""
+    # "after" in the page order: smaller for a descending sort, larger otherwise.
+    after = (direction == "next") == descending
+    # The redundant outer bound gives the planner an index range to scan.
+    if after:
+        qs = qs.filter(Q(sort_value__lte=value), Q(sort_value__lt=value) | Q(id__lt=pk))
+    else:
+        qs = qs.filter(Q(sort_value__gte=value), Q(sort_value__gt=value) | Q(id__gt=pk))
+    return qs.reverse() if direction == "prev" else qs
+
+
 @dataclass(frozen=True)
 class LogPage:
     rows: list[WorkflowLog]
@@ -280,15 +295,7 @@ def log_page(*, client: Client, filters: LogFilters, cursor: str = "", size: int
     direction = "next"
     if cursor:
         value, pk, direction = cursor_decode(cursor, sort=filters.sort)
-        # "after" in the page order: smaller for a descending sort, larger otherwise.
-        after = (direction == "next") == descending
-        # The redundant outer bound gives the planner an index range to scan.
-        if after:
-            qs = qs.filter(Q(sort_value__lte=value), Q(sort_value__lt=value) | Q(id__lt=pk))
-        else:
-            qs = qs.filter(Q(sort_value__gte=value), Q(sort_value__gt=value) | Q(id__gt=pk))
-        if direction == "prev":
-            qs = qs.reverse()
+        qs = _beyond(qs, value=value, pk=pk, descending=descending, direction=direction)
     columns = [
         "id",
         "log_id",
@@ -354,6 +361,33 @@ def log_detail(*, client: Client, log_id: uuid.UUID) -> WorkflowLog:
     if log is None:
         raise Http404("No such log.")
     return log
+
+
+@dataclass(frozen=True)
+class LogNeighbours:
+    """The log_ids of the runs just before and after one in the viewer's list (or None)."""
+
+    previous: uuid.UUID | None
+    next: uuid.UUID | None
+
+
+def log_neighbours(*, client: Client, filters: LogFilters, log: WorkflowLog) -> LogNeighbours:
+    """The runs beside ``log`` in the list ``filters`` make (same sort): one row each way,
+    read from the sort's index, as cheap at any size as a page."""
+    qs, field_name, descending = _sorted(_filtered(client=client, filters=filters), filters.sort)
+    value: Any = getattr(log, field_name)
+    if field_name != "timestamp":
+        # What metric_sort_expression makes of it: a float, missing values lowest.
+        value = MISSING_METRIC if value is None else float(value)
+    found = []
+    for direction in ("prev", "next"):
+        row = (
+            _beyond(qs, value=value, pk=log.pk, descending=descending, direction=direction)
+            .values_list("log_id", flat=True)
+            .first()
+        )
+        found.append(row)
+    return LogNeighbours(previous=found[0], next=found[1])
 
 
 def log_runs_for_ticket(*, client: Client, log: WorkflowLog) -> list[WorkflowLog]:

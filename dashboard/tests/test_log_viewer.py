@@ -11,10 +11,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from collector.models import WorkflowLog
+from collector.selectors import log_get
 from dashboard import views
 from dashboard.selectors import LogFilters
 from dashboard.selectors import logs as log_selectors
-from dashboard.selectors.logs import LogCount, log_count, log_filter_options
+from dashboard.selectors.logs import LogCount, log_count, log_filter_options, log_neighbours
 from dashboard.tests.fixtures import at, log, seed_fixed_logs
 
 pytestmark = pytest.mark.django_db
@@ -187,3 +188,84 @@ def test_paging_links_say_next_and_previous_unless_sorted_by_time(
     second = _logs(http_a, client_a, sort=sort, cursor=cursor).content.decode()
     assert f"← {labels[0]}" in second
     assert f"{labels[1]} →" in second
+
+
+# Previous / next run on the detail page ----------------------------------------------
+
+
+def _walk(client, filters, first):
+    """The log_ids met following "next" from ``first``, then back with "previous"."""
+    forward, current = [first.log_id], first
+    while (found := log_neighbours(client=client, filters=filters, log=current)).next:
+        forward.append(found.next)
+        current = log_get(client=client, log_id=found.next)
+    backward = [current.log_id]
+    while (found := log_neighbours(client=client, filters=filters, log=current)).previous:
+        backward.append(found.previous)
+        current = log_get(client=client, log_id=found.previous)
+    return forward, backward
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        LogFilters(),
+        LogFilters(sort="time"),
+        LogFilters(sort="-confidence"),
+        LogFilters(sort="risk"),
+        LogFilters(status="SUCCESS", sort="-iterations"),
+        LogFilters(start=at(2026, 11, 1), end=at(2026, 11, 11), sort="duration"),
+    ],
+    ids=lambda f: f.sort + (f"-{f.status}" if f.status else "") + ("-dated" if f.start else ""),
+)
+def test_previous_and_next_walk_the_list_in_its_order(client_a, fixed, filters):
+    listed = [row.log_id for row in log_selectors.log_page(client=client_a, filters=filters).rows]
+    first = WorkflowLog.objects.get(log_id=listed[0])
+    forward, backward = _walk(client_a, filters, first)
+    assert forward == listed
+    assert backward == listed[::-1]
+
+
+def test_neighbours_are_one_query_each(client_a, fixed, django_assert_num_queries):
+    with django_assert_num_queries(2):
+        log_neighbours(client=client_a, filters=LogFilters(sort="-confidence"), log=fixed["L2"])
+
+
+def test_detail_page_links_carry_the_filter(http_a, client_a, fixed):
+    query = "status=SUCCESS&sort=time"
+    url = reverse("dashboard:log", args=[client_a.slug, fixed["L10"].log_id]) + "?" + query
+    response = http_a.get(url)
+    assert response.status_code == 200
+    # SUCCESS by time, ascending: L9, L7, L1, L10, L2, L6.
+    assert response.context["previous_url"] == (
+        reverse("dashboard:log", args=[client_a.slug, fixed["L1"].log_id]) + "?" + query
+    )
+    assert response.context["next_url"] == (
+        reverse("dashboard:log", args=[client_a.slug, fixed["L2"].log_id]) + "?" + query
+    )
+    assert response.context["list_url"].endswith("/logs/?" + query)
+    body = response.content.decode()
+    assert "Previous run" in body
+    assert "Next run" in body
+
+
+def test_the_list_links_to_details_with_its_filter(http_a, client_a, fixed):
+    body = _logs(http_a, client_a, status="FAILED", cursor="").content.decode()
+    assert f"/logs/{fixed['L3'].log_id}/?status=FAILED" in body
+
+
+def test_detail_page_with_invalid_filters_shows_the_run_without_neighbours(http_a, client_a, fixed):
+    url = reverse("dashboard:log", args=[client_a.slug, fixed["L2"].log_id])
+    response = http_a.get(url + "?confidence_min=9")
+    assert response.status_code == 200
+    assert "previous_url" not in response.context
+    assert response.context["list_url"].endswith("/logs/")
+
+
+def test_neighbours_never_cross_clients(client_a, client_b, fixed):
+    other = fixed["OTHER"]
+    found = log_neighbours(client=client_a, filters=LogFilters(), log=fixed["L3"])
+    assert other.log_id not in (found.previous, found.next)
+    ids = set(WorkflowLog.objects.for_client(client_a).values_list("log_id", flat=True))
+    forward, _ = _walk(client_a, LogFilters(), fixed["L6"])
+    assert set(forward) == ids
