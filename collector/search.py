@@ -1,18 +1,23 @@
-"""Full-text search over a log's text: what it covers, and the index it reads on PostgreSQL.
+"""Full-text search over a log's text: what it covers, and how PostgreSQL indexes it.
 
 What is searched, in the stored (scrubbed, hashed and masked) document: every string of
 ``trace.ticket`` (the description as masked, tags, channel, the hashes of hashed fields),
 the ReAct iterations' ``thought`` and ``observation``, every string of ``trace.output``
 (the final answer) and of ``error`` (type, message, node). Keys are not searched.
 
-PostgreSQL: one expression, ``jsonb_to_tsvector('simple', <those parts>, '["string"]')``,
-indexed with GIN on the partitioned log table (migration 0006; every partition gets it,
-new months too when ``collector.partitions`` attaches them). The query must repeat the
-very expression for the planner to use the index, so both come from ``SEARCH_VECTOR_SQL``.
+PostgreSQL: a stored generated column of the log table, ``search_vector`` =
+``jsonb_to_tsvector('simple', <those parts>, '["string"]')``, with a GIN index (migration
+0006; every partition has both, and ``collector.partitions`` creates new months with the
+column generated and lets ATTACH build the index). The column is not a model field:
+PostgreSQL computes it on every insert, ingestion's statement never names it, and the
+viewer's query reads it through ``SEARCH_MATCH_SQL``. Stored rather than an expression
+index because a row the index cannot answer alone (a phrase's word positions, or a common
+word read along the time index) is then checked from the stored vector, not by rebuilding
+it from the JSON (measured 20 to 100 times slower, docs/performance.md).
 The ``simple`` configuration lowercases and splits words, without stemming or stop words:
 the logs are in many languages, and a word matches as it was written. The jsonpath
-calls are ``silent`` so that no document, however odd its trace, can make the expression
-(and so an insert) fail.
+calls are ``silent``, so no document, however odd its trace, can make the expression
+(and so an insert) fail. Changing the expression needs a migration that re-adds the column.
 
 SQLite (the embedded default) has no full-text index here: each word is a
 case-insensitive ``LIKE`` (ASCII letters only, SQLite's rule) over the same strings,
@@ -46,14 +51,16 @@ def _vector_sql(column: str) -> str:
     return f"""jsonb_to_tsvector('{SEARCH_CONFIG}'::regconfig, {parts}, '["string"]')"""
 
 
-# In the index (unqualified column) and in queries (qualified, the same expression tree).
-SEARCH_INDEX_SQL = (
-    f"CREATE INDEX IF NOT EXISTS {SEARCH_INDEX_NAME} ON {LOG_TABLE} "
-    f"USING gin (({_vector_sql('document')}))"
+SEARCH_COLUMN = "search_vector"
+SEARCH_COLUMN_SQL = (
+    f"ALTER TABLE {LOG_TABLE} ADD COLUMN {SEARCH_COLUMN} tsvector "
+    f"GENERATED ALWAYS AS ({_vector_sql('document')}) STORED"
 )
-SEARCH_VECTOR_SQL = _vector_sql(f'"{LOG_TABLE}"."document"')
+SEARCH_INDEX_SQL = f"CREATE INDEX {SEARCH_INDEX_NAME} ON {LOG_TABLE} USING gin ({SEARCH_COLUMN})"
 # websearch_to_tsquery takes any text: unbalanced quotes or a lone "-" never raise.
-SEARCH_MATCH_SQL = f"{SEARCH_VECTOR_SQL} @@ websearch_to_tsquery('{SEARCH_CONFIG}'::regconfig, %s)"
+SEARCH_MATCH_SQL = (
+    f'"{LOG_TABLE}"."{SEARCH_COLUMN}" @@ websearch_to_tsquery(\'{SEARCH_CONFIG}\'::regconfig, %s)'
+)
 
 
 def _glob_patterns(path: str) -> list[str]:

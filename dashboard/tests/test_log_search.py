@@ -201,3 +201,26 @@ def test_postgresql_search_reads_the_gin_index_of_every_partition(client_a, sear
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "Bitmap Index Scan" in plan, plan
     assert any(name in plan for name in partition_indexes), plan
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="partitions are PostgreSQL's")
+def test_a_new_month_moves_its_logs_from_the_default_partition_still_searchable(client_a):
+    """partition_create copies rows without the generated column, which the new month
+    computes again; logs stored after it are searchable too."""
+    from collector import partitions
+
+    moment = at(2003, 6, 10, 12)
+    moved = _log(client_a, moment, _document(output={"text": "ancient gizmo"}))
+    assert partitions.partition_create(moment) is True
+    later = _log(client_a, at(2003, 6, 11), _document(output={"text": "newer gizmo"}))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tableoid::regclass::text, search_vector::text FROM collector_workflowlog "
+            "WHERE id = %s",
+            [moved.pk],
+        )
+        table, vector = cursor.fetchone()
+    assert table == partitions.partition_name(partitions.month_start(moment))
+    assert "'ancient'" in vector
+    assert _found(client_a, "gizmo") == {moved.pk, later.pk}
+    assert _found(client_a, "ancient") == {moved.pk}
