@@ -42,6 +42,10 @@ DATABASE = "flusso_bench_search"
 CLIENTS = 5
 LARGEST_SHARE = 0.40
 DAYS = 90
+# Ingestion cost: rounds of single stores (alternating without and with the search
+# column) and, in each, one INSERT of this many generated logs.
+ROUNDS_OF_INSERTS = 8
+BULK_ROWS = 5_000
 
 # The document of every synthetic log: its words say how often each occurs (see above).
 DOCUMENT_SQL = """
@@ -191,15 +195,28 @@ def ingest_cost(client_id: int, inserts: int) -> dict[str, float]:
         return (time.perf_counter() - started) / inserts * 1000
 
     raw = connection.cursor().connection
-    results: dict[str, list[float]] = {"without search": [], "with search": []}
-    for _ in range(3):
-        for label in results:
+    labels = ("without search", "with search")
+    singles: dict[str, list[float]] = {label: [] for label in labels}
+    bulk: dict[str, list[float]] = {label: [] for label in labels}
+    # Short rounds, alternated many times: on a shared machine the load drifts within a
+    # run, and both arms should see the same drift.
+    for round_number in range(ROUNDS_OF_INSERTS):
+        for label in labels if round_number % 2 == 0 else labels[::-1]:
             if label == "with search":
                 search_add(raw)
             else:
                 search_drop(raw)
-            results[label].append(store_round())
-    return {label: statistics.median(times) for label, times in results.items()}
+            singles[label].append(store_round())
+            started = time.perf_counter()
+            fill(raw, [client_id], BULK_ROWS, offset=20_000_000 + round_number * BULK_ROWS)
+            bulk[label].append((time.perf_counter() - started) / BULK_ROWS * 1000)
+    return {
+        **{f"one at a time, {label}": statistics.median(singles[label]) for label in labels},
+        **{
+            f"{BULK_ROWS:,} in one INSERT, {label}": statistics.median(bulk[label])
+            for label in labels
+        },
+    }
 
 
 def timed(run: Callable[[], object], rounds: int) -> tuple[float, object]:
@@ -218,28 +235,45 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--inserts", type=int, default=1000)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--ingest-only", action="store_true", help="only the ingestion cost")
+    parser.add_argument("--database", default=DATABASE, help="the throwaway database's name")
     args = parser.parse_args()
 
-    database_create(DATABASE, fresh=True)
-    manage(DATABASE, "migrate", "--no-input", "-v", "0")
-    setup_django(DATABASE)
+    database = args.database
+    database_create(database, fresh=True)
+    try:
+        run(args, database)
+    finally:
+        if not args.keep:
+            # FORCE ends this script's own connections too: it is exiting.
+            with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE "{database}" WITH (FORCE)')
+
+
+def run(args: argparse.Namespace, database: str) -> None:
+    manage(database, "migrate", "--no-input", "-v", "0")
+    setup_django(database)
     from django.db import connection
 
     from collector.models import Client
     from dashboard.selectors.logs import LogFilters, log_count, log_page
 
     print(machine())
-    with psycopg.connect(database_url(DATABASE), autocommit=True) as conn:
+    with psycopg.connect(database_url(database), autocommit=True) as conn:
         client_ids = clients_create(conn)
         fill(conn, client_ids[:1], 20_000, offset=10_000_000)
         conn.execute("ANALYZE collector_workflowlog")
     cost = ingest_cost(client_ids[0], args.inserts)
-    print(f"\nStoring one log (logs_store, {args.inserts} a round, median of 3 rounds):")
+    print(
+        f"\nMilliseconds a log (logs_store: {args.inserts} a round; median of "
+        f"{ROUNDS_OF_INSERTS // 2 * 2} alternating rounds):"
+    )
     for label, ms in cost.items():
-        print(f"  {label:14} {ms:6.2f} ms")
-    print(f"  search adds    {cost['with search'] - cost['without search']:6.2f} ms a log")
+        print(f"  {label:42} {ms:7.3f}")
+    if args.ingest_only:
+        return
 
-    with psycopg.connect(database_url(DATABASE), autocommit=True) as conn:
+    with psycopg.connect(database_url(database), autocommit=True) as conn:
         search_drop(conn)
         started = time.perf_counter()
         fill(conn, client_ids, args.logs)
@@ -265,8 +299,8 @@ def main() -> None:
     )
 
     client = Client.objects.get(pk=client_ids[0])
-    big = total - 20_000 - args.inserts * 6
-    print(f"Queries for the largest client (~{round(big * LARGEST_SHARE):,} logs + 20,000):")
+    big = args.logs
+    print(f"Queries for the largest client (~{round(big * LARGEST_SHARE):,} logs + ~65,000):")
     cases = [
         ("rare word (0.01 %)", LogFilters(q="zanzibar")),
         ("model code (0.1 %)", LogFilters(q="MX417")),
@@ -295,10 +329,6 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute("RESET enable_bitmapscan")
     connection.close()
-
-    if not args.keep:
-        with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{DATABASE}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
