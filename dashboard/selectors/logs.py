@@ -12,11 +12,21 @@ import json
 import math
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connections
-from django.db.models import BooleanField, F, Q, QuerySet, TextField, Value
+from django.db.models import (
+    BooleanField,
+    DateTimeField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Q,
+    QuerySet,
+    TextField,
+    Value,
+)
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.http import Http404
@@ -46,6 +56,11 @@ TICKET_RUNS_SHOWN = 20
 # Where the read model cannot count a selection, the log viewer counts matching rows up to
 # this many and says "more than" beyond: a bounded read however many logs match.
 COUNT_LIMIT = 10_000
+# A search matching at most this many logs (with the other filters) is read from its GIN
+# index and sorted; one matching more walks the sort's index, where at least one log in
+# ~200 matches (at a million logs, docs/performance.md: either way a page then takes tens
+# of milliseconds, where the wrong one of the two took seconds).
+SELECTIVE_MATCHES = 2_000
 # The whole history, for counts and menus without dates: day-aligned, so the read model
 # answers them from day rows alone (no raw edge), and wide enough for any stored log
 # (the API takes timestamps from 1970 to 2999, as the filters do).
@@ -130,15 +145,50 @@ def _sort_key(sort: str) -> tuple[str, bool]:
     return SORT_FIELDS[name], descending
 
 
-def _sorted(qs: QuerySet[WorkflowLog], sort: str) -> tuple[QuerySet[WorkflowLog], str, bool]:
+def _search_is_selective(qs: QuerySet[WorkflowLog], filters: LogFilters) -> bool:
+    """Whether a PostgreSQL search matches few enough logs to read them all from its GIN
+    index and sort them, rather than walk the sort's index checking each log.
+
+    The planner cannot tell (a word's frequency is a guess outside the few hundred most
+    common ones, and it guessed wrong both ways at a million logs), so this counts, up to
+    ``SELECTIVE_MATCHES`` (an unordered count: the GIN index answers it for a rare word,
+    and a common one reaches the bound within a few thousand rows).
+    """
+    if not filters.q or connections[qs.db].vendor != "postgresql":
+        return False
+    return qs.order_by()[: SELECTIVE_MATCHES + 1].count() <= SELECTIVE_MATCHES
+
+
+def _sorted(
+    qs: QuerySet[WorkflowLog], sort: str, *, by_index: bool = True
+) -> tuple[QuerySet[WorkflowLog], str, bool]:
+    """The rows in ``sort`` order, as the value ``sort_value``.
+
+    ``by_index``: the sort's own index expression, so a page is an index range; False
+    for a selective search, whose matches are fewer than any index range would read:
+    the same values, in an expression no index has, so the planner reads the matches
+    from the search index and sorts them.
+    """
     field_name, descending = _sort_key(sort)
     if field_name == "timestamp":
-        qs = qs.annotate(sort_value=F("timestamp"))
+        value: Any = F("timestamp")
+        if not by_index:
+            value = ExpressionWrapper(
+                F("timestamp") + Value(timedelta(0)), output_field=DateTimeField()
+            )
     else:
-        # The very expression of the per-metric index, so a page is an index range.
-        qs = qs.annotate(sort_value=metric_sort_expression(field_name))
+        value = metric_sort_expression(field_name)
+        if not by_index:
+            value = ExpressionWrapper(value + Value(0.0), output_field=FloatField())
+    qs = qs.annotate(sort_value=value)
     order = ["-sort_value", "-id"] if descending else ["sort_value", "id"]
     return qs.order_by(*order), field_name, descending
+
+
+def _listed(*, client: Client, filters: LogFilters) -> tuple[QuerySet[WorkflowLog], str, bool]:
+    """The viewer's filtered and sorted rows: (queryset, sort field, descending)."""
+    qs = _filtered(client=client, filters=filters)
+    return _sorted(qs, filters.sort, by_index=not _search_is_selective(qs, filters))
 
 
 # Counts and menus ---------------------------------------------------------------------
@@ -291,7 +341,7 @@ class LogPage:
 
 def log_page(*, client: Client, filters: LogFilters, cursor: str = "", size: int = 50) -> LogPage:
     """One page of the client's logs matching ``filters``, after or before ``cursor``."""
-    qs, _, descending = _sorted(_filtered(client=client, filters=filters), filters.sort)
+    qs, _, descending = _listed(client=client, filters=filters)
     direction = "next"
     if cursor:
         value, pk, direction = cursor_decode(cursor, sort=filters.sort)
@@ -351,7 +401,7 @@ EXPORT_COLUMNS = [
 
 def log_export_queryset(*, client: Client, filters: LogFilters) -> QuerySet[WorkflowLog]:
     """Every log matching ``filters`` in the viewer's order; callers stream it."""
-    qs, _, _ = _sorted(_filtered(client=client, filters=filters), filters.sort)
+    qs, _, _ = _listed(client=client, filters=filters)
     return qs
 
 
@@ -374,7 +424,7 @@ class LogNeighbours:
 def log_neighbours(*, client: Client, filters: LogFilters, log: WorkflowLog) -> LogNeighbours:
     """The runs beside ``log`` in the list ``filters`` make (same sort): one row each way,
     read from the sort's index, as cheap at any size as a page."""
-    qs, field_name, descending = _sorted(_filtered(client=client, filters=filters), filters.sort)
+    qs, field_name, descending = _listed(client=client, filters=filters)
     value: Any = getattr(log, field_name)
     if field_name != "timestamp":
         # What metric_sort_expression makes of it: a float, missing values lowest.

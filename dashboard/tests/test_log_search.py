@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.urls import reverse
 
 from collector.search import SEARCH_INDEX_NAME
@@ -100,7 +100,36 @@ def test_search_excludes_a_word_with_a_minus(client_a, searchable):
     assert _found(client_a, "faucet -cartridge") == {searchable["ticket"].pk}
 
 
-def test_search_combines_with_filters_and_sorts(client_a, searchable):
+@pytest.fixture(params=["selective", "walking the sort index"])
+def search_plan(request, monkeypatch):
+    """Both ways a PostgreSQL search reads its rows (elsewhere the same either way)."""
+    from dashboard.selectors import logs as log_selectors
+
+    monkeypatch.setattr(
+        log_selectors, "SELECTIVE_MATCHES", 10**6 if request.param == "selective" else 0
+    )
+    return request.param
+
+
+@pytest.mark.parametrize("sort", ["time", "-time", "-confidence", "duration"])
+def test_search_pages_in_order_either_way_it_is_read(client_a, searchable, search_plan, sort):
+    expected = [
+        row.pk for row in log_page(client=client_a, filters=LogFilters(sort=sort), size=100).rows
+    ]
+    expected = [pk for pk in expected if pk in _found(client_a, "faucet")]
+    seen, cursor = [], ""
+    while True:
+        page = log_page(
+            client=client_a, filters=LogFilters(q="faucet", sort=sort), cursor=cursor, size=1
+        )
+        seen += [row.pk for row in page.rows]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == expected
+
+
+def test_search_combines_with_filters_and_sorts(client_a, searchable, search_plan):
     logs = searchable
     assert _found(client_a, "cartridge", status="FAILED") == set()
     assert _found(client_a, "aurora", status="FAILED") == {logs["observation"].pk}
@@ -201,6 +230,36 @@ def test_postgresql_search_reads_the_gin_index_of_every_partition(client_a, sear
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "Bitmap Index Scan" in plan, plan
     assert any(name in plan for name in partition_indexes), plan
+
+
+def _page_plan(client, q: str) -> str:
+    """The plan of a page's query when sorting is all but forbidden: a plan that can
+    take its order from an index does."""
+    qs = log_export_queryset(client=client, filters=LogFilters(q=q))[:51]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_sort = off")
+        sql, params = qs.query.sql_with_params()
+        cursor.execute(f"EXPLAIN {sql}", params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the GIN index is PostgreSQL's")
+def test_a_selective_search_is_sorted_from_its_matches_not_walked_along_the_sort_index(
+    client_a, searchable, monkeypatch
+):
+    """At a million logs the planner walked the time index checking every log for a rare
+    word (seconds); a search matching few logs orders by an expression no index has, so
+    its matches come from the search index and are sorted; one matching many keeps the
+    sort's index (a page is then the first few thousand rows of it at most)."""
+    from dashboard.selectors import logs as log_selectors
+
+    selective = _page_plan(client_a, "aurora")
+    assert "Sort" in selective, selective
+    assert "log_client_time" not in selective and "timestamp_id_idx" not in selective, selective
+    monkeypatch.setattr(log_selectors, "SELECTIVE_MATCHES", 0)
+    walking = _page_plan(client_a, "aurora")
+    assert "Sort" not in walking.replace("Sort Key", ""), walking
+    assert "timestamp_id_idx" in walking, walking
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="partitions are PostgreSQL's")
