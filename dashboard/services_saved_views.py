@@ -52,6 +52,8 @@ def saved_view_create(
 ) -> SavedView:
     """Save the filters under ``name`` for every user of the client."""
     name = scrub_text(" ".join(name.split()))
+    if "\x00" in name:  # PostgreSQL text cannot hold it
+        raise SavedViewInvalid("A view's name cannot contain a NUL character.")
     if not name:
         raise SavedViewInvalid("Give the view a name.")
     if len(name) > NAME_MAX_CHARS:

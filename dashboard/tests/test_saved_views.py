@@ -56,7 +56,7 @@ def test_search_words_and_name_are_scrubbed(client_a, user_a):
     assert "example.com" not in view.query
 
 
-@pytest.mark.parametrize("name", ["", "   ", "x" * 81])
+@pytest.mark.parametrize("name", ["", "   ", "x" * 81, "a\x00b"])
 def test_a_name_is_required_and_bounded(client_a, user_a, name):
     with pytest.raises(SavedViewInvalid):
         _create(client_a, user_a, name=name)
@@ -157,6 +157,19 @@ def test_another_clients_view_is_a_404_and_not_listed(http_a, client_a, client_b
         url = reverse("dashboard:saved_view_delete", args=[slug, theirs.pk])
         assert http_a.post(url).status_code == 404
     assert SavedView.objects.filter(pk=theirs.pk).exists()
+
+
+def test_a_saved_views_odd_post_is_refused_never_an_error(http_a, client_a):
+    url = reverse("dashboard:saved_view_create", args=[client_a.slug])
+    for data in (
+        {"name": "n\x00ul", "query": "status=FAILED"},
+        {"name": "nul in query", "query": "q=a%00b"},
+        {"name": "long", "query": "q=" + "x" * 10_000},
+        {},
+    ):
+        response = http_a.post(url, data)
+        assert response.status_code == 302, data
+    assert not SavedView.objects.exists()
 
 
 def test_saving_is_post_only(http_a, client_a):
