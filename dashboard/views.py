@@ -328,13 +328,14 @@ def log_list(request: HttpRequest, *, client: Client) -> HttpResponse:
     filters = form.filters() if form.is_valid() else LogFilters()
     if form.is_valid():
         try:
+            count = log_count(client=client, filters=filters)
             page = log_page(
                 client=client,
                 filters=filters,
                 cursor=form.cleaned_data.get("cursor") or "",
                 size=LOGS_PER_PAGE,
+                count=count,
             )
-            count = log_count(client=client, filters=filters)
         except ApplicationError as exc:
             error = exc.message
     else:

@@ -84,16 +84,20 @@ class LogFilters:
     sort: str = DEFAULT_SORT
 
 
-def _searched(qs: QuerySet[WorkflowLog], query: str) -> QuerySet[WorkflowLog]:
+def _searched(
+    qs: QuerySet[WorkflowLog], query: str, *, by_index: bool = True
+) -> QuerySet[WorkflowLog]:
     """Logs whose searchable text holds every word of ``query``.
 
     PostgreSQL: ``websearch_to_tsquery`` over the GIN-indexed vector ("quoted phrases",
     ``-word``, ``or``; text without any word matches nothing). Elsewhere: a
-    case-insensitive LIKE per word over the same strings.
+    case-insensitive LIKE per word over the same strings. ``by_index`` False: the same
+    test, in a form the GIN index does not serve (a walk along the sort's index).
     """
     if connections[qs.db].vendor == "postgresql":
+        sql = search.SEARCH_MATCH_SQL if by_index else search.SEARCH_CHECK_SQL
         # The words are a bound parameter; the SQL is a constant of collector.search.
-        match = RawSQL(search.SEARCH_MATCH_SQL, [query], output_field=BooleanField())  # noqa: S611
+        match = RawSQL(sql, [query], output_field=BooleanField())  # noqa: S611
         return qs.filter(match)
     required, excluded = search.search_words(query)
     if not required and not excluded:
@@ -112,7 +116,9 @@ def _searched(qs: QuerySet[WorkflowLog], query: str) -> QuerySet[WorkflowLog]:
     return qs
 
 
-def _filtered(*, client: Client, filters: LogFilters) -> QuerySet[WorkflowLog]:
+def _filtered(
+    *, client: Client, filters: LogFilters, search_by_index: bool = True
+) -> QuerySet[WorkflowLog]:
     qs = WorkflowLog.objects.for_client(client)
     exact = {
         "status": filters.status,
@@ -132,7 +138,7 @@ def _filtered(*, client: Client, filters: LogFilters) -> QuerySet[WorkflowLog]:
     if filters.confidence_max is not None:
         qs = qs.filter(overall_confidence__lte=filters.confidence_max)
     if filters.q:
-        qs = _searched(qs, filters.q)
+        qs = _searched(qs, filters.q, by_index=search_by_index)
     return qs
 
 
@@ -145,17 +151,21 @@ def _sort_key(sort: str) -> tuple[str, bool]:
     return SORT_FIELDS[name], descending
 
 
-def _search_is_selective(qs: QuerySet[WorkflowLog], filters: LogFilters) -> bool:
+def _search_is_selective(
+    qs: QuerySet[WorkflowLog], filters: LogFilters, count: LogCount | None
+) -> bool:
     """Whether a PostgreSQL search matches few enough logs to read them all from its GIN
     index and sort them, rather than walk the sort's index checking each log.
 
     The planner cannot tell (a word's frequency is a guess outside the few hundred most
-    common ones, and it guessed wrong both ways at a million logs), so this counts, up to
-    ``SELECTIVE_MATCHES`` (an unordered count: the GIN index answers it for a rare word,
-    and a common one reaches the bound within a few thousand rows).
+    common ones, a phrase's a product of its words'), and at a million logs it guessed
+    wrong both ways, seconds a page. So this counts, unordered and bounded (``count``,
+    when the caller has counted already), and decides.
     """
     if not filters.q or connections[qs.db].vendor != "postgresql":
         return False
+    if count is not None:
+        return count.exact and count.value <= SELECTIVE_MATCHES
     return qs.order_by()[: SELECTIVE_MATCHES + 1].count() <= SELECTIVE_MATCHES
 
 
@@ -185,10 +195,21 @@ def _sorted(
     return qs.order_by(*order), field_name, descending
 
 
-def _listed(*, client: Client, filters: LogFilters) -> tuple[QuerySet[WorkflowLog], str, bool]:
-    """The viewer's filtered and sorted rows: (queryset, sort field, descending)."""
+def _listed(
+    *, client: Client, filters: LogFilters, count: LogCount | None = None
+) -> tuple[QuerySet[WorkflowLog], str, bool]:
+    """The viewer's filtered and sorted rows: (queryset, sort field, descending).
+
+    A search is read one of two ways (``_search_is_selective``): its few matches from the
+    GIN index, sorted; or a walk along the sort's index, checking each log's vector.
+    """
     qs = _filtered(client=client, filters=filters)
-    return _sorted(qs, filters.sort, by_index=not _search_is_selective(qs, filters))
+    if not filters.q:
+        return _sorted(qs, filters.sort)
+    selective = _search_is_selective(qs, filters, count)
+    if not selective:
+        qs = _filtered(client=client, filters=filters, search_by_index=False)
+    return _sorted(qs, filters.sort, by_index=not selective)
 
 
 # Counts and menus ---------------------------------------------------------------------
@@ -339,9 +360,20 @@ class LogPage:
     prev_cursor: str | None
 
 
-def log_page(*, client: Client, filters: LogFilters, cursor: str = "", size: int = 50) -> LogPage:
-    """One page of the client's logs matching ``filters``, after or before ``cursor``."""
-    qs, _, descending = _listed(client=client, filters=filters)
+def log_page(
+    *,
+    client: Client,
+    filters: LogFilters,
+    cursor: str = "",
+    size: int = 50,
+    count: LogCount | None = None,
+) -> LogPage:
+    """One page of the client's logs matching ``filters``, after or before ``cursor``.
+
+    ``count``: ``log_count`` of the same filters, when the caller has it (a search then
+    needs no count of its own to choose how it is read).
+    """
+    qs, _, descending = _listed(client=client, filters=filters, count=count)
     direction = "next"
     if cursor:
         value, pk, direction = cursor_decode(cursor, sort=filters.sort)
