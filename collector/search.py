@@ -10,10 +10,12 @@ PostgreSQL: a stored generated column of the log table, ``search_vector`` =
 0006; every partition has both, and ``collector.partitions`` creates new months with the
 column generated and lets ATTACH build the index). The column is not a model field:
 PostgreSQL computes it on every insert, ingestion's statement never names it, and the
-viewer's query reads it through ``SEARCH_MATCH_SQL``. Stored rather than an expression
-index because a row the index cannot answer alone (a phrase's word positions, or a common
-word read along the time index) is then checked from the stored vector, not by rebuilding
-it from the JSON (measured 20 to 100 times slower, docs/performance.md).
+viewer's queries read it through ``SEARCH_MATCH_SQL`` (the GIN index's operator) or
+``SEARCH_CHECK_SQL`` (the same test, unindexed, for a walk along a sort's index).
+Stored rather than an expression index because a row the index cannot answer alone (a
+phrase's word positions, or a common word read along the time index) is then checked
+from the stored vector, not by rebuilding it from the JSON (measured 14 to 22 times
+slower, docs/performance.md).
 The ``simple`` configuration lowercases and splits words, without stemming or stop words:
 the logs are in many languages, and a word matches as it was written. The jsonpath
 calls are ``silent``, so no document, however odd its trace, can make the expression
