@@ -120,9 +120,11 @@ def partition_create(
             return False
         cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         quoted = _quote(connection, name)
+        # Generated columns (the search vector, collector.search) stay generated: ATTACH
+        # refuses a partition where they are plain.
         cursor.execute(
             f"CREATE TABLE {quoted} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
-            "INCLUDING STORAGE INCLUDING COMPRESSION)"
+            "INCLUDING STORAGE INCLUDING COMPRESSION INCLUDING GENERATED)"
         )
         # The bound as a constraint lets ATTACH skip scanning the new table.
         cursor.execute(
@@ -132,9 +134,17 @@ def partition_create(
         )
         cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [DEFAULT_PARTITION])
         if cursor.fetchone()[0]:
+            # By name, and without generated columns, which PostgreSQL computes again.
             cursor.execute(
-                f"WITH moved AS (DELETE FROM {default} WHERE timestamp >= %s AND "  # noqa: S608 (names from model metadata, values bound)
-                f"timestamp < %s RETURNING *) INSERT INTO {quoted} SELECT * FROM moved",
+                "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) "
+                "AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
+                [DEFAULT_PARTITION],
+            )
+            columns = ", ".join(_quote(connection, row[0]) for row in cursor.fetchall())
+            cursor.execute(
+                f"WITH moved AS (DELETE FROM {default} WHERE timestamp >= %s AND "  # noqa: S608 (names from the catalog, values bound)
+                f"timestamp < %s RETURNING {columns}) "
+                f"INSERT INTO {quoted} ({columns}) SELECT {columns} FROM moved",
                 [start, end],
             )
         cursor.execute(

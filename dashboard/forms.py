@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from collector.models import LogStatus
+from collector.search import MAX_QUERY_CHARS
 from dashboard.selectors import DashboardFilters, LogFilters, Window
 from dashboard.selectors.logs import DEFAULT_SORT, SORT_FIELDS
 
@@ -131,6 +132,7 @@ SORT_CHOICES = [(f"{sign}{name}", f"{sign}{name}") for name in SORT_FIELDS for s
 
 
 class LogFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=MAX_QUERY_CHARS, label="Search")
     status = forms.ChoiceField(choices=[("", "any"), *LogStatus.choices], required=False)
     environment = forms.CharField(required=False, max_length=64)
     version = forms.CharField(required=False, max_length=64)
@@ -175,6 +177,7 @@ class LogFilterForm(forms.Form):
             confidence_max=data.get("confidence_max"),
             error_type=data.get("error_type") or "",
             error_node=data.get("error_node") or "",
+            q=(data.get("q") or "").strip(),
             sort=data.get("sort") or DEFAULT_SORT,
         )
 

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from collector.models import Client
+from collector.models import Client, ClientScopedQuerySet
 
 
 class Membership(models.Model):
@@ -41,3 +41,36 @@ class UserPreferences(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.time_zone or 'default time zone'}"
+
+
+class SavedView(models.Model):
+    """A named set of log viewer filters, shared by every user of the client.
+
+    ``query`` is the filters' query string as the log viewer's form validated and
+    normalised it (never what was sent as such); written only by
+    ``dashboard.services_saved_views``.
+    """
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="saved_views")
+    name = models.CharField(max_length=80)
+    query = models.CharField(max_length=2000, blank=True)
+    # Kept when the author's account is deleted: the view stays shared, with no author.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = ClientScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["client", "name"], name="uniq_saved_view_client_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.client.slug})"

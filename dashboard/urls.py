@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from dashboard import accounts, views, views_compare
+from dashboard import accounts, views, views_compare, views_saved_views
 from dashboard.monitors import views as monitor_views
 from dashboard.monitors import views_reports
 from dashboard.monitors.converters import UnsubscribeTokenConverter
@@ -21,6 +21,16 @@ urlpatterns = [
     path("<slug:client_slug>/logs/", views.log_list, name="logs"),
     path("<slug:client_slug>/report/", views_reports.client_report_page, name="report"),
     path("<slug:client_slug>/compare/", views_compare.compare, name="compare"),
+    path(
+        "<slug:client_slug>/logs/views/",
+        views_saved_views.saved_view_create_view,
+        name="saved_view_create",
+    ),
+    path(
+        "<slug:client_slug>/logs/views/<int:view_id>/delete",
+        views_saved_views.saved_view_delete_view,
+        name="saved_view_delete",
+    ),
     path("<slug:client_slug>/logs/export.csv", views.log_export_csv, name="logs_csv"),
     path("<slug:client_slug>/logs/export.json", views.log_export_json, name="logs_json"),
     path("<slug:client_slug>/logs/<uuid:log_id>/", views.log_detail, name="log"),

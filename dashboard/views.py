@@ -27,6 +27,7 @@ from django.http import (
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_date
 
 from collector.models import Client, LogStatus
 from collector.readmodel.facts import DURATION_RELATIVE_ERROR
@@ -64,10 +65,20 @@ from dashboard.selectors import (
     log_detail as log_detail_get,
 )
 from dashboard.selectors.compare import version_previous
-from dashboard.selectors.logs import DEFAULT_SORT, EXPORT_COLUMNS
+from dashboard.selectors.logs import (
+    COUNT_LIMIT,
+    DEFAULT_SORT,
+    EXPORT_COLUMNS,
+    LogFilters,
+    log_count,
+    log_filter_options,
+    log_neighbours,
+)
 from dashboard.selectors.overview import overview_totals
 from dashboard.selectors.replica import replica_status
+from dashboard.selectors.saved_views import saved_view_list
 from dashboard.selectors.verdicts import client_verdict_figures
+from dashboard.services_saved_views import saved_view_deletable, saved_view_query
 from dashboard.templatetags.dashboard_format import change_rounds_to_zero
 from dashboard.trace import trace_from_document
 from flusso_site.errors import ApplicationError
@@ -317,33 +328,80 @@ def _query_without(request: HttpRequest, *names: str) -> str:
     return query.urlencode()
 
 
+def _pager_labels(sort: str) -> tuple[str, str]:
+    """(previous, next) link texts: by time they say which way in time, else plain."""
+    if sort == "-time":
+        return "Newer", "Older"
+    if sort == "time":
+        return "Older", "Newer"
+    return "Previous", "Next"
+
+
+def _picker(value: Any) -> str:
+    """The date inputs are the dashboard's date pickers; a value with a time (a link from
+    the dashboard's rolling period) stays a text input, which shows it unchanged."""
+    text = (value or "").strip() if isinstance(value, str) else ""
+    try:
+        return "date" if not text or parse_date(text) is not None else "text"
+    except ValueError:  # well-formed but not a day of the calendar
+        return "text"
+
+
 @client_view
 def log_list(request: HttpRequest, *, client: Client) -> HttpResponse:
     form = LogFilterForm(request.GET)
     page = None
+    count = None
     error = ""
+    filters = form.filters() if form.is_valid() else LogFilters()
     if form.is_valid():
         try:
+            count = log_count(client=client, filters=filters)
             page = log_page(
                 client=client,
-                filters=form.filters(),
+                filters=filters,
                 cursor=form.cleaned_data.get("cursor") or "",
                 size=LOGS_PER_PAGE,
+                count=count,
             )
         except ApplicationError as exc:
             error = exc.message
     else:
         error = "Some filters are not valid; correct them to see the logs."
     sort = (form.cleaned_data.get("sort") if form.is_valid() else "") or DEFAULT_SORT
+    prev_label, next_label = _pager_labels(sort)
+    # The filters the detail page's previous/next links keep (no cursor).
+    filter_query = _query_without(request, "cursor")
+    try:
+        current_query = saved_view_query(request.GET)
+    except ApplicationError:
+        current_query = None
+    saved = [
+        {
+            "view": view,
+            "current": view.query == current_query,
+            "deletable": saved_view_deletable(saved_view=view, user=request.user),
+        }
+        for view in saved_view_list(client=client)
+    ]
     context = {
         "form": form,
         "page": page,
+        "count": count,
+        "saved_views": saved,
+        "save_query": current_query,
+        "count_limit": COUNT_LIMIT,
         "error": error,
         "statuses": LogStatus.values,
+        "options": log_filter_options(client=client, filters=filters),
+        "pickers": {name: _picker(form[name].value()) for name in ("start", "end")},
         "sort": sort,
-        "base_query": _query_without(request, "cursor"),
+        "prev_label": prev_label,
+        "next_label": next_label,
+        "base_query": filter_query,
+        "detail_query": filter_query,
         "sort_query": _query_without(request, "cursor", "sort"),
-        "export_query": _query_without(request, "cursor"),
+        "export_query": filter_query,
     }
     return render_page(
         request, "dashboard/logs.html", context, client=client, status=400 if error else 200
@@ -455,6 +513,21 @@ def log_export_json(request: HttpRequest, *, client: Client) -> HttpResponse:
     return response
 
 
+def _neighbour_links(request: HttpRequest, client: Client, log: Any) -> dict[str, str]:
+    """Links to the list the run was opened from and to the runs beside it in that list:
+    the filters travel in the query string (invalid ones are dropped, not an error)."""
+    form = LogFilterForm(request.GET)
+    query = _query_without(request, "cursor") if form.is_valid() else ""
+    suffix = f"?{query}" if query else ""
+    links = {"list_url": reverse("dashboard:logs", args=[client.slug]) + suffix}
+    if form.is_valid():
+        found = log_neighbours(client=client, filters=form.filters(), log=log)
+        for name, neighbour in (("previous_url", found.previous), ("next_url", found.next)):
+            if neighbour is not None:
+                links[name] = reverse("dashboard:log", args=[client.slug, neighbour]) + suffix
+    return links
+
+
 @client_view
 def log_detail(request: HttpRequest, *, client: Client, log_id: uuid.UUID) -> HttpResponse:
     return log_detail_page(request, client=client, log_id=log_id)
@@ -487,6 +560,7 @@ def log_detail_page(
             }
         verdict_form = VerdictForm(initial=initial)
     context = {
+        **_neighbour_links(request, client, log),
         "log": log,
         "trace": trace_from_document(log.document),
         "other_runs": log_runs_for_ticket(client=client, log=log),

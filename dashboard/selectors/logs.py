@@ -12,15 +12,31 @@ import json
 import math
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import F, Q, QuerySet
+from django.db import connections
+from django.db.models import (
+    BooleanField,
+    DateTimeField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Q,
+    QuerySet,
+    TextField,
+    Value,
+)
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from collector.models import Client, WorkflowLog, metric_sort_expression
+from collector import search
+from collector.models import MISSING_METRIC, Client, WorkflowLog, metric_sort_expression
+from collector.readmodel import reads
+from collector.readmodel.facts import STATUS_COLUMNS
 from collector.selectors import log_get
 from flusso_site.errors import ApplicationError
 
@@ -37,6 +53,18 @@ DEFAULT_SORT = "-time"
 MAX_ID = 2**63 - 1
 # Other runs of the same ticket shown on a detail page.
 TICKET_RUNS_SHOWN = 20
+# Where the read model cannot count a selection, the log viewer counts matching rows up to
+# this many and says "more than" beyond: a bounded read however many logs match.
+COUNT_LIMIT = 10_000
+# A search matching at most this many logs (with the other filters) is read from its GIN
+# index and sorted; one matching more walks the sort's index, where at least one log in
+# ~200 matches (at a million logs, docs/performance.md: either way a page then takes tens
+# of milliseconds, where the wrong one of the two took seconds).
+SELECTIVE_MATCHES = 2_000
+# The whole history, for counts and menus without dates: day-aligned, so the read model
+# answers them from day rows alone (no raw edge), and wide enough for any stored log
+# (the API takes timestamps from 1970 to 2999, as the filters do).
+HISTORY = reads.Span(datetime(1970, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC))
 
 
 @dataclass(frozen=True)
@@ -51,10 +79,46 @@ class LogFilters:
     confidence_max: float | None = None
     error_type: str = ""
     error_node: str = ""
+    # Full-text search: words ANDed (collector.search says over what).
+    q: str = ""
     sort: str = DEFAULT_SORT
 
 
-def _filtered(*, client: Client, filters: LogFilters) -> QuerySet[WorkflowLog]:
+def _searched(
+    qs: QuerySet[WorkflowLog], query: str, *, by_index: bool = True
+) -> QuerySet[WorkflowLog]:
+    """Logs whose searchable text holds every word of ``query``.
+
+    PostgreSQL: ``websearch_to_tsquery`` over the GIN-indexed vector ("quoted phrases",
+    ``-word``, ``or``; text without any word matches nothing). Elsewhere: a
+    case-insensitive LIKE per word over the same strings. ``by_index`` False: the same
+    test, in a form the GIN index does not serve (a walk along the sort's index).
+    """
+    if connections[qs.db].vendor == "postgresql":
+        sql = search.SEARCH_MATCH_SQL if by_index else search.SEARCH_CHECK_SQL
+        # The words are a bound parameter; the SQL is a constant of collector.search.
+        match = RawSQL(sql, [query], output_field=BooleanField())  # noqa: S611
+        return qs.filter(match)
+    required, excluded = search.search_words(query)
+    if not required and not excluded:
+        return qs.none()
+    qs = qs.alias(
+        search_text=Coalesce(
+            RawSQL(search.SQLITE_SEARCH_TEXT_SQL, [], output_field=TextField()),  # noqa: S611
+            Value(""),
+            output_field=TextField(),
+        )
+    )
+    for word in required:
+        qs = qs.filter(search_text__icontains=word)
+    for word in excluded:
+        qs = qs.exclude(search_text__icontains=word)
+    return qs
+
+
+def _filtered(
+    *, client: Client, filters: LogFilters, search_by_index: bool = True
+) -> QuerySet[WorkflowLog]:
     qs = WorkflowLog.objects.for_client(client)
     exact = {
         "status": filters.status,
@@ -73,6 +137,8 @@ def _filtered(*, client: Client, filters: LogFilters) -> QuerySet[WorkflowLog]:
         qs = qs.filter(overall_confidence__gte=filters.confidence_min)
     if filters.confidence_max is not None:
         qs = qs.filter(overall_confidence__lte=filters.confidence_max)
+    if filters.q:
+        qs = _searched(qs, filters.q, by_index=search_by_index)
     return qs
 
 
@@ -85,15 +151,146 @@ def _sort_key(sort: str) -> tuple[str, bool]:
     return SORT_FIELDS[name], descending
 
 
-def _sorted(qs: QuerySet[WorkflowLog], sort: str) -> tuple[QuerySet[WorkflowLog], str, bool]:
+def _search_is_selective(
+    qs: QuerySet[WorkflowLog], filters: LogFilters, count: LogCount | None
+) -> bool:
+    """Whether a PostgreSQL search matches few enough logs to read them all from its GIN
+    index and sort them, rather than walk the sort's index checking each log.
+
+    The planner cannot tell (a word's frequency is a guess outside the few hundred most
+    common ones, a phrase's a product of its words'), and at a million logs it guessed
+    wrong both ways, seconds a page. So this counts, unordered and bounded (``count``,
+    when the caller has counted already), and decides.
+    """
+    if not filters.q or connections[qs.db].vendor != "postgresql":
+        return False
+    if count is not None:
+        return count.exact and count.value <= SELECTIVE_MATCHES
+    return qs.order_by()[: SELECTIVE_MATCHES + 1].count() <= SELECTIVE_MATCHES
+
+
+def _sorted(
+    qs: QuerySet[WorkflowLog], sort: str, *, by_index: bool = True
+) -> tuple[QuerySet[WorkflowLog], str, bool]:
+    """The rows in ``sort`` order, as the value ``sort_value``.
+
+    ``by_index``: the sort's own index expression, so a page is an index range; False
+    for a selective search, whose matches are fewer than any index range would read:
+    the same values, in an expression no index has, so the planner reads the matches
+    from the search index and sorts them.
+    """
     field_name, descending = _sort_key(sort)
     if field_name == "timestamp":
-        qs = qs.annotate(sort_value=F("timestamp"))
+        value: Any = F("timestamp")
+        if not by_index:
+            value = ExpressionWrapper(
+                F("timestamp") + Value(timedelta(0)), output_field=DateTimeField()
+            )
     else:
-        # The very expression of the per-metric index, so a page is an index range.
-        qs = qs.annotate(sort_value=metric_sort_expression(field_name))
+        value = metric_sort_expression(field_name)
+        if not by_index:
+            value = ExpressionWrapper(value + Value(0.0), output_field=FloatField())
+    qs = qs.annotate(sort_value=value)
     order = ["-sort_value", "-id"] if descending else ["sort_value", "id"]
     return qs.order_by(*order), field_name, descending
+
+
+def _listed(
+    *, client: Client, filters: LogFilters, count: LogCount | None = None
+) -> tuple[QuerySet[WorkflowLog], str, bool]:
+    """The viewer's filtered and sorted rows: (queryset, sort field, descending).
+
+    A search is read one of two ways (``_search_is_selective``): its few matches from the
+    GIN index, sorted; or a walk along the sort's index, checking each log's vector.
+    """
+    qs = _filtered(client=client, filters=filters)
+    if not filters.q:
+        return _sorted(qs, filters.sort)
+    selective = _search_is_selective(qs, filters, count)
+    if not selective:
+        qs = _filtered(client=client, filters=filters, search_by_index=False)
+    return _sorted(qs, filters.sort, by_index=not selective)
+
+
+# Counts and menus ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogCount:
+    """How many logs match: exact, or at least ``value`` (``exact`` False: "more than")."""
+
+    value: int
+    exact: bool
+
+
+def _read_model_answers(filters: LogFilters) -> bool:
+    """Whether only the read model's dimensions (time, environment, version, status) filter."""
+    return not (
+        filters.ticket_id
+        or filters.confidence_min is not None
+        or filters.confidence_max is not None
+        or filters.error_type
+        or filters.error_node
+        or filters.q
+    )
+
+
+def _span(filters: LogFilters) -> reads.Span:
+    return reads.Span(filters.start or HISTORY.start, filters.end or HISTORY.end)
+
+
+def log_count(*, client: Client, filters: LogFilters) -> LogCount:
+    """How many of the client's logs match ``filters``, at a cost bounded at any size.
+
+    From the read model when only its dimensions filter (its day and hour rows, and the
+    raw logs of at most an hour at each end of the dates); otherwise the matching rows are
+    counted up to ``COUNT_LIMIT`` and a larger count says "more than".
+    """
+    if _read_model_answers(filters):
+        span = _span(filters)
+        if span.start >= span.end:
+            return LogCount(0, True)
+        scope = reads.Scope(
+            client_id=client.pk, environment=filters.environment, version=filters.version
+        )
+        with reads.read_snapshot():
+            (found,) = reads.totals(scope, [span])
+        column = STATUS_COLUMNS[filters.status] if filters.status else "runs"
+        return LogCount(int(found[column]), True)
+    matched = _filtered(client=client, filters=filters).order_by()[: COUNT_LIMIT + 1].count()
+    if matched > COUNT_LIMIT:
+        return LogCount(COUNT_LIMIT, False)
+    return LogCount(matched, True)
+
+
+@dataclass(frozen=True)
+class LogFilterOptions:
+    """The values the log viewer's menus offer: those with runs in the chosen dates."""
+
+    environments: list[str]
+    versions: list[str]
+    error_types: list[str]
+    error_nodes: list[str]
+
+
+def log_filter_options(*, client: Client, filters: LogFilters) -> LogFilterOptions:
+    """The menus, from the read model (over the filter's dates, or the whole history)."""
+    span = _span(filters)
+    if span.start >= span.end:
+        return LogFilterOptions([], [], [], [])
+    with reads.read_snapshot():
+        pairs = reads.dimensions(reads.Scope(client_id=client.pk), span)
+        # Errors of the chosen environment and version, as the dashboard's tables.
+        scope = reads.Scope(
+            client_id=client.pk, environment=filters.environment, version=filters.version
+        )
+        groups = reads.error_groups(scope, span)
+    return LogFilterOptions(
+        environments=sorted({environment for environment, _ in pairs}),
+        versions=sorted({version for _, version in pairs if version}),
+        error_types=sorted({kind for kind, _ in groups if kind}),
+        error_nodes=sorted({node for _, node in groups if node}),
+    )
 
 
 # Cursors -----------------------------------------------------------------------------
@@ -141,6 +338,21 @@ def cursor_decode(cursor: str, *, sort: str) -> tuple[Any, int, str]:
     return value, pk, direction
 
 
+def _beyond(
+    qs: QuerySet[WorkflowLog], *, value: Any, pk: int, descending: bool, direction: str
+) -> QuerySet[WorkflowLog]:
+    """The rows after (``next``) or before (``prev``) the row (value, pk) in the page
+    order, nearest first: a keyset range read from the sort's index."""
+    # "after" in the page order: smaller for a descending sort, larger otherwise.
+    after = (direction == "next") == descending
+    # The redundant outer bound gives the planner an index range to scan.
+    if after:
+        qs = qs.filter(Q(sort_value__lte=value), Q(sort_value__lt=value) | Q(id__lt=pk))
+    else:
+        qs = qs.filter(Q(sort_value__gte=value), Q(sort_value__gt=value) | Q(id__gt=pk))
+    return qs.reverse() if direction == "prev" else qs
+
+
 @dataclass(frozen=True)
 class LogPage:
     rows: list[WorkflowLog]
@@ -148,21 +360,24 @@ class LogPage:
     prev_cursor: str | None
 
 
-def log_page(*, client: Client, filters: LogFilters, cursor: str = "", size: int = 50) -> LogPage:
-    """One page of the client's logs matching ``filters``, after or before ``cursor``."""
-    qs, _, descending = _sorted(_filtered(client=client, filters=filters), filters.sort)
+def log_page(
+    *,
+    client: Client,
+    filters: LogFilters,
+    cursor: str = "",
+    size: int = 50,
+    count: LogCount | None = None,
+) -> LogPage:
+    """One page of the client's logs matching ``filters``, after or before ``cursor``.
+
+    ``count``: ``log_count`` of the same filters, when the caller has it (a search then
+    needs no count of its own to choose how it is read).
+    """
+    qs, _, descending = _listed(client=client, filters=filters, count=count)
     direction = "next"
     if cursor:
         value, pk, direction = cursor_decode(cursor, sort=filters.sort)
-        # "after" in the page order: smaller for a descending sort, larger otherwise.
-        after = (direction == "next") == descending
-        # The redundant outer bound gives the planner an index range to scan.
-        if after:
-            qs = qs.filter(Q(sort_value__lte=value), Q(sort_value__lt=value) | Q(id__lt=pk))
-        else:
-            qs = qs.filter(Q(sort_value__gte=value), Q(sort_value__gt=value) | Q(id__gt=pk))
-        if direction == "prev":
-            qs = qs.reverse()
+        qs = _beyond(qs, value=value, pk=pk, descending=descending, direction=direction)
     columns = [
         "id",
         "log_id",
@@ -218,7 +433,7 @@ EXPORT_COLUMNS = [
 
 def log_export_queryset(*, client: Client, filters: LogFilters) -> QuerySet[WorkflowLog]:
     """Every log matching ``filters`` in the viewer's order; callers stream it."""
-    qs, _, _ = _sorted(_filtered(client=client, filters=filters), filters.sort)
+    qs, _, _ = _listed(client=client, filters=filters)
     return qs
 
 
@@ -228,6 +443,33 @@ def log_detail(*, client: Client, log_id: uuid.UUID) -> WorkflowLog:
     if log is None:
         raise Http404("No such log.")
     return log
+
+
+@dataclass(frozen=True)
+class LogNeighbours:
+    """The log_ids of the runs just before and after one in the viewer's list (or None)."""
+
+    previous: uuid.UUID | None
+    next: uuid.UUID | None
+
+
+def log_neighbours(*, client: Client, filters: LogFilters, log: WorkflowLog) -> LogNeighbours:
+    """The runs beside ``log`` in the list ``filters`` make (same sort): one row each way,
+    read from the sort's index, as cheap at any size as a page."""
+    qs, field_name, descending = _listed(client=client, filters=filters)
+    value: Any = getattr(log, field_name)
+    if field_name != "timestamp":
+        # What metric_sort_expression makes of it: a float, missing values lowest.
+        value = MISSING_METRIC if value is None else float(value)
+    found = []
+    for direction in ("prev", "next"):
+        row = (
+            _beyond(qs, value=value, pk=log.pk, descending=descending, direction=direction)
+            .values_list("log_id", flat=True)
+            .first()
+        )
+        found.append(row)
+    return LogNeighbours(previous=found[0], next=found[1])
 
 
 def log_runs_for_ticket(*, client: Client, log: WorkflowLog) -> list[WorkflowLog]:

@@ -145,6 +145,16 @@ def sort_mark(current: str, column: str) -> str:
     return ""
 
 
+@register.simple_tag
+def sort_state(current: str, column: str) -> str:
+    """The column header's ``aria-sort``: how the table is sorted by it, if at all."""
+    if current == column:
+        return "ascending"
+    if current == f"-{column}":
+        return "descending"
+    return "none"
+
+
 @register.filter
 def status_class(status: str) -> str:
     return f"status-{status.lower()}" if status else ""

@@ -6,7 +6,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from collector.tests.factories import ClientFactory
-from dashboard.models import Membership
+from dashboard.models import Membership, SavedView
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -34,3 +34,13 @@ class MembershipFactory(factory.django.DjangoModelFactory):
 
     user = factory.SubFactory(UserFactory)
     client = factory.SubFactory(ClientFactory)
+
+
+class SavedViewFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SavedView
+
+    client = factory.SubFactory(ClientFactory)
+    name = factory.Sequence(lambda n: f"view {n}")
+    query = "status=FAILED"
+    created_by = None

@@ -443,3 +443,45 @@ def test_every_dashboard_page_reads_right_at_390_px(live_server, browser, demo):
     problems += phone_problems(page, "log-detail")
     context.close()
     assert problems == [], "\n".join(problems)
+
+
+def test_searching_logs_saving_the_view_and_reopening_it(live_server, page, demo):
+    """Search the demo's runs, save the filters as a view, reopen it from the menu after
+    clearing them, walk to the next run of that list, and delete the view."""
+    base = live_server.url
+    email, password = demo["client"]
+    log_in(page, base, email, password)
+    expect(page).to_have_url(f"{base}/dashboard/aurora-home/")
+    page.click("nav.nav >> text=Logs")
+
+    # "ships tomorrow" is in the demo's successful replies only.
+    page.get_by_test_id("search").fill("ships tomorrow")
+    page.click("form[data-testid=log-filters] button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/logs/\?q=ships\+tomorrow"))
+    expect(page.get_by_test_id("match-count")).to_contain_text("match")
+    statuses = page.locator("table.logs tbody .status")
+    expect(statuses.first).to_have_text("SUCCESS")
+    assert set(statuses.all_inner_texts()) == {"SUCCESS"}
+    shot(page, "logs-search", full_page=False)
+
+    page.fill("form[data-testid=saved-view-save] input[name=name]", "Shipping replies")
+    page.click("form[data-testid=saved-view-save] button[type=submit]")
+    expect(page.locator(".messages")).to_contain_text("Saved the view")
+
+    page.click("text=Clear")
+    expect(page).to_have_url(f"{base}/dashboard/aurora-home/logs/")
+    page.get_by_test_id("saved-view").filter(has_text="Shipping replies").click()
+    expect(page).to_have_url(re.compile(r"/logs/\?q=ships\+tomorrow$"))
+    expect(page.get_by_test_id("search")).to_have_value("ships tomorrow")
+    expect(page.get_by_test_id("saved-view").first).to_have_attribute("aria-current", "true")
+
+    # The run's page keeps the list: its next run is the list's second row.
+    second = page.locator("table.logs tbody tr").nth(1).get_attribute("data-log")
+    page.locator("table.logs tbody tr a").first.click()
+    page.get_by_test_id("next-run").click()
+    expect(page).to_have_url(re.compile(rf"/logs/{second}/\?q=ships\+tomorrow"))
+
+    page.get_by_test_id("back-to-list").click()
+    page.get_by_test_id("saved-view-delete").click()
+    expect(page.locator(".messages")).to_contain_text("Deleted the view")
+    expect(page.get_by_test_id("saved-view")).to_have_count(0)

@@ -17,8 +17,9 @@ from django.urls.resolvers import RoutePattern
 from django.views.decorators.cache import never_cache
 
 from collector.tests.factories import WorkflowLogFactory
+from dashboard.models import SavedView
 from dashboard.scoping import client_view, is_client_scoped
-from dashboard.tests.factories import MembershipFactory, UserFactory
+from dashboard.tests.factories import MembershipFactory, SavedViewFactory, UserFactory
 
 CLIENT_URLS = ["client", "logs", "logs_csv", "logs_json", "log", "log_raw"]
 
@@ -171,7 +172,13 @@ ROUTES = client_routes(get_resolver().url_patterns)
 
 # Actions that change something take POST only: the walk sends them a POST (a GET is 405
 # for those allowed in, which test_post_only_routes_refuse_a_get checks).
-POST_ONLY = {"dashboard:alert_acknowledge", "dashboard:alert_resolve", "dashboard:log_verdict"}
+POST_ONLY = {
+    "dashboard:alert_acknowledge",
+    "dashboard:alert_resolve",
+    "dashboard:log_verdict",
+    "dashboard:saved_view_create",
+    "dashboard:saved_view_delete",
+}
 # What an action's POST carries in the walk: a form it would accept.
 POST_DATA = {"dashboard:log_verdict": {"kind": "correct"}}
 # Pages that redirect those let in: the review queue's "next run".
@@ -198,6 +205,8 @@ def route_url(route: Route, client, log, *, objects_of=None) -> str:
             kwargs[name] = log.log_id
         elif name == "alert_id":
             kwargs[name] = AlertFactory(monitor__client=owner_of_objects).pk
+        elif name == "view_id":
+            kwargs[name] = SavedViewFactory(client=owner_of_objects).pk
         else:
             pytest.fail(f"{route.name}: teach this test a value for <{name}>")
     return reverse(route.name, kwargs=kwargs)
@@ -251,12 +260,12 @@ def test_every_client_route_sends_anonymous_users_to_the_login_page(route, clien
 def test_every_client_route_lets_the_owner_and_the_clients_users_in(
     route, http_owner, http_a, client_a, log_a
 ):
-    url = route_url(route, client_a, log_a)
-    # A page answers 200; an action redirects back to its page.
+    # A page answers 200; an action redirects back to its page. Each gets its own object
+    # (the owner's delete would leave none for the next).
     expected = 302 if route.name in POST_ONLY | REDIRECTS else 200
     # The client's user first: the owner may change what they recorded, not the reverse.
-    assert send(http_a, route, url).status_code == expected
-    assert send(http_owner, route, url).status_code == expected
+    assert send(http_a, route, route_url(route, client_a, log_a)).status_code == expected
+    assert send(http_owner, route, route_url(route, client_a, log_a)).status_code == expected
 
 
 def test_the_walk_finds_the_routes_that_take_an_object_id():
@@ -278,9 +287,11 @@ def test_another_clients_object_under_this_clients_slug_is_404(
         from dashboard.monitors.models import Alert, AlertState
         from dashboard.reviews.models import Verdict
 
-        # Nothing was acknowledged, resolved or judged on the way.
+        # Nothing was acknowledged, resolved, judged or deleted on the way.
         assert not Alert.objects.filter(client=client_b).exclude(state=AlertState.OPEN).exists()
         assert not Verdict.objects.exists()
+        if route.name == "dashboard:saved_view_delete":
+            assert SavedView.objects.filter(client=client_b).count() == 2
 
 
 @pytest.mark.parametrize("name", sorted(POST_ONLY))
