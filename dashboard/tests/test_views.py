@@ -418,8 +418,9 @@ def test_the_dashboard_query_count_does_not_grow_with_the_data(
     assert count() == small
     # 16 before the alerts: + the nav's open-alert count, the markers' alerts and the
     # versions' first hours (two rollup reads); + the silence check (the newest hours and
-    # the 30-day total) and the banner's unresolved alerts.
-    with django_assert_max_num_queries(27):
+    # the 30-day total) and the banner's unresolved alerts; + the verdict figures (one read
+    # of the verdict counts, its sub-hour edges from the verdicts: none on whole days).
+    with django_assert_max_num_queries(28):
         http_a.get(dashboard_url(client_a), CUSTOM_QUERY)
 
 

@@ -15,6 +15,7 @@ from django.urls import URLPattern, reverse
 
 from collector.tests.factories import ClientFactory, WorkflowLogFactory
 from dashboard import urls as dashboard_urls
+from dashboard.models import SavedView
 from dashboard.monitors.models import NotificationSettings
 from dashboard.tests.factories import MembershipFactory, UserFactory
 
@@ -52,13 +53,22 @@ def csp_directives(response) -> dict[str, list[str]]:
     }
 
 
-# The actions (POST only) are sent a POST, and answer with a redirect to their page.
-POST_ONLY = {"alert_acknowledge", "alert_resolve"}
+# The actions (POST only) are sent a POST they would accept, and answer with a redirect
+# to their page; so does the review queue's "next run".
+POST_ONLY = {
+    "alert_acknowledge",
+    "alert_resolve",
+    "log_verdict",
+    "saved_view_create",
+    "saved_view_delete",
+}
+POST_DATA = {"log_verdict": {"kind": "correct"}, "saved_view_create": {"name": "Failed runs"}}
+REDIRECTS = POST_ONLY | {"review_next"}
 
 
 def fetch(http: HttpClient, name: str, url: str):
     if name in POST_ONLY:
-        return http.post(url)
+        return http.post(url, POST_DATA.get(name, {}))
     return http.get(url, follow=name == "home")
 
 
@@ -68,12 +78,14 @@ def dashboard_routes(log) -> list[tuple[str, str]]:
     from dashboard.monitors.tests.factories import AlertFactory
 
     alert = AlertFactory(monitor__client=log.client)
+    view = SavedView.objects.create(client=log.client, name="Escalations", query="status=ESCALATED")
     reader = UserFactory(email="reader@example.com")
     token = NotificationSettings.objects.get_or_create(user=reader)[0].unsubscribe_token
     values = {
         "client_slug": log.client.slug,
         "log_id": log.log_id,
         "alert_id": alert.pk,
+        "view_id": view.pk,
         "token": token,
     }
     routes = []
@@ -98,7 +110,7 @@ def test_every_dashboard_page_and_export_is_private_and_never_stored(http_user, 
     for name, url in dashboard_routes(log):
         http = http_owner if name in OWNER_PAGES else http_user
         response = fetch(http, name, url)
-        assert response.status_code == (302 if name in POST_ONLY else 200), url
+        assert response.status_code == (302 if name in REDIRECTS else 200), url
         assert {"private", "no-store"} <= cache_directives(response), url
 
 
