@@ -16,10 +16,12 @@ Stored rather than an expression index because a row the index cannot answer alo
 phrase's word positions, or a common word read along the time index) is then checked
 from the stored vector, not by rebuilding it from the JSON (measured 14 to 22 times
 slower, docs/performance.md).
-The ``simple`` configuration lowercases and splits words, without stemming or stop words:
-the logs are in many languages, and a word matches as it was written. The jsonpath
-calls are ``silent``, so no document, however odd its trace, can make the expression
-(and so an insert) fail. Changing the expression needs a migration that re-adds the column.
+A document whose searched text is over 256 KB is indexed on its first 64K characters
+(``FULL_VECTOR_BYTES``: a tsvector holds at most 1 MiB). The ``simple`` configuration
+lowercases and splits words, without stemming or stop words: the logs are in many
+languages, and a word matches as it was written. The jsonpath calls are ``silent``, so no
+document, however odd its trace, can make the expression (and so an insert) fail.
+Changing the expression needs a migration that re-adds the column.
 
 SQLite (the embedded default) has no full-text index here: each word is a
 case-insensitive ``LIKE`` (ASCII letters only, SQLite's rule) over the same strings,
@@ -46,11 +48,27 @@ SEARCH_INDEX_NAME = "log_search"
 MAX_QUERY_CHARS = 200
 
 
+# A tsvector holds at most 1 MiB, and a document under the 1 MiB ingestion limit can make
+# a bigger one (840 KB of short distinct words made 1.29 MB: the insert failed, and with it
+# the whole batch). Searched text of up to FULL_VECTOR_BYTES (as JSON text) is indexed
+# whole: each word costs at most its bytes plus 7 in the vector against its bytes plus 3
+# or more in the JSON, so that stays under 1 MiB. Past it, the first TRUNCATED_CHARS
+# characters of that text are indexed (at most 256 KB even of 4-byte characters), keys and
+# JSON punctuation included: such a document is searchable on its beginning only.
+FULL_VECTOR_BYTES = 256 * 1024
+TRUNCATED_CHARS = 64 * 1024
+
+
 def _vector_sql(column: str) -> str:
     parts = " || ".join(
         f"jsonb_path_query_array({column}, '{path}', '{{}}', true)" for path in SEARCH_PATHS
     )
-    return f"""jsonb_to_tsvector('{SEARCH_CONFIG}'::regconfig, {parts}, '["string"]')"""
+    return (
+        f"CASE WHEN octet_length(({parts})::text) <= {FULL_VECTOR_BYTES} "
+        f"""THEN jsonb_to_tsvector('{SEARCH_CONFIG}'::regconfig, {parts}, '["string"]') """
+        f"ELSE to_tsvector('{SEARCH_CONFIG}'::regconfig, left(({parts})::text, {TRUNCATED_CHARS})) "
+        "END"
+    )
 
 
 SEARCH_COLUMN = "search_vector"

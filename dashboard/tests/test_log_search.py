@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 from django.db import connection, transaction
@@ -286,3 +287,33 @@ def test_a_new_month_moves_its_logs_from_the_default_partition_still_searchable(
     assert "'ancient'" in vector
     assert _found(client_a, "gizmo") == {moved.pk, later.pk}
     assert _found(client_a, "ancient") == {moved.pk}
+
+
+def test_a_document_whose_text_would_overflow_a_tsvector_is_stored_and_searchable(client_a):
+    """PostgreSQL's tsvector holds at most 1 MiB, and 840 KB of short distinct words under
+    the 1 MiB document limit made 1.29 MB: the insert failed, and with it the whole batch
+    (a 503 retried for ever). Such a document is now indexed on its beginning, and the
+    batch around it is stored."""
+    import hashlib
+
+    from django.test import Client as HttpClient
+
+    from collector.models import WorkflowLog
+    from collector.tests.factories import ApiKeyFactory, log_document
+
+    words = " ".join(hashlib.sha256(str(i).encode()).hexdigest()[:6] for i in range(120_000))
+    big = log_document(client_id=client_a.slug, trace={"output": {"answer": f"zebrafirst {words}"}})
+    small = log_document(client_id=client_a.slug, trace={"output": {"answer": "a small one"}})
+    assert len(json.dumps(big)) < 1024 * 1024
+    key = ApiKeyFactory(client=client_a)
+    response = HttpClient().post(
+        reverse("collector:log-batch-ingest"),
+        {"logs": [small, big]},
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {key.raw_key}"},
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["created"] == 2
+    assert WorkflowLog.objects.for_client(client_a).count() == 2
+    (found,) = _found(client_a, "zebrafirst")
+    assert WorkflowLog.objects.get(pk=found).log_id == uuid.UUID(big["log_id"])
