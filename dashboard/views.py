@@ -42,6 +42,7 @@ from dashboard.rendering import render_page
 from dashboard.reviews.forms import VerdictForm, queue_state_from_param
 from dashboard.reviews.selectors import (
     VERDICT_EXPORT_COLUMNS,
+    user_label,
     verdict_export_object,
     verdict_export_values,
     verdict_for_log,
@@ -381,6 +382,8 @@ def log_list(request: HttpRequest, *, client: Client) -> HttpResponse:
             "view": view,
             "current": view.query == current_query,
             "deletable": saved_view_deletable(saved_view=view, user=request.user),
+            # Named as verdicts are: every user of the client sees it, never an address.
+            "author": user_label(view.created_by) if view.created_by else "a former user",
         }
         for view in saved_view_list(client=client)
     ]

@@ -176,3 +176,13 @@ def test_saving_is_post_only(http_a, client_a):
     assert (
         http_a.get(reverse("dashboard:saved_view_create", args=[client_a.slug])).status_code == 405
     )
+
+
+def test_the_list_never_shows_an_authors_e_mail_address(http_a, client_a, owner, colleague):
+    """Every user of the client sees the list: authors are named as verdicts' are (the
+    page shows only the reader's own address, in its top bar)."""
+    _create(client_a, owner, name="Owner's view")
+    _create(client_a, colleague, name="Cal's view")
+    page = _logs(http_a, client_a).content.decode()
+    assert "owner@flusso.example" not in page and "cal@acme.example" not in page
+    assert f"by user {owner.pk}" in page and f"by user {colleague.pk}" in page
