@@ -65,9 +65,24 @@ def kpi(value: Any, kind: str) -> str:
     return f"{value:.1f}"
 
 
+def _shown_seconds(value: float, kind: str) -> float:
+    """A duration as its card shows it (``seconds`` or ``approx_seconds``), in seconds."""
+    if kind == "approx_seconds":
+        return float(f"{value / 60:.2g}") * 60 if value >= 60 else float(f"{value:.2g}")
+    if value >= 60:
+        return round(value / 60, 1) * 60
+    return round(value, 1) if value >= 10 else round(value, 2)
+
+
 def _change_size(change: float, previous: float, kind: str) -> str:
     """The size of a change at the precision its card shows."""
     size = abs(change)
+    if kind in ("seconds", "approx_seconds") and previous is not None:
+        # The change between the values as shown: 4.60 s and 4.62 s both read "4.6 s" on
+        # a two-digit card, so their change is none, not "+0.02 s" coloured.
+        size = abs(_shown_seconds(previous + change, kind) - _shown_seconds(previous, kind))
+        if size == 0:
+            return "0 s"
     if kind == "pct":
         return f"{size * 100:.1f} pts"
     if kind == "int":
