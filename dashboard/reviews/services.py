@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from collector.models import Client
+from collector.models import Client, LogReceipt
 from collector.scrubbing import scrub_text
 from collector.selectors import log_get
 from dashboard.reviews.models import (
@@ -107,6 +107,17 @@ def verdict_record(
     for attempt in range(2):
         try:
             with transaction.atomic():
+                # The log's receipt, locked: retention deletes it in the transaction that
+                # deletes the log, so a prune either waits for this verdict (and then
+                # deletes it with its log) or has committed first (and the run is gone).
+                # Without it a verdict recorded during a prune outlived its log.
+                if (
+                    not LogReceipt.objects.for_client(client)
+                    .select_for_update()
+                    .filter(log_id=log_id)
+                    .exists()
+                ):
+                    raise VerdictLogNotFound()
                 verdict = (
                     Verdict.objects.for_client(client)
                     .select_for_update()

@@ -4,9 +4,12 @@ change, and verdicts leaving with their logs (retention) and their client."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 import uuid
 
 import pytest
+from django.db import connection, connections, transaction
 
 from collector import partitions
 from collector.models import Client
@@ -202,3 +205,49 @@ def test_a_dropped_month_takes_its_verdicts_and_a_shared_month_keeps_the_keepers
         assert report.partitions_dropped == [partitions.partition_name(old)]
     assert list(Verdict.objects.values_list("log_id", flat=True)) == [kept.log_id]
     assert list(VerdictEvent.objects.values_list("verdict__log_id", flat=True)) == [kept.log_id]
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="PostgreSQL only (SQLite has one writer by design): runs in CI's PostgreSQL pass",
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_verdict_recorded_while_retention_deletes_its_log_is_refused_not_orphaned():
+    """Retention deletes a log and its receipt in one transaction; a verdict recorded
+    meanwhile waits for it on the receipt's lock and then finds the run gone, instead of
+    committing a verdict (and a count) for a log that no longer exists."""
+    from collector.models import LogReceipt, WorkflowLog
+
+    client = ClientFactory(slug="racy")
+    user = MembershipFactory(client=client, user__email="rae@racy.example").user
+    log = WorkflowLogFactory(client=client)
+    pruning = threading.Event()
+    outcome: dict[str, object] = {}
+
+    def prune() -> None:
+        try:
+            with transaction.atomic():
+                WorkflowLog.objects.for_client(client).filter(log_id=log.log_id).delete()
+                LogReceipt.objects.for_client(client).filter(log_id=log.log_id).delete()
+                pruning.set()
+                time.sleep(0.5)  # the verdict is being recorded now, and must wait
+        finally:
+            connections.close_all()
+
+    def judge() -> None:
+        pruning.wait(5)
+        try:
+            verdict_record(client=client, log_id=log.log_id, user=user, kind="correct")
+            outcome["result"] = "recorded"
+        except VerdictLogNotFound:
+            outcome["result"] = "refused"
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=prune), threading.Thread(target=judge)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert outcome["result"] == "refused"
+    assert not Verdict.objects.filter(log_id=log.log_id).exists()
