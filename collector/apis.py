@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from collector.errors import BatchInvalid
 from collector.parsers import body_framing_check
 from collector.permissions import IngestScope
 from collector.schema import EXAMPLE_LOG
@@ -25,7 +26,6 @@ from collector.serializers import (
     WhoamiSerializer,
 )
 from collector.services import log_batch_ingest, log_ingest
-from flusso_site.errors import ApplicationError
 
 
 def _error(description: str) -> OpenApiResponse:
@@ -129,15 +129,15 @@ class LogBatchIngestApi(_IngestApi):
 def _batch_envelope_parse(data: Any) -> list[Any]:
     limit = settings.INGEST_MAX_BATCH_SIZE
     if not isinstance(data, dict) or not isinstance(data.get("logs"), list):
-        raise ApplicationError(
+        raise BatchInvalid(
             'A batch is a JSON object {"logs": [...]}.',
             fields={"logs": ["Expected a list of log documents."]},
         )
     logs: list[Any] = data["logs"]
     if not logs:
-        raise ApplicationError("The batch is empty.", fields={"logs": ["Send at least one log."]})
+        raise BatchInvalid("The batch is empty.", fields={"logs": ["Send at least one log."]})
     if len(logs) > limit:
-        raise ApplicationError(
+        raise BatchInvalid(
             f"A batch holds at most {limit} logs; this one has {len(logs)}.",
             fields={"logs": [f"Send at most {limit} logs per batch."]},
         )

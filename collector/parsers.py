@@ -20,9 +20,9 @@ from django.utils.http import parse_header_parameters
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.parsers import BaseParser
 
+from collector.errors import ChunkedBodyRefused, DocumentInvalid, PayloadTooLarge
 from collector.scrubbing import MAX_DEPTH
 from collector.validation import UnstorableDocument
-from flusso_site.errors import ApplicationError
 
 # Escapes that decode to text PostgreSQL refuses: NUL, and UTF-16 surrogate halves. A pair
 # of halves decodes to one character and is fine; only a body with such an escape is
@@ -44,12 +44,8 @@ _GZIP_CHUNK = 64 * 1024
 MAX_GZIP_MEMBERS = 64
 
 
-def _too_large(limit: int) -> ApplicationError:
-    return ApplicationError(
-        f"The request body is larger than the limit of {limit} bytes.",
-        code="payload_too_large",
-        status=413,
-    )
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"The request body is larger than the limit of {limit} bytes.")
 
 
 def _reject_constant(name: str) -> float:
@@ -256,9 +252,8 @@ def body_framing_check(meta: dict[str, Any]) -> None:
     Every shipper and HTTP library sends a Content-Length for a body it holds."""
     chunked = "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower()
     if chunked and not meta.get("CONTENT_LENGTH"):
-        raise ApplicationError(
-            "Chunked request bodies are not accepted: send the body with a Content-Length.",
-            code="length_required",
+        raise ChunkedBodyRefused(
+            "Chunked request bodies are not accepted: send the body with a Content-Length."
         )
 
 
@@ -289,5 +284,5 @@ def _unstorable_refuse(data: Any, *, batch_field: str | None) -> Any:
         return data
     fields = unstorable_fields(data)
     if fields:
-        raise ApplicationError("The body holds text that cannot be stored.", fields=fields)
+        raise DocumentInvalid("The body holds text that cannot be stored.", fields=fields)
     return data
