@@ -39,6 +39,8 @@ _LONG_DIGIT_RUN = b"1" * 19
 _UTF8_BOM = b"\xef\xbb\xbf"
 # Compressed bytes fed to zlib at a time; bounds the copy made at each member's end.
 _GZIP_CHUNK = 64 * 1024
+# Where the parser records the body's size after decompression, on the request it parsed.
+BODY_BYTES_ATTRIBUTE = "flusso_body_bytes"
 # A gzip body may be several concatenated members (RFC 1952); a client compresses one
 # stream, so a few allow for odd tools while thousands are an attack on the worker.
 MAX_GZIP_MEMBERS = 64
@@ -202,7 +204,8 @@ class BoundedJSONParser(BaseParser):
     """JSON bodies, optionally gzip-compressed, bounded by the view's byte limit.
 
     A view names its limit with ``max_body_setting`` (a settings name), read per request
-    so the limit can be changed by configuration and in tests.
+    so the limit can be changed by configuration and in tests. The size of the JSON it
+    read (after decompression) is recorded on the request: ``body_bytes`` reads it.
     """
 
     media_type = "application/json"
@@ -238,12 +241,18 @@ class BoundedJSONParser(BaseParser):
             raise UnsupportedMediaType(
                 encoding, detail=f"Content-Encoding {encoding!r} is not supported; use gzip."
             )
+        setattr(request, BODY_BYTES_ATTRIBUTE, len(raw))
         data = json_body_parse(raw)
         if _UNSTORABLE_ESCAPE.search(raw):
             data = _unstorable_refuse(
                 data, batch_field=getattr(context.get("view"), "batch_field", None)
             )
         return data
+
+
+def body_bytes(request: Any) -> int:
+    """The size of the JSON body the parser read, after decompression (0 if none was)."""
+    return getattr(request, BODY_BYTES_ATTRIBUTE, 0)
 
 
 def body_framing_check(meta: dict[str, Any]) -> None:

@@ -134,7 +134,8 @@ def log_batch_ingest(
 
     A client_id mismatch in any document refuses the whole batch (ClientMismatch): it means the
     deployment is misconfigured, and its logs must be kept by the sender, not dropped.
-    ``body_bytes`` is the batch's size; only past the one-document limit can a single
+    ``body_bytes`` is the batch's JSON size after decompression, as the parser recorded it
+    (``collector.parsers.body_bytes``); only past the one-document limit can a single
     document exceed it, so only then are documents measured one by one.
     """
     received_at = timezone.now()
