@@ -11,9 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from collector.openapi import EXAMPLE_LOG
 from collector.parsers import body_bytes, body_framing_check
 from collector.permissions import IngestScope
-from collector.schema import EXAMPLE_LOG
 from collector.serializers import (
     ApiErrorSerializer,
     HealthSerializer,

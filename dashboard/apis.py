@@ -23,8 +23,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from collector.models import Client, WorkflowLog
+from collector.openapi import DEMO_CLIENT_SLUG, EXAMPLE_LOG
 from collector.permissions import ReadScope
-from collector.schema import DEMO_CLIENT_SLUG, EXAMPLE_LOG
 from collector.selectors import log_get
 from collector.serializers import ApiErrorSerializer
 from dashboard.forms import DashboardFilterForm
