@@ -15,7 +15,7 @@ from collector.services import (
     client_create,
     log_batch_ingest,
     log_ingest,
-    logs_purge_expired,
+    logs_prune,
 )
 from collector.tests.factories import ClientFactory, WorkflowLogFactory, log_document
 from flusso_site.errors import ApplicationError
@@ -338,7 +338,7 @@ class TestPurge:
         old = WorkflowLogFactory(client=client, timestamp=now - timedelta(days=31))
         recent = WorkflowLogFactory(client=client, timestamp=now - timedelta(days=29))
         ancient = WorkflowLogFactory(client=keep_all, timestamp=now - timedelta(days=400))
-        assert logs_purge_expired(now=now) == 1
+        assert logs_prune(now=now).logs == 1
         remaining = set(WorkflowLog.objects.values_list("pk", flat=True))
         assert remaining == {recent.pk, ancient.pk} and old.pk not in remaining
 
