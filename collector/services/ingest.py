@@ -146,7 +146,8 @@ def log_batch_ingest(
 
     for item, document in zip(items, documents, strict=True):
         try:
-            if measure:
+            # A document the parser set aside for its unstorable text is rejected as such.
+            if measure and not isinstance(document, UnstorableDocument):
                 _document_size_check(document)
             log = _document_prepare(client=client, document=document, received_at=received_at)
         except ClientMismatch:

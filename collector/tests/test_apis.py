@@ -492,6 +492,20 @@ class TestUnstorableText:
         assert list(error["fields"]) == [field]
         assert not WorkflowLog.objects.exists()
 
+    def test_unstorable_text_in_a_batch_past_the_document_limit_is_rejected_by_index(
+        self, api, settings
+    ):
+        """A batch big enough for its documents to be measured one by one: the document
+        the parser set aside for its unstorable text is rejected, not measured (a 500)."""
+        settings.INGEST_MAX_DOCUMENT_BYTES = 2048
+        body = json.dumps({"logs": [log_document(trace={"t": "y" * 3000}), log_document()]})
+        body = body.replace('"t": "y', '"t": "\\u0000y', 1)
+        response = api.post(BATCH, raw=body.encode())
+        assert response.status_code == 200, response.content
+        results = response.json()["results"]
+        assert [item["status"] for item in results] == ["rejected", "created"]
+        assert results[0]["errors"] == {"trace.t": [UNSTORABLE_MESSAGE]}
+
     def test_each_document_of_a_batch_is_checked_and_rejected_by_index(self, api):
         good, bad_key, bad_value = (
             log_document(),
