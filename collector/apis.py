@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.db import connection
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -12,9 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from collector.parsers import body_framing_check
+from collector.openapi import EXAMPLE_LOG
+from collector.parsers import body_bytes, body_framing_check
 from collector.permissions import IngestScope
-from collector.schema import EXAMPLE_LOG
 from collector.serializers import (
     ApiErrorSerializer,
     HealthSerializer,
@@ -23,9 +22,9 @@ from collector.serializers import (
     LogDocumentSerializer,
     LogIngestResponseSerializer,
     WhoamiSerializer,
+    batch_documents,
 )
 from collector.services import log_batch_ingest, log_ingest
-from flusso_site.errors import ApplicationError
 
 
 def _error(description: str) -> OpenApiResponse:
@@ -84,14 +83,16 @@ class LogIngestApi(_IngestApi):
     )
     def post(self, request: Request) -> Response:
         result = log_ingest(client=request.user.client, document=request.data)
-        body = {"log_id": str(result.log_id), "status": result.status}
-        return Response(body, status=201 if result.status == "created" else 200)
+        return Response(
+            LogIngestResponseSerializer(result).data,
+            status=201 if result.status == "created" else 200,
+        )
 
 
 class LogBatchIngestApi(_IngestApi):
     max_body_setting = "INGEST_MAX_BATCH_BYTES"
     # The parser rejects unstorable text per document of this list (collector/parsers.py).
-    batch_field = "logs"
+    batch_field = LogBatchSerializer.DOCUMENTS_FIELD
 
     @extend_schema(
         operation_id="logs_batch_create",
@@ -107,41 +108,11 @@ class LogBatchIngestApi(_IngestApi):
         responses={200: LogBatchResponseSerializer, **_COMMON_ERRORS},
     )
     def post(self, request: Request) -> Response:
-        documents = _batch_envelope_parse(request.data)
-        declared = request.META.get("CONTENT_LENGTH") or ""
-        body_bytes = int(declared) if declared.isdigit() else settings.INGEST_MAX_BATCH_BYTES
-        if request.META.get("HTTP_CONTENT_ENCODING"):
-            # Compressed size says little about document sizes: measure them all.
-            body_bytes = settings.INGEST_MAX_BATCH_BYTES
+        documents = batch_documents(request.data)
         result = log_batch_ingest(
-            client=request.user.client, documents=documents, body_bytes=body_bytes
+            client=request.user.client, documents=documents, body_bytes=body_bytes(request)
         )
-        return Response(
-            {
-                "created": result.created,
-                "duplicate": result.duplicate,
-                "rejected": result.rejected,
-                "results": result.results,
-            }
-        )
-
-
-def _batch_envelope_parse(data: Any) -> list[Any]:
-    limit = settings.INGEST_MAX_BATCH_SIZE
-    if not isinstance(data, dict) or not isinstance(data.get("logs"), list):
-        raise ApplicationError(
-            'A batch is a JSON object {"logs": [...]}.',
-            fields={"logs": ["Expected a list of log documents."]},
-        )
-    logs: list[Any] = data["logs"]
-    if not logs:
-        raise ApplicationError("The batch is empty.", fields={"logs": ["Send at least one log."]})
-    if len(logs) > limit:
-        raise ApplicationError(
-            f"A batch holds at most {limit} logs; this one has {len(logs)}.",
-            fields={"logs": [f"Send at most {limit} logs per batch."]},
-        )
-    return logs
+        return Response(LogBatchResponseSerializer(result).data)
 
 
 class HealthApi(APIView):
@@ -159,7 +130,7 @@ class HealthApi(APIView):
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
-        return Response({"status": "ok", "database": "ok"})
+        return Response(HealthSerializer({"status": "ok", "database": "ok"}).data)
 
 
 class WhoamiApi(APIView):
@@ -176,11 +147,13 @@ class WhoamiApi(APIView):
         client = request.user.client
         api_key = request.user.api_key
         return Response(
-            {
-                "client_id": client.slug,
-                "client_name": client.name,
-                "key_prefix": api_key.prefix,
-                "key_label": api_key.label,
-                "scopes": api_key.scopes,
-            }
+            WhoamiSerializer(
+                {
+                    "client_id": client.slug,
+                    "client_name": client.name,
+                    "key_prefix": api_key.prefix,
+                    "key_label": api_key.label,
+                    "scopes": api_key.scopes,
+                }
+            ).data
         )

@@ -35,6 +35,6 @@ class CollectorConfig(AppConfig):
     def ready(self) -> None:
         # Registers the OpenAPI description of the API key authentication, and the
         # collector's deploy checks.
-        from collector import checks, schema  # noqa: F401
+        from collector import checks, openapi  # noqa: F401
 
         post_migrate.connect(_read_model_after_migrate, sender=self)

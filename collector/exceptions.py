@@ -1,7 +1,8 @@
 """The API's one exception handler: every error becomes ``{"error": {...}}``.
 
 DRF's own errors (authentication, throttling, parsing, validation, 404, 405, 415), the
-application's ``ApplicationError``, Django's Http404 and PermissionDenied, an unavailable
+application's errors (``ApplicationError`` subclasses, whose status and headers are chosen
+here and only here, by class), Django's Http404 and PermissionDenied, an unavailable
 database (503, so clients retry) and any unexpected failure (500, logged) all answer in
 the same shape, never as HTML.
 """
@@ -16,12 +17,28 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from flusso_site.errors import ApplicationError, error_body
+from collector.errors import ClientMismatch, PayloadTooLarge
+from collector.fairness import RETRY_AFTER_SECONDS, TooManyConcurrentRequests
+from flusso_site.errors import ApplicationError, NotFound, NotPermitted, error_body
 
 logger = logging.getLogger(__name__)
 
 # How long a client should wait before retrying when the database is unavailable.
 DATABASE_RETRY_AFTER_SECONDS = 5
+
+# What each application error means in HTTP; the first class of an error's MRO listed here
+# decides, and an error of no listed class is the caller's mistake: 400.
+STATUS_BY_ERROR: dict[type[ApplicationError], int] = {
+    ClientMismatch: 403,
+    PayloadTooLarge: 413,
+    TooManyConcurrentRequests: 429,
+    NotFound: 404,
+    NotPermitted: 403,
+}
+# Errors a client should retry, and after how many seconds.
+RETRY_AFTER_BY_ERROR: dict[type[ApplicationError], int] = {
+    TooManyConcurrentRequests: RETRY_AFTER_SECONDS,
+}
 
 _MESSAGES = {
     "invalid": "The request has invalid fields.",
@@ -39,10 +56,30 @@ def _first_code(codes: Any) -> str:
     return "error"
 
 
+def _by_class(table: dict[type[ApplicationError], int], exc: ApplicationError) -> int | None:
+    for cls in type(exc).__mro__:
+        if cls in table:
+            return table[cls]
+    return None
+
+
+def error_status(exc: ApplicationError) -> int:
+    """The HTTP status an application error answers with."""
+    return _by_class(STATUS_BY_ERROR, exc) or 400
+
+
+def error_headers(exc: ApplicationError) -> dict[str, str]:
+    """The headers an application error answers with (Retry-After, for some)."""
+    retry_after = _by_class(RETRY_AFTER_BY_ERROR, exc)
+    return {} if retry_after is None else {"Retry-After": str(retry_after)}
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, ApplicationError):
         return Response(
-            error_body(exc.code, exc.message, exc.fields), status=exc.status, headers=exc.headers
+            error_body(exc.code, exc.message, exc.fields),
+            status=error_status(exc),
+            headers=error_headers(exc),
         )
     if isinstance(exc, OperationalError | InterfaceError):
         logger.warning("Database unavailable: %s", type(exc).__name__)

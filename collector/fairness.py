@@ -53,8 +53,6 @@ class TooManyConcurrentRequests(ApplicationError):
             f"At most {limit} requests of this client are served at once; retry after "
             f"{RETRY_AFTER_SECONDS} s.",
             code="too_many_concurrent_requests",
-            status=429,
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
 
 

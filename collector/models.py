@@ -116,10 +116,6 @@ class ApiKey(models.Model):
         if not (self.scope_ingest or self.scope_read):
             raise ValidationError("Give the key at least one scope: ingest, read or both.")
 
-    @property
-    def is_revoked(self) -> bool:
-        return self.revoked_at is not None
-
     def is_expired(self, *, now: datetime | None = None) -> bool:
         moment = now or timezone.now()
         return self.expires_at is not None and self.expires_at <= moment

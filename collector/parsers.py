@@ -20,9 +20,9 @@ from django.utils.http import parse_header_parameters
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.parsers import BaseParser
 
+from collector.errors import ChunkedBodyRefused, DocumentInvalid, PayloadTooLarge
 from collector.scrubbing import MAX_DEPTH
 from collector.validation import UnstorableDocument
-from flusso_site.errors import ApplicationError
 
 # Escapes that decode to text PostgreSQL refuses: NUL, and UTF-16 surrogate halves. A pair
 # of halves decodes to one character and is fine; only a body with such an escape is
@@ -39,17 +39,15 @@ _LONG_DIGIT_RUN = b"1" * 19
 _UTF8_BOM = b"\xef\xbb\xbf"
 # Compressed bytes fed to zlib at a time; bounds the copy made at each member's end.
 _GZIP_CHUNK = 64 * 1024
+# Where the parser records the body's size after decompression, on the request it parsed.
+BODY_BYTES_ATTRIBUTE = "flusso_body_bytes"
 # A gzip body may be several concatenated members (RFC 1952); a client compresses one
 # stream, so a few allow for odd tools while thousands are an attack on the worker.
 MAX_GZIP_MEMBERS = 64
 
 
-def _too_large(limit: int) -> ApplicationError:
-    return ApplicationError(
-        f"The request body is larger than the limit of {limit} bytes.",
-        code="payload_too_large",
-        status=413,
-    )
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"The request body is larger than the limit of {limit} bytes.")
 
 
 def _reject_constant(name: str) -> float:
@@ -206,7 +204,8 @@ class BoundedJSONParser(BaseParser):
     """JSON bodies, optionally gzip-compressed, bounded by the view's byte limit.
 
     A view names its limit with ``max_body_setting`` (a settings name), read per request
-    so the limit can be changed by configuration and in tests.
+    so the limit can be changed by configuration and in tests. The size of the JSON it
+    read (after decompression) is recorded on the request: ``body_bytes`` reads it.
     """
 
     media_type = "application/json"
@@ -242,6 +241,7 @@ class BoundedJSONParser(BaseParser):
             raise UnsupportedMediaType(
                 encoding, detail=f"Content-Encoding {encoding!r} is not supported; use gzip."
             )
+        setattr(request, BODY_BYTES_ATTRIBUTE, len(raw))
         data = json_body_parse(raw)
         if _UNSTORABLE_ESCAPE.search(raw):
             data = _unstorable_refuse(
@@ -250,15 +250,19 @@ class BoundedJSONParser(BaseParser):
         return data
 
 
+def body_bytes(request: Any) -> int:
+    """The size of the JSON body the parser read, after decompression (0 if none was)."""
+    return getattr(request, BODY_BYTES_ATTRIBUTE, 0)
+
+
 def body_framing_check(meta: dict[str, Any]) -> None:
     """A chunked body without a Content-Length would be read as empty (WSGI gives the
     application no end-of-body for it), and "empty" is not what the client sent: refused.
     Every shipper and HTTP library sends a Content-Length for a body it holds."""
     chunked = "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower()
     if chunked and not meta.get("CONTENT_LENGTH"):
-        raise ApplicationError(
-            "Chunked request bodies are not accepted: send the body with a Content-Length.",
-            code="length_required",
+        raise ChunkedBodyRefused(
+            "Chunked request bodies are not accepted: send the body with a Content-Length."
         )
 
 
@@ -289,5 +293,5 @@ def _unstorable_refuse(data: Any, *, batch_field: str | None) -> Any:
         return data
     fields = unstorable_fields(data)
     if fields:
-        raise ApplicationError("The body holds text that cannot be stored.", fields=fields)
+        raise DocumentInvalid("The body holds text that cannot be stored.", fields=fields)
     return data

@@ -722,13 +722,6 @@ def _fold(text: str) -> str:
     return text.lower() if text.isascii() else text.translate(_FOLD_TO_ASCII).lower()
 
 
-def _scrub_text_unfiltered(text: str) -> str:
-    """Every rule applied, none skipped: what scrub_text must equal (and the shipper does)."""
-    for rule in _RULES:
-        text = rule.apply(text)
-    return text
-
-
 def _scrub_text_with(text: str, rules: tuple[_Rule, ...]) -> str:
     folded = _fold(text)
     for rule in rules:
@@ -817,10 +810,6 @@ def _plan(value: Any) -> tuple[_Rule, ...] | None:
     if any(rule.changes(text) for rule in rules):
         return rules
     return None
-
-
-def _needs_scrubbing(value: Any) -> bool:
-    return _plan(value) is not None
 
 
 def _unique_key(out: dict[str, Any], key: str) -> str:

@@ -8,9 +8,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
+from collector.errors import BatchInvalid
 from collector.models import ApiKeyScope, LogStatus
 
 # PositiveIntegerField is a 32-bit integer in PostgreSQL; larger counts are refused as
@@ -106,10 +108,40 @@ class LogDocumentSerializer(serializers.Serializer):
 
 
 class LogBatchSerializer(serializers.Serializer):
-    """The batch envelope; each document is validated on its own, so one bad one is
-    reported by index while the others are stored."""
+    """The batch envelope, its one definition: ``{"logs": [...]}``, at least one log and at
+    most INGEST_MAX_BATCH_SIZE. ``batch_documents`` reads it (the documents are validated
+    one by one, so one bad one is reported by index while the others are stored), and the
+    parser names the same list (``DOCUMENTS_FIELD``) to refuse unstorable text by document.
+    """
 
-    logs = serializers.ListField(child=LogDocumentSerializer(), min_length=1)
+    DOCUMENTS_FIELD = "logs"
+
+    logs = serializers.ListField(
+        child=LogDocumentSerializer(),
+        min_length=1,
+        help_text="At most INGEST_MAX_BATCH_SIZE (default 500) logs.",
+    )
+
+
+def batch_documents(data: Any) -> list[Any]:
+    """The documents of a batch envelope, each still to be validated; BatchInvalid when the
+    envelope is not ``LogBatchSerializer``'s."""
+    name = LogBatchSerializer.DOCUMENTS_FIELD
+    limit = settings.INGEST_MAX_BATCH_SIZE
+    documents = data.get(name) if isinstance(data, dict) else None
+    if not isinstance(documents, list):
+        raise BatchInvalid(
+            f'A batch is a JSON object {{"{name}": [...]}}.',
+            fields={name: ["Expected a list of log documents."]},
+        )
+    if not documents:
+        raise BatchInvalid("The batch is empty.", fields={name: ["Send at least one log."]})
+    if len(documents) > limit:
+        raise BatchInvalid(
+            f"A batch holds at most {limit} logs; this one has {len(documents)}.",
+            fields={name: [f"Send at most {limit} logs per batch."]},
+        )
+    return documents
 
 
 class LogIngestResponseSerializer(serializers.Serializer):

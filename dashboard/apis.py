@@ -23,8 +23,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from collector.models import Client, WorkflowLog
+from collector.openapi import DEMO_CLIENT_SLUG, EXAMPLE_LOG
 from collector.permissions import ReadScope
-from collector.schema import DEMO_CLIENT_SLUG, EXAMPLE_LOG
 from collector.selectors import log_get
 from collector.serializers import ApiErrorSerializer
 from dashboard.forms import DashboardFilterForm
@@ -32,7 +32,7 @@ from dashboard.reviews.selectors import verdicts_for_logs
 from dashboard.selectors import KpiValues, Window, client_kpis
 from dashboard.selectors.verdicts import VerdictFigures, client_verdict_figures
 from dashboard.serializers import LogReadSerializer, StatsQuerySerializer, StatsSerializer
-from flusso_site.errors import ApplicationError
+from flusso_site.errors import ApplicationError, NotFound
 from flusso_site.routers import replica_reads
 
 
@@ -48,10 +48,10 @@ _READ_ERRORS = {
 }
 
 
-class LogNotFound(ApplicationError):
+class LogNotFound(NotFound):
     def __init__(self) -> None:
         # The same answer for a log of another client as for none: nothing says it exists.
-        super().__init__("The client has no log with this log_id.", code="not_found", status=404)
+        super().__init__("The client has no log with this log_id.")
 
 
 def _form_errors(form: DashboardFilterForm) -> dict[str, list[str]]:

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from collector.models import ApiKeyScope, Client, WorkflowLog
-from collector.schema import DEMO_CLIENT_SLUG
+from collector.openapi import DEMO_CLIENT_SLUG
 from collector.services import api_key_create, client_create, log_batch_ingest
 from dashboard.models import Membership, UserPreferences
 from dashboard.selectors.preferences import time_zone_is_valid

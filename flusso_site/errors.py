@@ -1,9 +1,10 @@
 """The application's one error type, and Django's error pages.
 
-Services raise ``ApplicationError`` for anything a caller did wrong; the API's exception
-handler (``collector.exceptions``) turns it, and every other error, into the single JSON
-error shape. Django's own 400/404/500 pages answer in that shape too for API paths, so a
-client of the API never receives HTML.
+Services raise subclasses of ``ApplicationError`` named for what happened (a client
+mismatch, a body too large, a log not found); the API's exception handler
+(``collector.exceptions``) alone says what each means in HTTP (status, headers) and turns
+it, and every other error, into the single JSON error shape. Django's own 400/404/500
+pages answer in that shape too for API paths, so a client of the API never receives HTML.
 """
 
 from __future__ import annotations
@@ -17,23 +18,37 @@ API_PREFIX = "/api/"
 
 
 class ApplicationError(Exception):
-    """An error the caller can act on: it carries the HTTP status, a stable code and details."""
+    """An error the caller can act on: a stable code, a message and field details.
+
+    What it means in HTTP is not its business: the API's exception handler maps the
+    error's class to a status (400 for any it does not name).
+    """
+
+    code = "invalid"
 
     def __init__(
         self,
         message: str,
         *,
-        code: str = "invalid",
-        status: int = 400,
+        code: str | None = None,
         fields: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
-        self.code = code
-        self.status = status
+        self.code = code or type(self).code
         self.fields = fields or {}
-        self.headers = headers or {}
+
+
+class NotFound(ApplicationError):
+    """What was asked for does not exist, or not for this caller (the same answer)."""
+
+    code = "not_found"
+
+
+class NotPermitted(ApplicationError):
+    """The caller may not do this."""
+
+    code = "permission_denied"
 
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from collector.services.ingest import (
     log_batch_ingest,
     log_ingest,
 )
-from collector.services.retention import PruneReport, logs_prune, logs_purge_expired
+from collector.services.retention import PruneReport, logs_prune
 from collector.services.store import logs_store
 
 __all__ = [
@@ -35,6 +35,5 @@ __all__ = [
     "log_batch_ingest",
     "log_ingest",
     "logs_prune",
-    "logs_purge_expired",
     "logs_store",
 ]

@@ -17,11 +17,11 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from collector.errors import ClientMismatch, DocumentInvalid, PayloadTooLarge
 from collector.models import Client, WorkflowLog
 from collector.scrubbing import DocumentTooDeep, scrub_document
 from collector.services.store import logs_store
 from collector.validation import UnstorableDocument, log_document_validate
-from flusso_site.errors import ApplicationError
 
 # The error message column is short: the full message stays in the document.
 ERROR_MESSAGE_COLUMN_CHARS = 500
@@ -46,36 +46,34 @@ class BatchIngestResult:
 def _document_prepare(*, client: Client, document: Any, received_at: datetime) -> WorkflowLog:
     """An unsaved row from one document: scrubbed, validated and typed.
 
-    Raises ApplicationError (400 with field errors, or 403 on a client_id mismatch).
+    Raises DocumentInvalid (with field errors) or ClientMismatch.
     """
     if isinstance(document, UnstorableDocument):
-        raise ApplicationError(
+        raise DocumentInvalid(
             "The log document holds text that cannot be stored.", fields=document.fields
         )
     if not isinstance(document, dict):
-        raise ApplicationError(
+        raise DocumentInvalid(
             "A log document must be a JSON object.",
             fields={"non_field_errors": ["Expected a JSON object."]},
         )
     try:
         scrubbed = scrub_document(document)
     except DocumentTooDeep:
-        raise ApplicationError(
+        raise DocumentInvalid(
             "The document is nested too deeply.",
             fields={"non_field_errors": ["The document is nested too deeply."]},
         ) from None
     try:
         data = log_document_validate(scrubbed)
     except ValidationError as exc:
-        raise ApplicationError("The log document has invalid fields.", fields=exc.detail) from None
+        raise DocumentInvalid("The log document has invalid fields.", fields=exc.detail) from None
 
     sent_client = data.get("client_id")
     if sent_client is not None and sent_client != client.slug:
-        raise ApplicationError(
+        raise ClientMismatch(
             f"The document's client_id {sent_client!r} does not match the API key's client "
-            f"{client.slug!r}.",
-            code="client_mismatch",
-            status=403,
+            f"{client.slug!r}."
         )
 
     log_id = data.get("log_id") or uuid.uuid4()
@@ -123,9 +121,8 @@ def _document_size_check(document: Any) -> None:
     limit = settings.INGEST_MAX_DOCUMENT_BYTES
     size = len(json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode())
     if size > limit:
-        raise ApplicationError(
+        raise PayloadTooLarge(
             f"The document is larger than the limit of {limit} bytes.",
-            code="payload_too_large",
             fields={"non_field_errors": [f"The document is {size} bytes; the limit is {limit}."]},
         )
 
@@ -135,9 +132,10 @@ def log_batch_ingest(
 ) -> BatchIngestResult:
     """Store the valid documents of a batch in one transaction; report the rest by index.
 
-    A client_id mismatch in any document refuses the whole batch (403): it means the
+    A client_id mismatch in any document refuses the whole batch (ClientMismatch): it means the
     deployment is misconfigured, and its logs must be kept by the sender, not dropped.
-    ``body_bytes`` is the batch's size; only past the one-document limit can a single
+    ``body_bytes`` is the batch's JSON size after decompression, as the parser recorded it
+    (``collector.parsers.body_bytes``); only past the one-document limit can a single
     document exceed it, so only then are documents measured one by one.
     """
     received_at = timezone.now()
@@ -148,12 +146,13 @@ def log_batch_ingest(
 
     for item, document in zip(items, documents, strict=True):
         try:
-            if measure:
+            # A document the parser set aside for its unstorable text is rejected as such.
+            if measure and not isinstance(document, UnstorableDocument):
                 _document_size_check(document)
             log = _document_prepare(client=client, document=document, received_at=received_at)
-        except ApplicationError as exc:
-            if exc.code == "client_mismatch":
-                raise
+        except ClientMismatch:
+            raise
+        except (DocumentInvalid, PayloadTooLarge) as exc:
             item.update(status="rejected", errors=exc.fields or {"non_field_errors": [exc.message]})
             continue
         if log.log_id in pending:  # the same log twice in one batch

@@ -244,8 +244,3 @@ def logs_prune(*, now: dt.datetime | None = None, dry_run: bool = False) -> Prun
     rollups_compact(passes=1000)
     report.partitions_created = partitions.partitions_ensure(now=moment)
     return report
-
-
-def logs_purge_expired(*, now: dt.datetime | None = None) -> int:
-    """The former name of ``logs_prune``; returns how many logs went."""
-    return logs_prune(now=now).logs

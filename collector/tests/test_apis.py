@@ -226,6 +226,16 @@ class TestBatch:
         assert (body["created"], body["duplicate"]) == (0, 2)
         assert WorkflowLog.objects.count() == 2
 
+    @pytest.mark.parametrize("gzipped", [False, True])
+    def test_an_oversized_document_of_a_batch_is_rejected_by_index(self, api, settings, gzipped):
+        """Measured by the size the parser read after decompression: compressed, the body
+        is far below the document limit, and the big document is still found."""
+        settings.INGEST_MAX_DOCUMENT_BYTES = 2048
+        big = log_document(trace={"blob": "x" * 4096})
+        body = api.post(BATCH, {"logs": [log_document(), big]}, gzipped=gzipped).json()
+        assert [item["status"] for item in body["results"]] == ["created", "rejected"]
+        assert "2048" in str(body["results"][1]["errors"])
+
     def test_gzip_batch(self, api):
         body = api.post(BATCH, {"logs": [log_document()] * 1}, gzipped=True).json()
         assert body["created"] == 1
@@ -330,6 +340,31 @@ class TestSchema:
         responses = paths["/api/v1/logs"]["post"]["responses"]
         assert {"200", "201", "400", "401", "403", "413", "415", "429"} <= set(responses)
         assert "bearerAuth" in schema["components"]["securitySchemes"]
+
+    def test_answers_have_the_keys_the_schema_documents(self, api):
+        """Real answers against the schema's own components: every key documented, every
+        required one present, so the docs and the answers cannot drift."""
+        response = HttpClient().get(reverse("collector:schema") + "?format=json")
+        components = json.loads(response.content)["components"]["schemas"]
+
+        def assert_documented(body, component):
+            schema = components[component]
+            assert set(body) <= set(schema["properties"]), component
+            assert set(schema.get("required", [])) <= set(body), component
+
+        created = api.post(LOG, log_document()).json()
+        assert_documented(created, "LogIngestResponse")
+        bad = log_document(status="DONE")
+        batch = api.post(BATCH, {"logs": [log_document(), bad]}).json()
+        assert_documented(batch, "LogBatchResponse")
+        for item in batch["results"]:
+            assert_documented(item, "BatchItemResult")
+        assert {item["status"] for item in batch["results"]} == {"created", "rejected"}
+        assert_documented(api.get("collector:whoami").json(), "Whoami")
+        assert_documented(api.get("collector:health").json(), "Health")
+        error = api.post(LOG, log_document(ticket_id=None)).json()
+        assert_documented(error, "ApiError")
+        assert_documented(error["error"], "ApiErrorDetail")
 
     def test_docs_page_uses_local_static_files(self, db):
         response = HttpClient().get(reverse("collector:docs"))
@@ -456,6 +491,20 @@ class TestUnstorableText:
         error = assert_error(api.post(LOG, raw=body), 400, "invalid")
         assert list(error["fields"]) == [field]
         assert not WorkflowLog.objects.exists()
+
+    def test_unstorable_text_in_a_batch_past_the_document_limit_is_rejected_by_index(
+        self, api, settings
+    ):
+        """A batch big enough for its documents to be measured one by one: the document
+        the parser set aside for its unstorable text is rejected, not measured (a 500)."""
+        settings.INGEST_MAX_DOCUMENT_BYTES = 2048
+        body = json.dumps({"logs": [log_document(trace={"t": "y" * 3000}), log_document()]})
+        body = body.replace('"t": "y', '"t": "\\u0000y', 1)
+        response = api.post(BATCH, raw=body.encode())
+        assert response.status_code == 200, response.content
+        results = response.json()["results"]
+        assert [item["status"] for item in results] == ["rejected", "created"]
+        assert results[0]["errors"] == {"trace.t": [UNSTORABLE_MESSAGE]}
 
     def test_each_document_of_a_batch_is_checked_and_rejected_by_index(self, api):
         good, bad_key, bad_value = (

@@ -2,12 +2,17 @@ import gzip
 
 import pytest
 from rest_framework.exceptions import ParseError
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
 
+from collector.exceptions import error_status
 from collector.parsers import (
     MAX_GZIP_MEMBERS,
     UNSTORABLE_KEY_MESSAGE,
     UNSTORABLE_MESSAGE,
+    BoundedJSONParser,
     _gunzip_bounded,
+    body_bytes,
     json_body_parse,
     unstorable_fields,
 )
@@ -72,7 +77,7 @@ def test_gzip_bomb_stops_at_the_limit():
     assert len(bomb) < 100_000
     with pytest.raises(ApplicationError) as info:
         _gunzip_bounded(bomb, 1_000_000)
-    assert info.value.status == 413
+    assert error_status(info.value) == 413
 
 
 def test_concatenated_gzip_members_are_all_read_and_bounded():
@@ -111,3 +116,17 @@ def test_up_to_max_members_are_accepted():
     assert _gunzip_bounded(body, 1000) == b"x" * MAX_GZIP_MEMBERS
     with pytest.raises(ParseError):
         _gunzip_bounded(body + gzip.compress(b"x"), 1000)
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_the_parser_records_the_size_it_read_after_decompression(gzipped):
+    raw = b'{"trace": "' + b"x" * 5000 + b'"}'
+    body = gzip.compress(raw) if gzipped else raw
+    headers = {"HTTP_CONTENT_ENCODING": "gzip"} if gzipped else {}
+    django_request = APIRequestFactory().post(
+        "/api/v1/logs", data=body, content_type="application/json", **headers
+    )
+    request = Request(django_request, parsers=[BoundedJSONParser()])
+    assert body_bytes(request) == 0
+    assert request.data == {"trace": "x" * 5000}
+    assert body_bytes(request) == len(raw)

@@ -13,7 +13,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, seed, settings
 
 from collector.models import WorkflowLog
-from collector.schema import DEMO_CLIENT_SLUG
+from collector.openapi import DEMO_CLIENT_SLUG
 from collector.tests.factories import ApiKeyFactory
 
 SCHEMA_PATH = "/api/v1/schema/?format=json"

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
+from collector.exceptions import error_status
 from collector.keys import key_parse, secret_hash
 from collector.models import ApiKey, ApiKeyEvent, ApiKeyEventKind, ApiKeyEventSource, WorkflowLog
 from collector.services import (
@@ -14,7 +15,7 @@ from collector.services import (
     client_create,
     log_batch_ingest,
     log_ingest,
-    logs_purge_expired,
+    logs_prune,
 )
 from collector.tests.factories import ClientFactory, WorkflowLogFactory, log_document
 from flusso_site.errors import ApplicationError
@@ -231,7 +232,7 @@ class TestLogIngest:
     def test_mismatched_client_id_is_refused_with_both_names(self, client):
         with pytest.raises(ApplicationError) as info:
             log_ingest(client=client, document=log_document(client_id="someone_else"))
-        assert info.value.status == 403 and info.value.code == "client_mismatch"
+        assert error_status(info.value) == 403 and info.value.code == "client_mismatch"
         assert "someone_else" in info.value.message and "client_abc" in info.value.message
         assert not WorkflowLog.objects.exists()
 
@@ -273,7 +274,7 @@ class TestLogIngest:
     def test_invalid_fields_are_refused_by_name(self, client, overrides, field):
         with pytest.raises(ApplicationError) as info:
             log_ingest(client=client, document=log_document(**overrides))
-        assert info.value.status == 400 and field in info.value.fields
+        assert error_status(info.value) == 400 and field in info.value.fields
         assert not WorkflowLog.objects.exists()
 
     def test_a_non_object_document_is_refused(self, client):
@@ -317,7 +318,7 @@ class TestLogBatchIngest:
         documents = [log_document(), log_document(client_id="intruder")]
         with pytest.raises(ApplicationError) as info:
             log_batch_ingest(client=client, documents=documents)
-        assert info.value.status == 403
+        assert error_status(info.value) == 403
         assert not WorkflowLog.objects.exists()
 
     def test_oversized_documents_are_rejected_one_by_one(self, client, settings):
@@ -337,7 +338,7 @@ class TestPurge:
         old = WorkflowLogFactory(client=client, timestamp=now - timedelta(days=31))
         recent = WorkflowLogFactory(client=client, timestamp=now - timedelta(days=29))
         ancient = WorkflowLogFactory(client=keep_all, timestamp=now - timedelta(days=400))
-        assert logs_purge_expired(now=now) == 1
+        assert logs_prune(now=now).logs == 1
         remaining = set(WorkflowLog.objects.values_list("pk", flat=True))
         assert remaining == {recent.pk, ancient.pk} and old.pk not in remaining
 

@@ -64,6 +64,12 @@ class WebhookRefused(ApplicationError):
     """No connection was made: the host did not resolve, or resolved to a non-public address."""
 
 
+class WebhookPrivateAddress(WebhookRefused):
+    """The host resolved to a loopback, private or link-local address, which is refused."""
+
+    code = "webhook_private_address"
+
+
 class WebhookSendError(ApplicationError):
     """A connection was tried and failed (refused, timed out, TLS, broken answer)."""
 
@@ -156,11 +162,10 @@ def addresses_resolve(host: str, port: int, *, allow_private: bool) -> list[str]
     if not allow_private:
         blocked = [address for address in addresses if not address_is_public(address)]
         if blocked:
-            raise WebhookRefused(
+            raise WebhookPrivateAddress(
                 f"Refused: the webhook host {host} resolves to a non-public address "
                 f"({', '.join(blocked)}). Set ALERT_WEBHOOK_ALLOW_PRIVATE=true to allow "
-                "loopback, private and link-local receivers.",
-                code="webhook_private_address",
+                "loopback, private and link-local receivers."
             )
     return addresses
 

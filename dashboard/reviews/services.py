@@ -28,7 +28,7 @@ from dashboard.reviews.models import (
 )
 from dashboard.reviews.readmodel import FACT_FIELDS, VerdictFacts, verdict_counts_apply
 from dashboard.selectors.access import client_list_for_user
-from flusso_site.errors import ApplicationError
+from flusso_site.errors import ApplicationError, NotFound, NotPermitted
 
 
 class InvalidVerdict(ApplicationError):
@@ -39,21 +39,20 @@ class InvalidVerdict(ApplicationError):
         super().__init__(message, code="invalid_verdict", fields={field: [message]})
 
 
-class VerdictLogNotFound(ApplicationError):
+class VerdictLogNotFound(NotFound):
     """The client has no log with this log_id."""
 
     def __init__(self) -> None:
-        super().__init__("This client has no such run.", code="log_not_found", status=404)
+        super().__init__("This client has no such run.", code="log_not_found")
 
 
-class VerdictNotYours(ApplicationError):
+class VerdictNotYours(NotPermitted):
     """Only a verdict's author and the owner may change it."""
 
     def __init__(self) -> None:
         super().__init__(
             "Another user recorded this verdict: only they or the owner may change it.",
             code="verdict_not_yours",
-            status=403,
         )
 
 

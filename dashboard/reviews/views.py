@@ -111,7 +111,7 @@ def verdict_record_view(request: HttpRequest, *, client: Client, log_id: uuid.UU
             except VerdictNotYours as exc:
                 # The page shows the verdict read-only then, without the form: a message.
                 messages.error(request, exc.message)
-                status = exc.status
+                status = 403
             except VerdictLogNotFound:
                 raise Http404("No such log.") from None
             else:

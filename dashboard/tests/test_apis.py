@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from collector.models import WorkflowLog
-from collector.schema import DEMO_CLIENT_SLUG
+from collector.openapi import DEMO_CLIENT_SLUG
 from collector.tests.factories import ApiKeyFactory, WorkflowLogFactory, log_document
 from dashboard.forms import DashboardFilterForm
 from dashboard.selectors import Kpis, KpiValues, client_dashboard_numbers

@@ -14,7 +14,7 @@ from django.conf import settings
 from playwright.sync_api import Page, expect
 
 from collector.models import WorkflowLog
-from collector.schema import EXAMPLE_LOG
+from collector.openapi import EXAMPLE_LOG
 from dashboard.services import demo_seed
 from dashboard.tests.test_browser import browser, page  # noqa: F401 (fixtures)
 

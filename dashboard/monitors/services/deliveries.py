@@ -53,6 +53,7 @@ from dashboard.monitors.webhooks import (
     SIGNATURE_HEADER,
     InvalidWebhookUrl,
     WebhookAnswer,
+    WebhookPrivateAddress,
     WebhookRefused,
     WebhookSendError,
     alert_payload,
@@ -356,11 +357,9 @@ def _webhook(delivery: Delivery, channel: AlertChannel) -> _Outcome:
             event=WEBHOOK_EVENTS[AlertEventKind(event.kind)],
             headers={DELIVERY_HEADER: str(delivery.pk)},
         )
-    except InvalidWebhookUrl as error:
+    except (InvalidWebhookUrl, WebhookPrivateAddress) as error:
         raise _Permanent(error.message) from None
     except WebhookRefused as error:
-        if error.code == "webhook_private_address":
-            raise _Permanent(error.message) from None
         return _Outcome(error=error.message)  # DNS may answer next time
     except WebhookSendError as error:
         return _Outcome(error=error.message)

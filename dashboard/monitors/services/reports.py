@@ -38,7 +38,7 @@ from dashboard.monitors.selectors.reports import (
     week_monday,
 )
 from dashboard.monitors.services.notifications import notification_settings_ensure
-from flusso_site.errors import ApplicationError
+from flusso_site.errors import ApplicationError, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class ReportWeekNotOver(ApplicationError):
     """The week has not ended: its report would be incomplete, and a report is sent once."""
 
 
-class UnknownUnsubscribeToken(ApplicationError):
+class UnknownUnsubscribeToken(NotFound):
     """No user has this unsubscribe token (mistyped, or rotated)."""
 
 
@@ -62,7 +62,6 @@ def unsubscribe_weekly_report(*, token: str) -> NotificationSettings:
         raise UnknownUnsubscribeToken(
             "This unsubscribe link is not valid (it may have been replaced by a newer one).",
             code="unknown_token",
-            status=404,
         )
     if found.weekly_report:
         found.weekly_report = False

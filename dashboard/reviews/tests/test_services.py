@@ -12,6 +12,7 @@ import pytest
 from django.db import connection, connections, transaction
 
 from collector import partitions
+from collector.exceptions import error_status
 from collector.models import Client
 from collector.services import logs_prune
 from collector.tests.factories import ClientFactory, WorkflowLogFactory
@@ -144,7 +145,7 @@ def test_only_the_author_and_the_owner_may_change_a_verdict(run, user_a, owner, 
     verdict_record(client=run.client, log_id=run.log_id, user=user_a, kind="correct")
     with pytest.raises(VerdictNotYours) as caught:
         verdict_record(client=run.client, log_id=run.log_id, user=colleague, kind="incorrect")
-    assert caught.value.status == 403
+    assert error_status(caught.value) == 403
     assert Verdict.objects.get().kind == "correct"
     verdict = verdict_record(
         client=run.client, log_id=run.log_id, user=owner, kind="escalated_needlessly"

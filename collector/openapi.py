@@ -1,5 +1,7 @@
-"""OpenAPI description of the API key authentication (found by drf-spectacular), and the
-example documents the API docs offer to "Try it out"."""
+"""What the OpenAPI document adds to what drf-spectacular reads from the views and the
+serializers (the document's schema, in ``collector/serializers.py``): the API key
+authentication (found by drf-spectacular) and the example documents the API docs offer to
+"Try it out"."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
