@@ -11,11 +11,12 @@ import binascii
 import json
 import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db import connections
+from django.db import OperationalError, connections, transaction
 from django.db.models import (
     BooleanField,
     DateTimeField,
@@ -61,6 +62,13 @@ COUNT_LIMIT = 10_000
 # ~200 matches (at a million logs, docs/performance.md: either way a page then takes tens
 # of milliseconds, where the wrong one of the two took seconds).
 SELECTIVE_MATCHES = 2_000
+# A walk finds a page quickly when matches are spread along the sort, but reads every log
+# before them when they are bunched far down it (an old incident's word: 0.3 s at 150,000
+# newer logs, linear in them). It gets this long, then the page is read the other way,
+# from the search index and sorted (13 ms for those 2,100 matches).
+WALK_TIMEOUT_MS = 250
+_QUERY_CANCELED = "57014"
+_Rows = TypeVar("_Rows")
 # The whole history, for counts and menus without dates: day-aligned, so the read model
 # answers them from day rows alone (no raw edge), and wide enough for any stored log
 # (the API takes timestamps from 1970 to 2999, as the filters do).
@@ -195,21 +203,60 @@ def _sorted(
     return qs.order_by(*order), field_name, descending
 
 
-def _listed(
-    *, client: Client, filters: LogFilters, count: LogCount | None = None
-) -> tuple[QuerySet[WorkflowLog], str, bool]:
-    """The viewer's filtered and sorted rows: (queryset, sort field, descending).
+@dataclass(frozen=True)
+class _Listing:
+    rows: QuerySet[WorkflowLog]
+    field_name: str
+    descending: bool
+    # A search read along the sort's index, checking each log's vector (not from the
+    # search index): bounded in time by _walk_or_search.
+    walking: bool = False
 
-    A search is read one of two ways (``_search_is_selective``): its few matches from the
-    GIN index, sorted; or a walk along the sort's index, checking each log's vector.
+
+def _listed(
+    *,
+    client: Client,
+    filters: LogFilters,
+    count: LogCount | None = None,
+    selective: bool | None = None,
+) -> _Listing:
+    """The viewer's filtered and sorted rows.
+
+    A search is read one of two ways (``_search_is_selective``, unless ``selective``
+    says): its few matches from the GIN index, sorted; or a walk along the sort's index,
+    checking each log's vector.
     """
     qs = _filtered(client=client, filters=filters)
     if not filters.q:
-        return _sorted(qs, filters.sort)
-    selective = _search_is_selective(qs, filters, count)
+        return _Listing(*_sorted(qs, filters.sort))
+    if selective is None:
+        selective = _search_is_selective(qs, filters, count)
     if not selective:
         qs = _filtered(client=client, filters=filters, search_by_index=False)
-    return _sorted(qs, filters.sort, by_index=not selective)
+    walking = not selective and connections[qs.db].vendor == "postgresql"
+    return _Listing(*_sorted(qs, filters.sort, by_index=not selective), walking=walking)
+
+
+def _walk_or_search(
+    *, db: str, walk: Callable[[], _Rows], search_instead: Callable[[], _Rows]
+) -> _Rows:
+    """``walk()`` under a statement timeout of WALK_TIMEOUT_MS; past it, ``search_instead()``
+    (the same rows, read from the search index and sorted). The timeout is set and reset
+    inside a savepoint, so a cancelled walk leaves the page's transaction as it was."""
+    try:
+        with transaction.atomic(using=db), connections[db].cursor() as cursor:
+            cursor.execute("SELECT current_setting('statement_timeout')")
+            (before,) = cursor.fetchone()
+            cursor.execute(
+                "SELECT set_config('statement_timeout', %s, true)", [f"{WALK_TIMEOUT_MS}ms"]
+            )
+            rows = walk()
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [before])
+            return rows
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != _QUERY_CANCELED:
+            raise
+    return search_instead()
 
 
 # Counts and menus ---------------------------------------------------------------------
@@ -373,11 +420,13 @@ def log_page(
     ``count``: ``log_count`` of the same filters, when the caller has it (a search then
     needs no count of its own to choose how it is read).
     """
-    qs, _, descending = _listed(client=client, filters=filters, count=count)
+    listing = _listed(client=client, filters=filters, count=count)
+    qs, descending = listing.rows, listing.descending
     direction = "next"
+    value: Any = None
+    pk = 0
     if cursor:
         value, pk, direction = cursor_decode(cursor, sort=filters.sort)
-        qs = _beyond(qs, value=value, pk=pk, descending=descending, direction=direction)
     columns = [
         "id",
         "log_id",
@@ -392,7 +441,22 @@ def log_page(
         "workflow_version",
         "error_type",
     ]
-    rows = list(qs.only(*columns)[: size + 1])
+
+    def read(listed: QuerySet[WorkflowLog]) -> list[WorkflowLog]:
+        if cursor:
+            listed = _beyond(listed, value=value, pk=pk, descending=descending, direction=direction)
+        return list(listed.only(*columns)[: size + 1])
+
+    if listing.walking:
+        rows = _walk_or_search(
+            db=qs.db,
+            walk=lambda: read(qs),
+            search_instead=lambda: read(
+                _listed(client=client, filters=filters, selective=True).rows
+            ),
+        )
+    else:
+        rows = read(qs)
     more = len(rows) > size
     rows = rows[:size]
     if direction == "prev":
@@ -433,7 +497,7 @@ EXPORT_COLUMNS = [
 
 def log_export_queryset(*, client: Client, filters: LogFilters) -> QuerySet[WorkflowLog]:
     """Every log matching ``filters`` in the viewer's order; callers stream it."""
-    qs, _, _ = _listed(client=client, filters=filters)
+    qs = _listed(client=client, filters=filters).rows
     return qs
 
 
@@ -456,19 +520,31 @@ class LogNeighbours:
 def log_neighbours(*, client: Client, filters: LogFilters, log: WorkflowLog) -> LogNeighbours:
     """The runs beside ``log`` in the list ``filters`` make (same sort): one row each way,
     read from the sort's index, as cheap at any size as a page."""
-    qs, field_name, descending = _listed(client=client, filters=filters)
+    listing = _listed(client=client, filters=filters)
+    qs, field_name, descending = listing.rows, listing.field_name, listing.descending
     value: Any = getattr(log, field_name)
     if field_name != "timestamp":
         # What metric_sort_expression makes of it: a float, missing values lowest.
         value = MISSING_METRIC if value is None else float(value)
-    found = []
-    for direction in ("prev", "next"):
-        row = (
-            _beyond(qs, value=value, pk=log.pk, descending=descending, direction=direction)
+
+    def read(listed: QuerySet[WorkflowLog]) -> list[uuid.UUID | None]:
+        return [
+            _beyond(listed, value=value, pk=log.pk, descending=descending, direction=direction)
             .values_list("log_id", flat=True)
             .first()
+            for direction in ("prev", "next")
+        ]
+
+    if listing.walking:
+        found = _walk_or_search(
+            db=qs.db,
+            walk=lambda: read(qs),
+            search_instead=lambda: read(
+                _listed(client=client, filters=filters, selective=True).rows
+            ),
         )
-        found.append(row)
+    else:
+        found = read(qs)
     return LogNeighbours(previous=found[0], next=found[1])
 
 

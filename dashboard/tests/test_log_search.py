@@ -323,3 +323,66 @@ def test_a_document_whose_text_would_overflow_a_tsvector_is_stored_and_searchabl
     assert WorkflowLog.objects.for_client(client_a).count() == 2
     (found,) = _found(client_a, "zebrafirst")
     assert WorkflowLog.objects.get(pk=found).log_id == uuid.UUID(big["log_id"])
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the walk is PostgreSQL's")
+def test_a_walk_past_its_time_is_read_from_the_search_index_instead(db):
+    """A walk along the sort's index reads every log before its matches when they are
+    bunched far down the list (0.3 s at 150,000 newer logs, growing with them): past
+    WALK_TIMEOUT_MS it is cancelled and the page read from the search index. The page's
+    transaction goes on, with its own statement timeout."""
+    from dashboard.selectors import logs as log_selectors
+
+    def setting() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW statement_timeout")
+            return cursor.fetchone()[0]
+
+    def slow() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_sleep(2)")
+        return "walked"
+
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = '30s'")
+        found = log_selectors._walk_or_search(
+            db="default", walk=slow, search_instead=lambda: "searched"
+        )
+        assert found == "searched"
+        assert setting() == "30s"
+        quick = log_selectors._walk_or_search(
+            db="default", walk=lambda: "walked", search_instead=lambda: "searched"
+        )
+        assert quick == "walked" and setting() == "30s"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the walk is PostgreSQL's")
+@pytest.mark.parametrize("sort", ["-time", "confidence"])
+def test_a_cancelled_walks_page_and_neighbours_are_the_walks_own(
+    client_a, searchable, monkeypatch, sort
+):
+    """What the search index gives instead is the same page, cursors and neighbours."""
+    from dashboard.selectors import logs as log_selectors
+
+    monkeypatch.setattr(log_selectors, "SELECTIVE_MATCHES", 0)  # every search walks
+    filters = LogFilters(q="faucet cartridge or warehouse", sort=sort)
+    walked = log_page(client=client_a, filters=filters, size=2)
+    beside = log_selectors.log_neighbours(client=client_a, filters=filters, log=walked.rows[0])
+    then = log_page(client=client_a, filters=filters, size=2, cursor=walked.next_cursor)
+    cancelled = []
+
+    def cancel(*, db, walk, search_instead):
+        cancelled.append(db)
+        return search_instead()
+
+    monkeypatch.setattr(log_selectors, "_walk_or_search", cancel)
+    instead = log_page(client=client_a, filters=filters, size=2)
+    assert cancelled == ["default"]  # the page's walk is the bounded one
+    assert [r.pk for r in instead.rows] == [r.pk for r in walked.rows]
+    assert instead.next_cursor == walked.next_cursor
+    assert (
+        log_selectors.log_neighbours(client=client_a, filters=filters, log=walked.rows[0]) == beside
+    )
+    after = log_page(client=client_a, filters=filters, size=2, cursor=instead.next_cursor)
+    assert [r.pk for r in after.rows] == [r.pk for r in then.rows]
