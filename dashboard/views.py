@@ -1,4 +1,4 @@
-"""HTML pages and exports. Views parse the query string, call selectors, and render.
+"""HTML pages. Views parse the query string, call selectors, and render.
 
 Every client page is wrapped by ``scoping.client_view``, which resolves the client from the
 URL for the logged-in user (404 otherwise) and hands it in; no view filters by client.
@@ -6,24 +6,14 @@ URL for the logged-in user (404 otherwise) and hands it in; no view filters by c
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import uuid
-from collections.abc import Callable, Iterator
-from itertools import islice
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import QuerySet
-from django.http import (
-    HttpRequest,
-    HttpResponse,
-    HttpResponseBadRequest,
-    JsonResponse,
-    StreamingHttpResponse,
-)
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -40,13 +30,7 @@ from dashboard.monitors.selectors.alerts import (
 )
 from dashboard.rendering import render_page
 from dashboard.reviews.forms import VerdictForm, queue_state_from_param
-from dashboard.reviews.selectors import (
-    VERDICT_EXPORT_COLUMNS,
-    verdict_export_object,
-    verdict_export_values,
-    verdict_for_log,
-    verdicts_for_logs,
-)
+from dashboard.reviews.selectors import verdict_for_log
 from dashboard.reviews.services import verdict_may_change
 from dashboard.scoping import client_view
 from dashboard.selectors import (
@@ -57,7 +41,6 @@ from dashboard.selectors import (
     client_list_for_user,
     client_overview_all_unscoped,
     client_silence,
-    log_export_queryset,
     log_page,
     log_runs_for_ticket,
 )
@@ -68,7 +51,6 @@ from dashboard.selectors.compare import version_previous
 from dashboard.selectors.logs import (
     COUNT_LIMIT,
     DEFAULT_SORT,
-    EXPORT_COLUMNS,
     LogFilters,
     log_count,
     log_filter_options,
@@ -82,11 +64,8 @@ from dashboard.services_saved_views import saved_view_deletable, saved_view_quer
 from dashboard.templatetags.dashboard_format import change_rounds_to_zero
 from dashboard.trace import trace_from_document
 from flusso_site.errors import ApplicationError
-from flusso_site.routers import read_database, replica_reads
+from flusso_site.routers import replica_reads
 
-# Rows fetched per database round trip while streaming an export: large enough to keep
-# round trips few, small enough that memory stays flat.
-EXPORT_CHUNK_SIZE = 2000
 # Unresolved alerts named in the client dashboard's banner (the alerts page has them all).
 DASHBOARD_ALERTS_SHOWN = 5
 LOGS_PER_PAGE = 50
@@ -406,111 +385,6 @@ def log_list(request: HttpRequest, *, client: Client) -> HttpResponse:
     return render_page(
         request, "dashboard/logs.html", context, client=client, status=400 if error else 200
     )
-
-
-def _form_errors_text(form: LogFilterForm) -> str:
-    lines = [f"{name}: {message}" for name, messages in form.errors.items() for message in messages]
-    return "Invalid filters.\n" + "\n".join(lines) + "\n"
-
-
-class _Echo:
-    """A file-like object whose write returns the line, for csv.writer in a generator."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-# Spreadsheet programs run cells starting with these as formulas.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
-def _export_body(
-    queryset: QuerySet[Any], render: Callable[[Iterator[Any]], Iterator[str]]
-) -> Iterator[str]:
-    """An export's body: ``render`` writes each row as text while the response streams.
-
-    An export streams after its 200 is sent; a query failing then could only cut the body
-    short. So the query runs here once, for its first row, before the response exists:
-    a query that fails is an error page. A failure later still (the connection lost
-    mid-way) propagates: the server aborts the chunked body without its last chunk, which
-    every HTTP client reports as an error. The streaming cursor opens only when the body
-    is read, so a response nobody reads holds none.
-    """
-    list(queryset[:1])
-    return render(queryset.iterator(chunk_size=EXPORT_CHUNK_SIZE))
-
-
-def _with_verdicts(rows: Iterator[Any], *, client: Client, using: str) -> Iterator[tuple[Any, Any]]:
-    """(row, its verdict or None) for rows whose first value is the log_id: the verdicts
-    of each chunk of rows come in one query (never one per row)."""
-    while chunk := list(islice(rows, EXPORT_CHUNK_SIZE)):
-        verdicts = verdicts_for_logs(client=client, log_ids=[row[0] for row in chunk], using=using)
-        for row in chunk:
-            yield row, verdicts.get(row[0])
-
-
-def _export_name(client: Client, extension: str) -> str:
-    return f"{client.slug}-logs-{timezone.now():%Y%m%d-%H%M%S}.{extension}"
-
-
-@client_view
-def log_export_csv(request: HttpRequest, *, client: Client) -> HttpResponse:
-    form = LogFilterForm(request.GET)
-    if not form.is_valid():
-        return HttpResponseBadRequest(_form_errors_text(form), content_type="text/plain")
-    # Read while streaming, after this view has returned: bound to the database now.
-    database = read_database()
-    queryset = log_export_queryset(client=client, filters=form.filters()).using(database)
-    writer = csv.writer(_Echo())
-
-    def lines(rows: Iterator[Any]) -> Iterator[str]:
-        yield writer.writerow([*EXPORT_COLUMNS, *VERDICT_EXPORT_COLUMNS])
-        for values, verdict in _with_verdicts(rows, client=client, using=database):
-            cells = [*values, *verdict_export_values(verdict)]
-            yield writer.writerow([_csv_cell(v) for v in cells])
-
-    response = StreamingHttpResponse(
-        _export_body(queryset.values_list(*EXPORT_COLUMNS), lines),
-        content_type="text/csv; charset=utf-8",
-    )
-    response["Content-Disposition"] = f'attachment; filename="{_export_name(client, "csv")}"'
-    return response
-
-
-@client_view
-def log_export_json(request: HttpRequest, *, client: Client) -> HttpResponse:
-    """A JSON array of the stored documents, written one document at a time, each with
-    its current verdict under ``flusso_verdict`` (a name no workflow log uses)."""
-    form = LogFilterForm(request.GET)
-    if not form.is_valid():
-        return HttpResponseBadRequest(_form_errors_text(form), content_type="text/plain")
-    database = read_database()
-    queryset = log_export_queryset(client=client, filters=form.filters()).using(database)
-
-    def chunks(rows: Iterator[Any]) -> Iterator[str]:
-        yield "["
-        separator = "\n"
-        for (_, document), verdict in _with_verdicts(rows, client=client, using=database):
-            if isinstance(document, dict):
-                document = {**document, "flusso_verdict": verdict_export_object(verdict)}
-            yield separator + json.dumps(document, ensure_ascii=False)
-            separator = ",\n"
-        yield "\n]\n"
-
-    response = StreamingHttpResponse(
-        _export_body(queryset.values_list("log_id", "document"), chunks),
-        content_type="application/json",
-    )
-    response["Content-Disposition"] = f'attachment; filename="{_export_name(client, "json")}"'
-    return response
 
 
 def _neighbour_links(request: HttpRequest, client: Client, log: Any) -> dict[str, str]:
