@@ -20,7 +20,6 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 
 from collector.models import Client, LogStatus
-from collector.readmodel.facts import DURATION_RELATIVE_ERROR
 from dashboard import charts
 from dashboard.forms import PERIODS, DashboardFilterForm, LogFilterForm
 from dashboard.monitors.selectors.alerts import (
@@ -28,6 +27,7 @@ from dashboard.monitors.selectors.alerts import (
     chart_markers,
     compare_url,
 )
+from dashboard.presenters import kpi_cards, overview_sorted, overview_totals
 from dashboard.rendering import render_page
 from dashboard.reviews.forms import VerdictForm, queue_state_from_param
 from dashboard.reviews.selectors import verdict_for_log
@@ -35,7 +35,6 @@ from dashboard.reviews.services import verdict_may_change
 from dashboard.scoping import client_view
 from dashboard.selectors import (
     DashboardFilters,
-    Kpis,
     client_dashboard_numbers,
     client_has_logs,
     client_list_for_user,
@@ -56,12 +55,10 @@ from dashboard.selectors.logs import (
     log_filter_options,
     log_neighbours,
 )
-from dashboard.selectors.overview import overview_totals
 from dashboard.selectors.replica import replica_status
 from dashboard.selectors.saved_views import saved_view_list
 from dashboard.selectors.verdicts import client_verdict_figures
 from dashboard.services_saved_views import saved_view_deletable, saved_view_query
-from dashboard.templatetags.dashboard_format import change_rounds_to_zero
 from dashboard.trace import trace_from_document
 from flusso_site.errors import ApplicationError
 from flusso_site.routers import replica_reads
@@ -69,20 +66,6 @@ from flusso_site.routers import replica_reads
 # Unresolved alerts named in the client dashboard's banner (the alerts page has them all).
 DASHBOARD_ALERTS_SHOWN = 5
 LOGS_PER_PAGE = 50
-OVERVIEW_SORTS = {
-    "name",
-    "runs_24h",
-    "runs_7d",
-    "runs_30d",
-    "success_rate_24h",
-    "success_rate_7d",
-    "success_rate_30d",
-    "avg_confidence_30d",
-    "errors_30d",
-    "last_log_at",
-    "open_alerts",
-    "judged_correct_rate_30d",
-}
 
 
 # Home ----------------------------------------------------------------------------------
@@ -113,21 +96,7 @@ home.reads_replica = True  # type: ignore[attr-defined]
 
 
 def _overview(request: HttpRequest) -> HttpResponse:
-    rows = client_overview_all_unscoped()
-    sort = request.GET.get("sort", "name")
-    key = sort.lstrip("-")
-    if key not in OVERVIEW_SORTS:
-        sort, key = "name", "name"
-    descending = sort.startswith("-")
-
-    def sort_key(row: Any) -> tuple[bool, Any]:
-        value = getattr(row, key)
-        if isinstance(value, str):
-            value = value.lower()
-        # Missing values (no runs) sort last whichever the direction.
-        return (value is None) != descending, value if value is not None else 0
-
-    rows.sort(key=sort_key, reverse=descending)
+    rows, sort = overview_sorted(client_overview_all_unscoped(), sort=request.GET.get("sort", ""))
     totals = overview_totals(rows)
     return render_page(
         request,
@@ -143,52 +112,6 @@ def _overview(request: HttpRequest) -> HttpResponse:
 
 
 # Client dashboard ----------------------------------------------------------------------
-
-
-# Percentiles come from the read model's duration histogram (docs/dashboard.md).
-APPROX = f"within {DURATION_RELATIVE_ERROR:.0%}, from a histogram"
-
-
-def _kpi_cards(kpis: Kpis) -> list[dict[str, Any]]:
-    """The cards in page order: (label, values, format, whether up is good).
-
-    A change is coloured only when it shows as non-zero at the card's precision; when the
-    previous period has no runs at all, no card compares (the page says so once).
-    """
-    cur, prev = kpis.current, kpis.previous
-    specs = [
-        ("Runs", "runs", "int", True, "workflow runs; a ticket run twice counts twice"),
-        ("Success rate", "success_rate", "pct", True, f"{cur.successes:,} successful runs"),
-        # Neutral: an escalation is right or wrong only against a verdict.
-        ("Escalation rate", "escalation_rate", "pct", None, f"{cur.escalations:,} escalated"),
-        ("Avg confidence", "avg_confidence", "ratio", True, ""),
-        ("Avg hallucination risk", "avg_hallucination_risk", "ratio", False, ""),
-        ("Median execution time", "median_execution_seconds", "approx_seconds", False, APPROX),
-        ("p95 execution time", "p95_execution_seconds", "approx_seconds", False, APPROX),
-        ("Avg ReAct iterations", "avg_react_iterations", "decimal", None, ""),
-    ]
-    compare = prev.runs > 0
-    cards = []
-    for label, name, kind, up_is_good, note in specs:
-        current, previous = getattr(cur, name), getattr(prev, name)
-        change = None
-        if compare and current is not None and previous is not None:
-            change = current - previous
-        card = {
-            "key": name,
-            "label": label,
-            "value": current,
-            "previous": previous,
-            "change": change,
-            "compare": compare,
-            "kind": kind,
-            "trend": "",
-            "note": note,
-        }
-        if change and up_is_good is not None and not change_rounds_to_zero(card):
-            card["trend"] = "good" if (change > 0) == up_is_good else "bad"
-        cards.append(card)
-    return cards
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -233,7 +156,7 @@ def client_dashboard(request: HttpRequest, *, client: Client) -> HttpResponse:
         "periods": list(PERIODS),
         "filters": filters,
         "options": numbers.options,
-        "cards": _kpi_cards(numbers.kpis),
+        "cards": kpi_cards(numbers.kpis),
         "previous_window": filters.window.previous,
         "small_sample_runs": charts.SMALL_SAMPLE_RUNS,
         "has_previous": numbers.kpis.previous.runs > 0,
