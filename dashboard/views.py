@@ -13,13 +13,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from collector.models import Client, LogStatus
+from collector.models import Client, LogStatus, WorkflowLog
+from collector.selectors import log_get
 from dashboard import charts
 from dashboard.forms import PERIODS, DashboardFilterForm, LogFilterForm
 from dashboard.monitors.selectors.alerts import (
@@ -42,9 +43,6 @@ from dashboard.selectors import (
     client_silence,
     log_page,
     log_runs_for_ticket,
-)
-from dashboard.selectors import (
-    log_detail as log_detail_get,
 )
 from dashboard.selectors.compare import version_previous
 from dashboard.selectors.logs import (
@@ -325,6 +323,13 @@ def _neighbour_links(request: HttpRequest, client: Client, log: Any) -> dict[str
     return links
 
 
+def _log_or_404(*, client: Client, log_id: uuid.UUID) -> WorkflowLog:
+    log = log_get(client=client, log_id=log_id)
+    if log is None:
+        raise Http404("No such log.")
+    return log
+
+
 @client_view
 def log_detail(request: HttpRequest, *, client: Client, log_id: uuid.UUID) -> HttpResponse:
     return log_detail_page(request, client=client, log_id=log_id)
@@ -341,7 +346,7 @@ def log_detail_page(
 ) -> HttpResponse:
     """A run's page; the verdict view renders it too, with its form's errors. Reached from
     the review queue (``?queue=``, its state), it links to the queue's next run."""
-    log = log_detail_get(client=client, log_id=log_id)
+    log = _log_or_404(client=client, log_id=log_id)
     review = verdict_for_log(client=client, log_id=log_id)
     verdict = review.verdict
     if queue_param is None:
@@ -384,7 +389,7 @@ def log_detail_page(
 
 @client_view
 def log_raw(request: HttpRequest, *, client: Client, log_id: uuid.UUID) -> HttpResponse:
-    log = log_detail_get(client=client, log_id=log_id)
+    log = _log_or_404(client=client, log_id=log_id)
     response = JsonResponse(
         log.document, safe=False, json_dumps_params={"indent": 2, "ensure_ascii": False}
     )

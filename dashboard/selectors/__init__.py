@@ -10,7 +10,6 @@ from dashboard.selectors.access import client_get_for_user, client_list_for_user
 from dashboard.selectors.logs import (
     LogFilters,
     LogPage,
-    log_detail,
     log_export_queryset,
     log_page,
     log_runs_for_ticket,
@@ -75,7 +74,6 @@ __all__ = [
     "client_overview_all_unscoped",
     "client_silence",
     "client_time_series",
-    "log_detail",
     "log_export_queryset",
     "log_page",
     "log_runs_for_ticket",

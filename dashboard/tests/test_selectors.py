@@ -8,10 +8,10 @@ import uuid
 
 import pytest
 from django.db import connection
-from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 
 from collector.readmodel.facts import DURATION_RELATIVE_ERROR
+from collector.selectors import log_get
 from collector.tests.factories import ClientFactory
 from dashboard.selectors import (
     DashboardFilters,
@@ -27,7 +27,6 @@ from dashboard.selectors import (
     client_list_for_user,
     client_overview_all_unscoped,
     client_time_series,
-    log_detail,
     log_export_queryset,
     log_page,
     log_runs_for_ticket,
@@ -64,9 +63,10 @@ def test_client_list_for_user_is_memberships_for_users_and_everything_for_staff(
     assert set(client_list_for_user(user=owner)) == {client_a, client_b}
 
 
-def test_client_get_for_user_raises_404_for_a_client_of_someone_else(client_b, user_a):
-    with pytest.raises(Http404):
-        client_get_for_user(user=user_a, slug=client_b.slug)
+def test_client_get_for_user_finds_no_client_of_someone_else(client_a, client_b, user_a):
+    assert client_get_for_user(user=user_a, slug=client_a.slug) == client_a
+    assert client_get_for_user(user=user_a, slug=client_b.slug) is None
+    assert client_get_for_user(user=user_a, slug="no-such-client") is None
 
 
 def test_inactive_user_sees_no_client(client_a):
@@ -461,12 +461,10 @@ def test_log_filters(fixed, client_a, filters, expected):
     assert {by_pk[pk] for pk in exported.values_list("pk", flat=True)} == expected
 
 
-def test_log_detail_is_scoped_to_the_client(fixed, client_a, client_b):
-    assert log_detail(client=client_a, log_id=fixed["L1"].log_id) == fixed["L1"]
-    with pytest.raises(Http404):
-        log_detail(client=client_b, log_id=fixed["L1"].log_id)
-    with pytest.raises(Http404):
-        log_detail(client=client_a, log_id=uuid.uuid4())
+def test_the_detail_pages_log_is_scoped_to_the_client(fixed, client_a, client_b):
+    assert log_get(client=client_a, log_id=fixed["L1"].log_id) == fixed["L1"]
+    assert log_get(client=client_b, log_id=fixed["L1"].log_id) is None
+    assert log_get(client=client_a, log_id=uuid.uuid4()) is None
 
 
 def test_runs_for_ticket_lists_other_runs_of_the_same_ticket_only(fixed, client_a):
