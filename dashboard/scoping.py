@@ -42,8 +42,3 @@ def client_view(view: ClientView) -> Callable[..., HttpResponse]:
     # client slug: a client page without this decorator fails the suite.
     wrapped.client_scoped = True  # type: ignore[attr-defined]
     return wrapped
-
-
-def is_client_scoped(view: Callable[..., object]) -> bool:
-    """Whether the view resolves its client through ``client_view``."""
-    return getattr(view, "client_scoped", False) is True

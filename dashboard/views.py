@@ -159,16 +159,16 @@ def client_dashboard(request: HttpRequest, *, client: Client) -> HttpResponse:
         "small_sample_runs": charts.SMALL_SAMPLE_RUNS,
         "has_previous": numbers.kpis.previous.runs > 0,
         "charts": {
-            "volume": charts.volume_chart(series, markers),
-            "success": charts.success_rate_chart(series, markers),
-            "quality": charts.quality_chart(series, markers),
-            "duration": charts.execution_time_chart(distributions.execution_time),
-            "calibration": charts.calibration_chart(distributions.calibration),
+            "volume": charts.to_div(charts.volume_figure(series), markers),
+            "success": charts.to_div(charts.success_rate_figure(series), markers),
+            "quality": charts.to_div(charts.quality_figure(series), markers),
+            "duration": charts.to_div(charts.execution_time_figure(distributions.execution_time)),
+            "calibration": charts.to_div(charts.calibration_figure(distributions.calibration)),
         },
         "errors_by_type": [(g, _logs_url(client, filters, error_type=g.key)) for g in by_type],
         "errors_by_node": [(g, _logs_url(client, filters, error_node=g.key)) for g in by_node],
-        "errors_type_chart": charts.errors_chart(by_type) if by_type else "",
-        "errors_node_chart": charts.errors_chart(by_node) if by_node else "",
+        "errors_type_chart": charts.to_div(charts.errors_figure(by_type)) if by_type else "",
+        "errors_node_chart": charts.to_div(charts.errors_figure(by_node)) if by_node else "",
         "logs_url": _logs_url(client, filters),
         "markers": found,
         "silent_since": client_silence(client=client),
@@ -185,7 +185,7 @@ def _verdict_context(*, client: Client, filters: DashboardFilters) -> dict[str, 
     verdicts = client_verdict_figures(client=client, filters=filters)
     chart = ""
     if verdicts.enough_for_calibration:
-        chart = charts.verdict_calibration_chart(verdicts.calibration)
+        chart = charts.to_div(charts.verdict_calibration_figure(verdicts.calibration))
     return {"verdicts": verdicts, "verdict_calibration_chart": chart}
 
 

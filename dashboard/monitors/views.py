@@ -34,7 +34,10 @@ def alert_list(request: HttpRequest, *, client: Client) -> HttpResponse:
     )
     context = {
         "alert_page": page,
-        "rows": [(row, charts.alert_chart(row.chart) if row.chart else "") for row in page.rows],
+        "rows": [
+            (row, charts.to_div(charts.alert_figure(row.chart)) if row.chart else "")
+            for row in page.rows
+        ],
     }
     return render_page(request, "dashboard/alerts.html", context, client=client)
 
