@@ -22,7 +22,7 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
         ]
 
 
-# The demo client's slug (seed_demo's first client, dashboard.services.DEMO_CLIENTS, takes
+# The demo client's slug (seed_demo's first client, dashboard.demo.seed.DEMO_CLIENTS, takes
 # it from here): the docs' example log names it as its client_id, so "Try it out" with
 # the demo key stores the example instead of answering 403 client_mismatch.
 DEMO_CLIENT_SLUG = "aurora-home"

@@ -1,7 +1,7 @@
 """Plotly figures from selector data, rendered as HTML fragments.
 
 Each ``*_figure`` function turns selector output into a plotly figure (as a plain dict, so
-tests can read it); ``*_chart`` renders it as a ``<div>`` with the figure as a JSON data
+tests can read it); ``to_div`` renders one as a ``<div>`` with the figure as a JSON data
 block beside it, which ``static/js/charts.js`` draws once it has loaded plotly.js from our
 static files. No fragment holds a script that runs: the Content-Security-Policy allows no
 inline script.
@@ -90,11 +90,12 @@ def _figure(data: list[dict[str, Any]], **layout: Any) -> Figure:
 _JSON_SCRIPT_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
 
 
-def to_div(figure: Figure) -> SafeString:
-    """The chart's ``<div>`` and its figure as inert JSON for static/js/charts.js."""
+def to_div(figure: Figure, markers: Sequence[ChartMarker] = ()) -> SafeString:
+    """The chart's ``<div>`` and its figure (with ``markers`` drawn on its time axis, see
+    ``with_markers``) as inert JSON for static/js/charts.js."""
     element_id = f"chart-{uuid4().hex[:12]}"
     # plotly's encoder, as to_html used: NaN and infinities become null, not invalid JSON.
-    payload = pio.to_json({**figure, "config": CONFIG}, validate=False)
+    payload = pio.to_json({**with_markers(figure, markers), "config": CONFIG}, validate=False)
     return format_html(
         '<div id="{}" class="plotly-chart"></div>'
         '<script type="application/json" data-plotly-figure="{}">{}</script>',
@@ -489,34 +490,6 @@ def alert_figure(chart: AlertChart) -> Figure:
     return with_markers(figure, events)
 
 
-def alert_chart(chart: AlertChart) -> str:
-    return to_div(alert_figure(chart))
-
-
-def volume_chart(points: Sequence[SeriesPoint], markers: Sequence[ChartMarker] = ()) -> str:
-    return to_div(with_markers(volume_figure(points), markers))
-
-
-def success_rate_chart(points: Sequence[SeriesPoint], markers: Sequence[ChartMarker] = ()) -> str:
-    return to_div(with_markers(success_rate_figure(points), markers))
-
-
-def quality_chart(points: Sequence[SeriesPoint], markers: Sequence[ChartMarker] = ()) -> str:
-    return to_div(with_markers(quality_figure(points), markers))
-
-
-def execution_time_chart(buckets: Sequence[HistogramBucket]) -> str:
-    return to_div(execution_time_figure(buckets))
-
-
-def calibration_chart(buckets: Sequence[CalibrationBucket]) -> str:
-    return to_div(calibration_figure(buckets))
-
-
-def errors_chart(groups: Sequence[ErrorGroup]) -> str:
-    return to_div(errors_figure(groups))
-
-
 # Bars resting on fewer reviewed runs than this are drawn faint: a bar from 3 verdicts
 # must not look as solid as one from 300.
 VERDICT_SMALL_SAMPLE = 10
@@ -559,7 +532,3 @@ def verdict_calibration_figure(buckets: Sequence[VerdictCalibrationBucket]) -> F
         yaxis={"tickformat": ".0%", "range": [0, 1.15]},
         hovermode="closest",
     )
-
-
-def verdict_calibration_chart(buckets: Sequence[VerdictCalibrationBucket]) -> str:
-    return to_div(verdict_calibration_figure(buckets))

@@ -14,7 +14,7 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 
 from dashboard.selectors import client_get_for_user
 from flusso_site.routers import replica_reads
@@ -33,6 +33,8 @@ def client_view(view: ClientView) -> Callable[..., HttpResponse]:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         client = client_get_for_user(user=request.user, slug=client_slug)
+        if client is None:
+            raise Http404("No such client.")
         return page(request, client=client, **kwargs)
 
     wrapped.reads_replica = True  # type: ignore[attr-defined]
@@ -40,8 +42,3 @@ def client_view(view: ClientView) -> Callable[..., HttpResponse]:
     # client slug: a client page without this decorator fails the suite.
     wrapped.client_scoped = True  # type: ignore[attr-defined]
     return wrapped
-
-
-def is_client_scoped(view: Callable[..., object]) -> bool:
-    """Whether the view resolves its client through ``client_view``."""
-    return getattr(view, "client_scoped", False) is True

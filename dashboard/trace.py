@@ -88,12 +88,6 @@ class Trace:
     output: list[Field] = field(default_factory=list)
     other: list[Field] = field(default_factory=list)
 
-    @property
-    def is_empty(self) -> bool:
-        return not (
-            self.ticket or self.subject or self.planning or self.iterations or self.retrieval
-        )
-
 
 KNOWN_SECTIONS = {"ticket", "planning", "react", "retrieval", "output"}
 # Ticket keys shown in their own places (the heading, lists) rather than as fields.

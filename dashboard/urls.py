@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from dashboard import accounts, views, views_compare, views_saved_views
+from dashboard import accounts, exports, views, views_compare, views_saved_views
 from dashboard.monitors import views as monitor_views
 from dashboard.monitors import views_reports
 from dashboard.monitors.converters import UnsubscribeTokenConverter
@@ -31,8 +31,8 @@ urlpatterns = [
         views_saved_views.saved_view_delete_view,
         name="saved_view_delete",
     ),
-    path("<slug:client_slug>/logs/export.csv", views.log_export_csv, name="logs_csv"),
-    path("<slug:client_slug>/logs/export.json", views.log_export_json, name="logs_json"),
+    path("<slug:client_slug>/logs/export.csv", exports.log_export_csv, name="logs_csv"),
+    path("<slug:client_slug>/logs/export.json", exports.log_export_json, name="logs_json"),
     path("<slug:client_slug>/logs/<uuid:log_id>/", views.log_detail, name="log"),
     path("<slug:client_slug>/logs/<uuid:log_id>/raw.json", views.log_raw, name="log_raw"),
     path(

@@ -1,4 +1,4 @@
-"""HTML pages and exports. Views parse the query string, call selectors, and render.
+"""HTML pages. Views parse the query string, call selectors, and render.
 
 Every client page is wrapped by ``scoping.client_view``, which resolves the client from the
 URL for the logged-in user (404 otherwise) and hands it in; no view filters by client.
@@ -6,31 +6,21 @@ URL for the logged-in user (404 otherwise) and hands it in; no view filters by c
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import uuid
-from collections.abc import Callable, Iterator
-from itertools import islice
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import QuerySet
-from django.http import (
-    HttpRequest,
-    HttpResponse,
-    HttpResponseBadRequest,
-    JsonResponse,
-    StreamingHttpResponse,
-)
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from collector.models import Client, LogStatus
-from collector.readmodel.facts import DURATION_RELATIVE_ERROR
+from collector.models import Client, LogStatus, WorkflowLog
+from collector.selectors import log_get
 from dashboard import charts
 from dashboard.forms import PERIODS, DashboardFilterForm, LogFilterForm
 from dashboard.monitors.selectors.alerts import (
@@ -38,73 +28,42 @@ from dashboard.monitors.selectors.alerts import (
     chart_markers,
     compare_url,
 )
+from dashboard.presenters import kpi_cards, overview_sorted, overview_totals
 from dashboard.rendering import render_page
 from dashboard.reviews.forms import VerdictForm, queue_state_from_param
-from dashboard.reviews.selectors import (
-    VERDICT_EXPORT_COLUMNS,
-    user_label,
-    verdict_export_object,
-    verdict_export_values,
-    verdict_for_log,
-    verdicts_for_logs,
-)
+from dashboard.reviews.selectors import user_label, verdict_for_log
 from dashboard.reviews.services import verdict_may_change
 from dashboard.scoping import client_view
 from dashboard.selectors import (
     DashboardFilters,
-    Kpis,
     client_dashboard_numbers,
     client_has_logs,
     client_list_for_user,
     client_overview_all_unscoped,
     client_silence,
-    log_export_queryset,
     log_page,
     log_runs_for_ticket,
-)
-from dashboard.selectors import (
-    log_detail as log_detail_get,
 )
 from dashboard.selectors.compare import version_previous
 from dashboard.selectors.logs import (
     COUNT_LIMIT,
     DEFAULT_SORT,
-    EXPORT_COLUMNS,
     LogFilters,
     log_count,
     log_filter_options,
     log_neighbours,
 )
-from dashboard.selectors.overview import overview_totals
 from dashboard.selectors.replica import replica_status
 from dashboard.selectors.saved_views import saved_view_list
 from dashboard.selectors.verdicts import client_verdict_figures
 from dashboard.services_saved_views import saved_view_deletable, saved_view_query
-from dashboard.templatetags.dashboard_format import change_rounds_to_zero
 from dashboard.trace import trace_from_document
 from flusso_site.errors import ApplicationError
-from flusso_site.routers import read_database, replica_reads
+from flusso_site.routers import replica_reads
 
-# Rows fetched per database round trip while streaming an export: large enough to keep
-# round trips few, small enough that memory stays flat.
-EXPORT_CHUNK_SIZE = 2000
 # Unresolved alerts named in the client dashboard's banner (the alerts page has them all).
 DASHBOARD_ALERTS_SHOWN = 5
 LOGS_PER_PAGE = 50
-OVERVIEW_SORTS = {
-    "name",
-    "runs_24h",
-    "runs_7d",
-    "runs_30d",
-    "success_rate_24h",
-    "success_rate_7d",
-    "success_rate_30d",
-    "avg_confidence_30d",
-    "errors_30d",
-    "last_log_at",
-    "open_alerts",
-    "judged_correct_rate_30d",
-}
 
 
 # Home ----------------------------------------------------------------------------------
@@ -135,21 +94,7 @@ home.reads_replica = True  # type: ignore[attr-defined]
 
 
 def _overview(request: HttpRequest) -> HttpResponse:
-    rows = client_overview_all_unscoped()
-    sort = request.GET.get("sort", "name")
-    key = sort.lstrip("-")
-    if key not in OVERVIEW_SORTS:
-        sort, key = "name", "name"
-    descending = sort.startswith("-")
-
-    def sort_key(row: Any) -> tuple[bool, Any]:
-        value = getattr(row, key)
-        if isinstance(value, str):
-            value = value.lower()
-        # Missing values (no runs) sort last whichever the direction.
-        return (value is None) != descending, value if value is not None else 0
-
-    rows.sort(key=sort_key, reverse=descending)
+    rows, sort = overview_sorted(client_overview_all_unscoped(), sort=request.GET.get("sort", ""))
     totals = overview_totals(rows)
     return render_page(
         request,
@@ -165,52 +110,6 @@ def _overview(request: HttpRequest) -> HttpResponse:
 
 
 # Client dashboard ----------------------------------------------------------------------
-
-
-# Percentiles come from the read model's duration histogram (docs/dashboard.md).
-APPROX = f"within {DURATION_RELATIVE_ERROR:.0%}, from a histogram"
-
-
-def _kpi_cards(kpis: Kpis) -> list[dict[str, Any]]:
-    """The cards in page order: (label, values, format, whether up is good).
-
-    A change is coloured only when it shows as non-zero at the card's precision; when the
-    previous period has no runs at all, no card compares (the page says so once).
-    """
-    cur, prev = kpis.current, kpis.previous
-    specs = [
-        ("Runs", "runs", "int", True, "workflow runs; a ticket run twice counts twice"),
-        ("Success rate", "success_rate", "pct", True, f"{cur.successes:,} successful runs"),
-        # Neutral: an escalation is right or wrong only against a verdict.
-        ("Escalation rate", "escalation_rate", "pct", None, f"{cur.escalations:,} escalated"),
-        ("Avg confidence", "avg_confidence", "ratio", True, ""),
-        ("Avg hallucination risk", "avg_hallucination_risk", "ratio", False, ""),
-        ("Median execution time", "median_execution_seconds", "approx_seconds", False, APPROX),
-        ("p95 execution time", "p95_execution_seconds", "approx_seconds", False, APPROX),
-        ("Avg ReAct iterations", "avg_react_iterations", "decimal", None, ""),
-    ]
-    compare = prev.runs > 0
-    cards = []
-    for label, name, kind, up_is_good, note in specs:
-        current, previous = getattr(cur, name), getattr(prev, name)
-        change = None
-        if compare and current is not None and previous is not None:
-            change = current - previous
-        card = {
-            "key": name,
-            "label": label,
-            "value": current,
-            "previous": previous,
-            "change": change,
-            "compare": compare,
-            "kind": kind,
-            "trend": "",
-            "note": note,
-        }
-        if change and up_is_good is not None and not change_rounds_to_zero(card):
-            card["trend"] = "good" if (change > 0) == up_is_good else "bad"
-        cards.append(card)
-    return cards
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -255,21 +154,21 @@ def client_dashboard(request: HttpRequest, *, client: Client) -> HttpResponse:
         "periods": list(PERIODS),
         "filters": filters,
         "options": numbers.options,
-        "cards": _kpi_cards(numbers.kpis),
+        "cards": kpi_cards(numbers.kpis),
         "previous_window": filters.window.previous,
         "small_sample_runs": charts.SMALL_SAMPLE_RUNS,
         "has_previous": numbers.kpis.previous.runs > 0,
         "charts": {
-            "volume": charts.volume_chart(series, markers),
-            "success": charts.success_rate_chart(series, markers),
-            "quality": charts.quality_chart(series, markers),
-            "duration": charts.execution_time_chart(distributions.execution_time),
-            "calibration": charts.calibration_chart(distributions.calibration),
+            "volume": charts.to_div(charts.volume_figure(series), markers),
+            "success": charts.to_div(charts.success_rate_figure(series), markers),
+            "quality": charts.to_div(charts.quality_figure(series), markers),
+            "duration": charts.to_div(charts.execution_time_figure(distributions.execution_time)),
+            "calibration": charts.to_div(charts.calibration_figure(distributions.calibration)),
         },
         "errors_by_type": [(g, _logs_url(client, filters, error_type=g.key)) for g in by_type],
         "errors_by_node": [(g, _logs_url(client, filters, error_node=g.key)) for g in by_node],
-        "errors_type_chart": charts.errors_chart(by_type) if by_type else "",
-        "errors_node_chart": charts.errors_chart(by_node) if by_node else "",
+        "errors_type_chart": charts.to_div(charts.errors_figure(by_type)) if by_type else "",
+        "errors_node_chart": charts.to_div(charts.errors_figure(by_node)) if by_node else "",
         "logs_url": _logs_url(client, filters),
         "markers": found,
         "silent_since": client_silence(client=client),
@@ -286,7 +185,7 @@ def _verdict_context(*, client: Client, filters: DashboardFilters) -> dict[str, 
     verdicts = client_verdict_figures(client=client, filters=filters)
     chart = ""
     if verdicts.enough_for_calibration:
-        chart = charts.verdict_calibration_chart(verdicts.calibration)
+        chart = charts.to_div(charts.verdict_calibration_figure(verdicts.calibration))
     return {"verdicts": verdicts, "verdict_calibration_chart": chart}
 
 
@@ -411,111 +310,6 @@ def log_list(request: HttpRequest, *, client: Client) -> HttpResponse:
     )
 
 
-def _form_errors_text(form: LogFilterForm) -> str:
-    lines = [f"{name}: {message}" for name, messages in form.errors.items() for message in messages]
-    return "Invalid filters.\n" + "\n".join(lines) + "\n"
-
-
-class _Echo:
-    """A file-like object whose write returns the line, for csv.writer in a generator."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-# Spreadsheet programs run cells starting with these as formulas.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
-def _export_body(
-    queryset: QuerySet[Any], render: Callable[[Iterator[Any]], Iterator[str]]
-) -> Iterator[str]:
-    """An export's body: ``render`` writes each row as text while the response streams.
-
-    An export streams after its 200 is sent; a query failing then could only cut the body
-    short. So the query runs here once, for its first row, before the response exists:
-    a query that fails is an error page. A failure later still (the connection lost
-    mid-way) propagates: the server aborts the chunked body without its last chunk, which
-    every HTTP client reports as an error. The streaming cursor opens only when the body
-    is read, so a response nobody reads holds none.
-    """
-    list(queryset[:1])
-    return render(queryset.iterator(chunk_size=EXPORT_CHUNK_SIZE))
-
-
-def _with_verdicts(rows: Iterator[Any], *, client: Client, using: str) -> Iterator[tuple[Any, Any]]:
-    """(row, its verdict or None) for rows whose first value is the log_id: the verdicts
-    of each chunk of rows come in one query (never one per row)."""
-    while chunk := list(islice(rows, EXPORT_CHUNK_SIZE)):
-        verdicts = verdicts_for_logs(client=client, log_ids=[row[0] for row in chunk], using=using)
-        for row in chunk:
-            yield row, verdicts.get(row[0])
-
-
-def _export_name(client: Client, extension: str) -> str:
-    return f"{client.slug}-logs-{timezone.now():%Y%m%d-%H%M%S}.{extension}"
-
-
-@client_view
-def log_export_csv(request: HttpRequest, *, client: Client) -> HttpResponse:
-    form = LogFilterForm(request.GET)
-    if not form.is_valid():
-        return HttpResponseBadRequest(_form_errors_text(form), content_type="text/plain")
-    # Read while streaming, after this view has returned: bound to the database now.
-    database = read_database()
-    queryset = log_export_queryset(client=client, filters=form.filters()).using(database)
-    writer = csv.writer(_Echo())
-
-    def lines(rows: Iterator[Any]) -> Iterator[str]:
-        yield writer.writerow([*EXPORT_COLUMNS, *VERDICT_EXPORT_COLUMNS])
-        for values, verdict in _with_verdicts(rows, client=client, using=database):
-            cells = [*values, *verdict_export_values(verdict)]
-            yield writer.writerow([_csv_cell(v) for v in cells])
-
-    response = StreamingHttpResponse(
-        _export_body(queryset.values_list(*EXPORT_COLUMNS), lines),
-        content_type="text/csv; charset=utf-8",
-    )
-    response["Content-Disposition"] = f'attachment; filename="{_export_name(client, "csv")}"'
-    return response
-
-
-@client_view
-def log_export_json(request: HttpRequest, *, client: Client) -> HttpResponse:
-    """A JSON array of the stored documents, written one document at a time, each with
-    its current verdict under ``flusso_verdict`` (a name no workflow log uses)."""
-    form = LogFilterForm(request.GET)
-    if not form.is_valid():
-        return HttpResponseBadRequest(_form_errors_text(form), content_type="text/plain")
-    database = read_database()
-    queryset = log_export_queryset(client=client, filters=form.filters()).using(database)
-
-    def chunks(rows: Iterator[Any]) -> Iterator[str]:
-        yield "["
-        separator = "\n"
-        for (_, document), verdict in _with_verdicts(rows, client=client, using=database):
-            if isinstance(document, dict):
-                document = {**document, "flusso_verdict": verdict_export_object(verdict)}
-            yield separator + json.dumps(document, ensure_ascii=False)
-            separator = ",\n"
-        yield "\n]\n"
-
-    response = StreamingHttpResponse(
-        _export_body(queryset.values_list("log_id", "document"), chunks),
-        content_type="application/json",
-    )
-    response["Content-Disposition"] = f'attachment; filename="{_export_name(client, "json")}"'
-    return response
-
-
 def _neighbour_links(request: HttpRequest, client: Client, log: Any) -> dict[str, str]:
     """Links to the list the run was opened from and to the runs beside it in that list:
     the filters travel in the query string (invalid ones are dropped, not an error)."""
@@ -529,6 +323,13 @@ def _neighbour_links(request: HttpRequest, client: Client, log: Any) -> dict[str
             if neighbour is not None:
                 links[name] = reverse("dashboard:log", args=[client.slug, neighbour]) + suffix
     return links
+
+
+def _log_or_404(*, client: Client, log_id: uuid.UUID) -> WorkflowLog:
+    log = log_get(client=client, log_id=log_id)
+    if log is None:
+        raise Http404("No such log.")
+    return log
 
 
 @client_view
@@ -547,7 +348,7 @@ def log_detail_page(
 ) -> HttpResponse:
     """A run's page; the verdict view renders it too, with its form's errors. Reached from
     the review queue (``?queue=``, its state), it links to the queue's next run."""
-    log = log_detail_get(client=client, log_id=log_id)
+    log = _log_or_404(client=client, log_id=log_id)
     review = verdict_for_log(client=client, log_id=log_id)
     verdict = review.verdict
     if queue_param is None:
@@ -590,7 +391,7 @@ def log_detail_page(
 
 @client_view
 def log_raw(request: HttpRequest, *, client: Client, log_id: uuid.UUID) -> HttpResponse:
-    log = log_detail_get(client=client, log_id=log_id)
+    log = _log_or_404(client=client, log_id=log_id)
     response = JsonResponse(
         log.document, safe=False, json_dumps_params={"indent": 2, "ensure_ascii": False}
     )

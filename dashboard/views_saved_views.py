@@ -7,7 +7,7 @@ client's view is a 404), reading the primary they write.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -56,6 +56,8 @@ def saved_view_create_view(request: HttpRequest, *, client: Client) -> HttpRespo
 def saved_view_delete_view(request: HttpRequest, *, client: Client, view_id: int) -> HttpResponse:
     with reading_from_primary():
         view = saved_view_get(client=client, view_id=view_id)
+        if view is None:
+            raise Http404("No such saved view.")
         try:
             saved_view_delete(saved_view=view, user=request.user)
         except ApplicationError as exc:

@@ -9,7 +9,7 @@ both act; the services record who and when, once.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -34,7 +34,10 @@ def alert_list(request: HttpRequest, *, client: Client) -> HttpResponse:
     )
     context = {
         "alert_page": page,
-        "rows": [(row, charts.alert_chart(row.chart) if row.chart else "") for row in page.rows],
+        "rows": [
+            (row, charts.to_div(charts.alert_figure(row.chart)) if row.chart else "")
+            for row in page.rows
+        ],
     }
     return render_page(request, "dashboard/alerts.html", context, client=client)
 
@@ -57,6 +60,8 @@ def _back(request: HttpRequest, client: Client) -> HttpResponse:
 def alert_acknowledge_view(request: HttpRequest, *, client: Client, alert_id: int) -> HttpResponse:
     with reading_from_primary():
         alert = alert_get(client=client, alert_id=alert_id)
+        if alert is None:
+            raise Http404("No such alert.")
         try:
             alert_acknowledge(alert=alert, user=request.user)
         except ApplicationError as exc:  # resolved already: nothing to acknowledge
@@ -71,6 +76,8 @@ def alert_acknowledge_view(request: HttpRequest, *, client: Client, alert_id: in
 def alert_resolve_view(request: HttpRequest, *, client: Client, alert_id: int) -> HttpResponse:
     with reading_from_primary():
         alert = alert_get(client=client, alert_id=alert_id)
+        if alert is None:
+            raise Http404("No such alert.")
         alert_resolve(alert=alert, user=request.user)
     messages.success(request, f"Resolved: {alert.get_metric_display()}.")
     return _back(request, client)

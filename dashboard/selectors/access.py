@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
-from django.http import Http404
 
 from collector.models import Client
 
@@ -22,12 +21,8 @@ def client_list_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[
     return Client.objects.filter(memberships__user=user, is_active=True)
 
 
-def client_get_for_user(*, user: AbstractBaseUser | AnonymousUser, slug: str) -> Client:
-    """The client with this slug if the user may see it; Http404 otherwise.
-
-    404 rather than 403: a user must not learn which other clients exist.
-    """
-    try:
-        return client_list_for_user(user=user).get(slug=slug)
-    except Client.DoesNotExist:
-        raise Http404("No such client.") from None
+def client_get_for_user(*, user: AbstractBaseUser | AnonymousUser, slug: str) -> Client | None:
+    """The client with this slug if the user may see it; None otherwise, whether it does
+    not exist or is another's (``scoping.client_view`` answers 404 for both: a user must
+    not learn which other clients exist)."""
+    return client_list_for_user(user=user).filter(slug=slug).first()

@@ -30,7 +30,6 @@ from django.db.models import (
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
-from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -38,7 +37,6 @@ from collector import search
 from collector.models import MISSING_METRIC, Client, WorkflowLog, metric_sort_expression
 from collector.readmodel import reads
 from collector.readmodel.facts import STATUS_COLUMNS
-from collector.selectors import log_get
 from flusso_site.errors import ApplicationError
 
 # Sortable columns: the public name in the URL -> the model field.
@@ -499,14 +497,6 @@ def log_export_queryset(*, client: Client, filters: LogFilters) -> QuerySet[Work
     """Every log matching ``filters`` in the viewer's order; callers stream it."""
     qs = _listed(client=client, filters=filters).rows
     return qs
-
-
-def log_detail(*, client: Client, log_id: uuid.UUID) -> WorkflowLog:
-    """One of the client's logs by its log_id; its receipt names the month it is stored in."""
-    log = log_get(client=client, log_id=log_id)
-    if log is None:
-        raise Http404("No such log.")
-    return log
 
 
 @dataclass(frozen=True)

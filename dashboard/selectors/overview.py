@@ -76,33 +76,6 @@ class ClientOverviewRow:
         return self.silent_since is not None
 
 
-def overview_totals(rows: list[ClientOverviewRow]) -> dict[str, float | int | None]:
-    """The all-clients row: sums, success rates of the sums, and the average confidence
-    over every client's runs (each client weighed by its runs with a confidence)."""
-    totals: dict[str, float | int | None] = {
-        name: sum(getattr(r, name) for r in rows)
-        for name in (
-            "runs_24h",
-            "successes_24h",
-            "runs_7d",
-            "successes_7d",
-            "runs_30d",
-            "successes_30d",
-            "errors_30d",
-            "open_alerts",
-        )
-    }
-    for span in ("24h", "7d", "30d"):
-        totals[f"success_rate_{span}"] = _rate(
-            int(totals[f"successes_{span}"] or 0), int(totals[f"runs_{span}"] or 0)
-        )
-    confidence_runs = sum(r.confidence_runs_30d for r in rows)
-    totals["avg_confidence_30d"] = (
-        sum(r.confidence_sum_30d for r in rows) / confidence_runs if confidence_runs else None
-    )
-    return totals
-
-
 def _silence(
     *, runs_30d: int, last: datetime | None, steady: bool, is_active: bool, now: datetime
 ) -> timedelta | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from django.http import Http404
 
 from collector.models import Client
 from dashboard.models import SavedView
@@ -14,9 +13,6 @@ def saved_view_list(*, client: Client) -> QuerySet[SavedView]:
     return SavedView.objects.for_client(client).select_related("created_by")
 
 
-def saved_view_get(*, client: Client, view_id: int) -> SavedView:
-    """One of the client's saved views; another client's is a 404."""
-    found = SavedView.objects.for_client(client).filter(pk=view_id).first()
-    if found is None:
-        raise Http404("No such saved view.")
-    return found
+def saved_view_get(*, client: Client, view_id: int) -> SavedView | None:
+    """One of the client's saved views; None for another client's (or none)."""
+    return SavedView.objects.for_client(client).filter(pk=view_id).first()

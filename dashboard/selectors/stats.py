@@ -311,16 +311,6 @@ def _distributions(total: reads.Totals) -> Distributions:
     )
 
 
-def client_execution_time_histogram(
-    *, client: Client, filters: DashboardFilters
-) -> list[HistogramBucket]:
-    return client_distributions(client=client, filters=filters).execution_time
-
-
-def client_calibration(*, client: Client, filters: DashboardFilters) -> list[CalibrationBucket]:
-    return client_distributions(client=client, filters=filters).calibration
-
-
 @dataclass(frozen=True)
 class ErrorGroup:
     key: str
@@ -356,14 +346,6 @@ def client_errors(*, client: Client, filters: DashboardFilters) -> ErrorBreakdow
     """Runs with an error, by error type and by workflow node, from the error rollups."""
     groups = reads.error_groups(_scope(client=client, filters=filters), filters.window.span)
     return ErrorBreakdown(by_type=_error_groups(groups, 0), by_node=_error_groups(groups, 1))
-
-
-def client_errors_by_type(*, client: Client, filters: DashboardFilters) -> list[ErrorGroup]:
-    return client_errors(client=client, filters=filters).by_type
-
-
-def client_errors_by_node(*, client: Client, filters: DashboardFilters) -> list[ErrorGroup]:
-    return client_errors(client=client, filters=filters).by_node
 
 
 @dataclass(frozen=True)

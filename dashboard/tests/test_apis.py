@@ -16,9 +16,9 @@ from django.utils import timezone
 from collector.models import WorkflowLog
 from collector.openapi import DEMO_CLIENT_SLUG
 from collector.tests.factories import ApiKeyFactory, WorkflowLogFactory, log_document
+from dashboard.demo import demo_seed
 from dashboard.forms import DashboardFilterForm
 from dashboard.selectors import Kpis, KpiValues, client_dashboard_numbers
-from dashboard.services import demo_seed
 from dashboard.tests.fixtures import CUSTOM_QUERY, WINDOW_END, WINDOW_START, seed_fixed_logs
 
 STATS = "readapi:stats"

@@ -16,7 +16,7 @@ from django.conf import settings
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from collector.tests.factories import ClientFactory, WorkflowLogFactory
-from dashboard.services import demo_seed
+from dashboard.demo import demo_seed
 from dashboard.tests.factories import PASSWORD, MembershipFactory
 
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"

@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 
 from collector.models import WorkflowLog
 from collector.openapi import EXAMPLE_LOG
-from dashboard.services import demo_seed
+from dashboard.demo import demo_seed
 from dashboard.tests.test_browser import browser, page  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True)

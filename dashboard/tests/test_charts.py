@@ -67,7 +67,7 @@ def test_errors_figure_puts_the_largest_group_on_top_and_defuses_markup():
 
 
 def test_chart_html_is_a_div_and_its_figure_as_inert_json_for_charts_js():
-    html = charts.volume_chart(POINTS)
+    html = charts.to_div(charts.volume_figure(POINTS))
     match = re.fullmatch(
         r'<div id="(chart-\w+)" class="plotly-chart"></div>'
         r'<script type="application/json" data-plotly-figure="(chart-\w+)">(.*)</script>',
@@ -82,7 +82,9 @@ def test_chart_html_is_a_div_and_its_figure_as_inert_json_for_charts_js():
 
 
 def test_chart_json_cannot_close_its_script_element_whatever_a_label_holds():
-    html = charts.errors_chart([ErrorGroup("</script><script>alert(1)</script>&", 3, DAY1)])
+    html = charts.to_div(
+        charts.errors_figure([ErrorGroup("</script><script>alert(1)</script>&", 3, DAY1)])
+    )
     assert html.count("</script>") == 1
     assert "<script>" not in html and "&" not in html.split('">', 2)[2]
     figure = json.loads(re.search(r">(\{.*\})</script>", html, re.DOTALL)[1])

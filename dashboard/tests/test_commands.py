@@ -210,3 +210,49 @@ def test_seed_demo_leaves_a_database_with_data_alone(db):
 def test_seed_demo_leaves_a_database_with_only_a_user_alone(owner):
     assert "left it alone" in run("seed_demo")
     assert not Client.objects.exists()
+
+
+# The demo data stays out of the production app's request path.
+_SERVING_IMPORTS = """
+import sys
+import django
+django.setup()
+from django.conf import settings
+from django.core.wsgi import get_wsgi_application
+from django.urls import get_resolver
+
+get_wsgi_application()  # the middleware, as a server loads it
+
+
+def walk(patterns):
+    for pattern in patterns:
+        if hasattr(pattern, "url_patterns"):
+            walk(pattern.url_patterns)
+        else:
+            pattern.callback  # imports the view's module
+
+
+walk(get_resolver(settings.ROOT_URLCONF).url_patterns)
+print(sorted(name for name in sys.modules if name.split(".")[:2] == ["dashboard", "demo"]))
+"""
+
+
+def test_serving_the_site_imports_no_demo_code():
+    """The app, its middleware and every route's view load without dashboard.demo (only
+    seed_demo and the tests import it)."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from django.conf import settings
+
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "flusso_site.settings.test"}
+    found = subprocess.run(
+        [sys.executable, "-c", _SERVING_IMPORTS],
+        cwd=Path(settings.BASE_DIR),
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert found.stdout.strip() == "[]"

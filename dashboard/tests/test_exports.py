@@ -94,7 +94,7 @@ def test_exports_read_the_database_in_chunks_and_write_row_by_row(
     """Rows come from .iterator(chunk_size=...) and leave one by one: memory stays flat."""
     from django.db.models.query import QuerySet
 
-    from dashboard import views
+    from dashboard import exports
 
     calls: list[int | None] = []
     original = QuerySet.iterator
@@ -108,7 +108,7 @@ def test_exports_read_the_database_in_chunks_and_write_row_by_row(
         log(client_a, at(2026, 11, 2, hour))
     response = http_a.get(reverse(f"dashboard:{name}", args=[client_a.slug]))
     chunks = list(response.streaming_content)
-    assert calls == [views.EXPORT_CHUNK_SIZE]
+    assert calls == [exports.EXPORT_CHUNK_SIZE]
     # CSV: a header and a line per row; JSON: "[", one piece per document, "]".
     assert len(chunks) == 1 + 5 + (1 if name == "logs_json" else 0)
 
@@ -245,10 +245,10 @@ def test_json_export_carries_each_runs_verdict_or_null(http_a, client_a, fixed):
 def test_exports_read_verdicts_once_per_chunk_not_once_per_row(
     http_a, client_a, name, django_assert_max_num_queries, monkeypatch
 ):
-    from dashboard import views
+    from dashboard import exports
     from dashboard.reviews.services import verdict_record
 
-    monkeypatch.setattr(views, "EXPORT_CHUNK_SIZE", 4)
+    monkeypatch.setattr(exports, "EXPORT_CHUNK_SIZE", 4)
     user = http_a.session["_auth_user_id"]
     from django.contrib.auth import get_user_model
 

@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 
 from collector.tests.factories import WorkflowLogFactory
 from dashboard.models import SavedView
-from dashboard.scoping import client_view, is_client_scoped
+from dashboard.scoping import client_view
 from dashboard.tests.factories import MembershipFactory, SavedViewFactory, UserFactory
 
 CLIENT_URLS = ["client", "logs", "logs_csv", "logs_json", "log", "log_raw"]
@@ -32,6 +32,11 @@ def log_b(client_b):
 @pytest.fixture
 def log_a(client_a):
     return WorkflowLogFactory(client=client_a)
+
+
+def is_client_scoped(view) -> bool:
+    """Whether the view resolves its client through ``client_view`` (the mark it sets)."""
+    return getattr(view, "client_scoped", False) is True
 
 
 def url_for(name: str, client, log) -> str:

@@ -8,26 +8,23 @@ import uuid
 
 import pytest
 from django.db import connection
-from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 
 from collector.readmodel.facts import DURATION_RELATIVE_ERROR
+from collector.selectors import log_get
 from collector.tests.factories import ClientFactory
 from dashboard.selectors import (
     DashboardFilters,
     LogFilters,
     Window,
-    client_calibration,
-    client_errors_by_node,
-    client_errors_by_type,
-    client_execution_time_histogram,
+    client_distributions,
+    client_errors,
     client_filter_options,
     client_get_for_user,
     client_kpis,
     client_list_for_user,
     client_overview_all_unscoped,
     client_time_series,
-    log_detail,
     log_export_queryset,
     log_page,
     log_runs_for_ticket,
@@ -64,9 +61,10 @@ def test_client_list_for_user_is_memberships_for_users_and_everything_for_staff(
     assert set(client_list_for_user(user=owner)) == {client_a, client_b}
 
 
-def test_client_get_for_user_raises_404_for_a_client_of_someone_else(client_b, user_a):
-    with pytest.raises(Http404):
-        client_get_for_user(user=user_a, slug=client_b.slug)
+def test_client_get_for_user_finds_no_client_of_someone_else(client_a, client_b, user_a):
+    assert client_get_for_user(user=user_a, slug=client_a.slug) == client_a
+    assert client_get_for_user(user=user_a, slug=client_b.slug) is None
+    assert client_get_for_user(user=user_a, slug="no-such-client") is None
 
 
 def test_inactive_user_sees_no_client(client_a):
@@ -198,9 +196,8 @@ def test_daily_buckets_follow_the_current_time_zone(client_a, settings):
 
 
 def test_execution_time_histogram_buckets_are_half_open(fixed, client_a):
-    buckets = client_execution_time_histogram(
-        client=client_a, filters=DashboardFilters(window=WINDOW)
-    )
+    filters = DashboardFilters(window=WINDOW)
+    buckets = client_distributions(client=client_a, filters=filters).execution_time
     counts = {b.label: b.count for b in buckets}
     # 1 -> [0,2); 2 and 3 -> [2,4); 4 and 5 -> [4,6); 10 -> [10,15)
     assert counts["0-2 s"] == 1
@@ -212,7 +209,8 @@ def test_execution_time_histogram_buckets_are_half_open(fixed, client_a):
 
 
 def test_calibration_is_success_rate_per_confidence_bucket(fixed, client_a):
-    buckets = client_calibration(client=client_a, filters=DashboardFilters(window=WINDOW))
+    filters = DashboardFilters(window=WINDOW)
+    buckets = client_distributions(client=client_a, filters=filters).calibration
     assert len(buckets) == 10
     by_low = {round(b.low, 1): (b.runs, b.successes) for b in buckets}
     assert by_low[0.1] == (1, 1)  # L10
@@ -226,18 +224,19 @@ def test_calibration_is_success_rate_per_confidence_bucket(fixed, client_a):
 
 def test_calibration_counts_a_confidence_of_exactly_one_in_the_last_bucket(client_a):
     log(client_a, at(2026, 11, 2), overall_confidence=1.0)
-    buckets = client_calibration(client=client_a, filters=DashboardFilters(window=WINDOW))
+    filters = DashboardFilters(window=WINDOW)
+    buckets = client_distributions(client=client_a, filters=filters).calibration
     assert buckets[-1].runs == 1
 
 
 def test_errors_by_type_and_node_with_last_seen(fixed, client_a):
     filters = DashboardFilters(window=WINDOW)
-    by_type = client_errors_by_type(client=client_a, filters=filters)
+    by_type = client_errors(client=client_a, filters=filters).by_type
     assert [(g.key, g.count, g.last_seen) for g in by_type] == [
         ("RateLimitError", 1, at(2026, 11, 7, 23, 59, 59)),
         ("ToolTimeout", 1, at(2026, 11, 5, 8, 30)),
     ]
-    by_node = client_errors_by_node(client=client_a, filters=filters)
+    by_node = client_errors(client=client_a, filters=filters).by_node
     assert [(g.key, g.count) for g in by_node] == [("planner", 1), ("react_agent", 1)]
 
 
@@ -245,7 +244,7 @@ def test_errors_are_ordered_by_count(client_a):
     for _ in range(3):
         log(client_a, at(2026, 11, 2), error_type="Zeta", error_node="n")
     log(client_a, at(2026, 11, 3), error_type="Alpha", error_node="n")
-    by_type = client_errors_by_type(client=client_a, filters=DashboardFilters(window=WINDOW))
+    by_type = client_errors(client=client_a, filters=DashboardFilters(window=WINDOW)).by_type
     assert [(g.key, g.count) for g in by_type] == [("Zeta", 3), ("Alpha", 1)]
 
 
@@ -461,12 +460,10 @@ def test_log_filters(fixed, client_a, filters, expected):
     assert {by_pk[pk] for pk in exported.values_list("pk", flat=True)} == expected
 
 
-def test_log_detail_is_scoped_to_the_client(fixed, client_a, client_b):
-    assert log_detail(client=client_a, log_id=fixed["L1"].log_id) == fixed["L1"]
-    with pytest.raises(Http404):
-        log_detail(client=client_b, log_id=fixed["L1"].log_id)
-    with pytest.raises(Http404):
-        log_detail(client=client_a, log_id=uuid.uuid4())
+def test_the_detail_pages_log_is_scoped_to_the_client(fixed, client_a, client_b):
+    assert log_get(client=client_a, log_id=fixed["L1"].log_id) == fixed["L1"]
+    assert log_get(client=client_b, log_id=fixed["L1"].log_id) is None
+    assert log_get(client=client_a, log_id=uuid.uuid4()) is None
 
 
 def test_runs_for_ticket_lists_other_runs_of_the_same_ticket_only(fixed, client_a):

@@ -135,7 +135,7 @@ def test_the_calibration_figure_plots_the_share_with_its_counts_and_fades_small_
     assert bars["text"] == ["3", "40", ""]
     assert bars["marker"]["opacity"] == [0.4, 1.0, 0.4]
     assert diagonal["y"] == [pytest.approx(0.75), pytest.approx(0.85), pytest.approx(0.95)]
-    assert 'class="plotly-chart"' in charts.verdict_calibration_chart(buckets)
+    assert 'class="plotly-chart"' in charts.to_div(charts.verdict_calibration_figure(buckets))
 
 
 def test_the_owner_overview_shows_each_clients_judged_correct_share(

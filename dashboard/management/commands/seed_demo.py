@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from dashboard.services import demo_seed
+from dashboard.demo import demo_seed
 
 
 class Command(BaseCommand):

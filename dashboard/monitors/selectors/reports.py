@@ -102,23 +102,9 @@ class MetricRow:
     def change_normal(self) -> float | None:
         return _difference(self.value, self.normal)
 
-    @property
-    def relative_previous(self) -> float | None:
-        return _relative(self.value, self.previous)
-
-    @property
-    def relative_normal(self) -> float | None:
-        return _relative(self.value, self.normal)
-
 
 def _difference(value: float | None, reference: float | None) -> float | None:
     return None if value is None or reference is None else value - reference
-
-
-def _relative(value: float | None, reference: float | None) -> float | None:
-    if value is None or reference is None or reference == 0:
-        return None
-    return (value - reference) / reference
 
 
 @dataclass(frozen=True)

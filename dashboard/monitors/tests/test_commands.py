@@ -118,7 +118,7 @@ def test_the_loop_survives_a_failing_round_and_stops_cleanly_on_ctrl_c(monkeypat
 
 
 def test_on_the_demo_data_monitors_run_opens_the_drift_and_the_silence():
-    from dashboard.services import demo_seed
+    from dashboard.demo import demo_seed
 
     # A Monday at 03:00 UTC: the hardest moment for the silence (its gap then spans a
     # quiet weekend); the drift is at the same time of the week in every week.

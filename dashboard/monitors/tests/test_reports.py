@@ -107,7 +107,7 @@ def test_changes_against_the_previous_week_and_the_median_of_the_four_weeks_befo
     assert success.change_normal == pytest.approx(0.5 - normal)
     runs = row(client_report(client=acme, week=WEEK), Metric.VOLUME)
     assert runs.normal == 10  # median of 10, 10, 4, 10
-    assert runs.relative_previous == pytest.approx(0.0)
+    assert runs.change_previous == 0  # 10 runs, as the week before
 
 
 def test_the_normal_needs_two_weeks_of_history_and_skips_empty_weeks():
