@@ -11,6 +11,7 @@ import datetime as dt
 import random
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -20,6 +21,7 @@ from collector.models import ApiKeyScope, Client, WorkflowLog
 from collector.openapi import DEMO_CLIENT_SLUG
 from collector.services import api_key_create, client_create, log_batch_ingest
 from dashboard.demo.documents import demo_documents, demo_drift_documents
+from dashboard.reviews.services import verdict_record
 from dashboard.services import user_create
 
 User = get_user_model()
@@ -32,6 +34,7 @@ class DemoSeedResult:
     client_slug: str = ""
     api_key: str = ""
     logs: int = 0
+    verdicts: int = 0
 
 
 DEMO_CLIENTS = [
@@ -52,6 +55,38 @@ DEMO_BATCH = 500
 
 def database_is_empty() -> bool:
     return not (Client.objects.exists() or User.objects.exists() or WorkflowLog.objects.exists())
+
+
+# Verdicts the demo's client user has recorded on its runs of the last 30 days, so the
+# dashboard's "Judged by your reviewers" figures and the calibration against verdicts show
+# (both need at least 20 and 50 reviewed runs); the rest stays for the review queue.
+DEMO_VERDICTS = 80
+# (kind, weight) by status: mostly right, with the cases the figures call out.
+_DEMO_JUDGEMENTS = {
+    "SUCCESS": (("correct", 85), ("incorrect", 12), ("should_have_escalated", 3)),
+    "ESCALATED": (("correct", 65), ("escalated_needlessly", 35)),
+    "FAILED": (("incorrect", 60), ("should_have_escalated", 40)),
+    "ERROR": (("incorrect", 100),),
+}
+
+
+def _demo_verdicts(*, rng: random.Random, client: Client, user: Any, now: dt.datetime) -> int:
+    logs = list(
+        WorkflowLog.objects.for_client(client)
+        .filter(timestamp__gte=now - dt.timedelta(days=30), timestamp__lt=now)
+        .order_by("id")
+        .values_list("log_id", "status")
+    )
+    for log_id, status in rng.sample(logs, min(DEMO_VERDICTS, len(logs))):
+        kinds, weights = zip(*_DEMO_JUDGEMENTS[status], strict=True)
+        verdict_record(
+            client=client,
+            log_id=log_id,
+            user=user,
+            kind=rng.choices(kinds, weights)[0],
+            now=now,
+        )
+    return min(DEMO_VERDICTS, len(logs))
 
 
 def demo_seed(
@@ -103,6 +138,7 @@ def demo_seed(
             password=client_password,
             client_slugs=[clients[0].slug],
         )
+        result.verdicts = _demo_verdicts(rng=rng, client=clients[0], user=member, now=now)
         # Both scopes, so the demo key also tries the read API (GET /api/v1/stats).
         _, raw_key = api_key_create(
             client=clients[0], label="demo", scopes=[ApiKeyScope.INGEST, ApiKeyScope.READ]

@@ -138,6 +138,20 @@ def test_seed_demo_fills_an_empty_database_and_prints_logins_key_and_curl():
     # PII from the generated states never reaches the stored documents.
     assert not logs.filter(document__icontains="@example.com").exists()
     assert User.objects.filter(is_staff=True).count() == 1
+    # The client user has judged enough of the first client's last 30 days for the
+    # verdict figures and their calibration chart, and left the rest to the review queue.
+    from django.utils import timezone
+
+    from dashboard.forms import DashboardFilterForm
+    from dashboard.reviews.models import Verdict
+    from dashboard.selectors.verdicts import client_verdict_figures
+
+    first = Client.objects.get(slug="aurora-home")
+    assert Verdict.objects.for_client(first).count() == 80
+    assert "80 verdicts" in output
+    last_30_days = DashboardFilterForm({}).filters(now=timezone.now())
+    figures = client_verdict_figures(client=first, filters=last_30_days)
+    assert figures.enough and figures.enough_for_calibration and figures.needless_escalations
     member = User.objects.get(is_staff=False)
     assert member.memberships.count() == 1
     assert ApiKey.objects.count() == 1

@@ -37,7 +37,12 @@ class Command(BaseCommand):
             )
             return
         style = self.style
-        self.stdout.write(style.SUCCESS(f"Demo data seeded: {result.logs} logs, two clients."))
+        self.stdout.write(
+            style.SUCCESS(
+                f"Demo data seeded: {result.logs} logs, two clients, "
+                f"{result.verdicts} verdicts on the first client's runs."
+            )
+        )
         self.stdout.write("")
         self.stdout.write(f"Log in at {base_url}/accounts/login/ with:")
         for role, email, password in result.logins:
