@@ -1,4 +1,5 @@
-"""HTML pages. Views parse the query string, call selectors, and render.
+"""HTML pages. Views parse the query string, call one selector (the client dashboard's
+and the log viewer's data each come from one call, ``selectors/pages.py``), and render.
 
 Every client page is wrapped by ``scoping.client_view``, which resolves the client from the
 URL for the logged-in user (404 otherwise) and hands it in; no view filters by client.
@@ -24,45 +25,33 @@ from collector.selectors import log_get
 from dashboard import charts
 from dashboard.forms import PERIODS, DashboardFilterForm, LogFilterForm
 from dashboard.monitors.selectors.alerts import (
-    alert_unresolved_list,
-    chart_markers,
     compare_url,
 )
 from dashboard.presenters import kpi_cards, overview_sorted, overview_totals
 from dashboard.rendering import render_page
 from dashboard.reviews.forms import VerdictForm, queue_state_from_param
-from dashboard.reviews.selectors import user_label, verdict_for_log
+from dashboard.reviews.selectors import verdict_for_log
 from dashboard.reviews.services import verdict_may_change
 from dashboard.scoping import client_view
 from dashboard.selectors import (
     DashboardFilters,
-    client_dashboard_numbers,
-    client_has_logs,
     client_list_for_user,
     client_overview_all_unscoped,
-    client_silence,
-    log_page,
     log_runs_for_ticket,
 )
 from dashboard.selectors.compare import version_previous
 from dashboard.selectors.logs import (
     COUNT_LIMIT,
     DEFAULT_SORT,
-    LogFilters,
-    log_count,
-    log_filter_options,
     log_neighbours,
 )
+from dashboard.selectors.pages import client_dashboard_page, log_list_page
 from dashboard.selectors.replica import replica_status
-from dashboard.selectors.saved_views import saved_view_list
-from dashboard.selectors.verdicts import client_verdict_figures
-from dashboard.services_saved_views import saved_view_deletable, saved_view_query
+from dashboard.services_saved_views import saved_view_query
 from dashboard.trace import trace_from_document
 from flusso_site.errors import ApplicationError
 from flusso_site.routers import replica_reads
 
-# Unresolved alerts named in the client dashboard's banner (the alerts page has them all).
-DASHBOARD_ALERTS_SHOWN = 5
 LOGS_PER_PAGE = 50
 
 
@@ -128,26 +117,20 @@ def _logs_url(client: Client, filters: DashboardFilters, **extra: str) -> str:
 
 @client_view
 def client_dashboard(request: HttpRequest, *, client: Client) -> HttpResponse:
-    if not client_has_logs(client=client):
+    form = DashboardFilterForm(request.GET)
+    filters = form.filters(now=timezone.now())
+    found = client_dashboard_page(client=client, filters=filters, compare_query=_period_query(form))
+    if found is None:
         return render_page(
             request,
             "dashboard/empty.html",
             {"collector_url": request.build_absolute_uri(reverse("collector:log-ingest"))},
             client=client,
         )
-    form = DashboardFilterForm(request.GET)
-    filters = form.filters(now=timezone.now())
-    numbers = client_dashboard_numbers(client=client, filters=filters)
-    found = chart_markers(
-        client=client,
-        start=filters.window.start,
-        end=filters.window.end,
-        environment=filters.environment,
-        compare_query=_period_query(form),
-    )
-    markers = found.markers
+    numbers, markers = found.numbers, found.markers.markers
     series, distributions = numbers.series, numbers.distributions
     by_type, by_node = numbers.errors.by_type, numbers.errors.by_node
+    verdicts = found.verdicts
     context = {
         "form": form,
         "period": form.cleaned_data["period"] if form.is_valid() else "30d",
@@ -170,23 +153,20 @@ def client_dashboard(request: HttpRequest, *, client: Client) -> HttpResponse:
         "errors_type_chart": charts.to_div(charts.errors_figure(by_type)) if by_type else "",
         "errors_node_chart": charts.to_div(charts.errors_figure(by_node)) if by_node else "",
         "logs_url": _logs_url(client, filters),
-        "markers": found,
-        "silent_since": client_silence(client=client),
-        "open_alerts": alert_unresolved_list(client=client, limit=DASHBOARD_ALERTS_SHOWN),
+        "markers": found.markers,
+        "silent_since": found.silent_since,
+        "open_alerts": found.open_alerts,
         "compare_url": _compare_url(client, filters, numbers.options["versions"], form),
+        # The verdict figures (templates/dashboard/_verdict_figures.html); their
+        # calibration chart only where there are enough verdicts for it.
+        "verdicts": verdicts,
+        "verdict_calibration_chart": (
+            charts.to_div(charts.verdict_calibration_figure(verdicts.calibration))
+            if verdicts.enough_for_calibration
+            else ""
+        ),
     }
-    context |= _verdict_context(client=client, filters=filters)
     return render_page(request, "dashboard/client.html", context, client=client)
-
-
-def _verdict_context(*, client: Client, filters: DashboardFilters) -> dict[str, object]:
-    """The verdict figures and their calibration chart (templates/dashboard/
-    _verdict_figures.html); the chart only where there are enough verdicts for it."""
-    verdicts = client_verdict_figures(client=client, filters=filters)
-    chart = ""
-    if verdicts.enough_for_calibration:
-        chart = charts.to_div(charts.verdict_calibration_figure(verdicts.calibration))
-    return {"verdicts": verdicts, "verdict_calibration_chart": chart}
 
 
 def _period_query(form: DashboardFilterForm) -> dict[str, str]:
@@ -250,42 +230,24 @@ def _picker(value: Any) -> str:
 @client_view
 def log_list(request: HttpRequest, *, client: Client) -> HttpResponse:
     form = LogFilterForm(request.GET)
-    page = None
-    count = None
-    error = ""
-    filters = form.filters() if form.is_valid() else LogFilters()
-    if form.is_valid():
-        try:
-            count = log_count(client=client, filters=filters)
-            page = log_page(
-                client=client,
-                filters=filters,
-                cursor=form.cleaned_data.get("cursor") or "",
-                size=LOGS_PER_PAGE,
-                count=count,
-            )
-        except ApplicationError as exc:
-            error = exc.message
-    else:
-        error = "Some filters are not valid; correct them to see the logs."
-    sort = (form.cleaned_data.get("sort") if form.is_valid() else "") or DEFAULT_SORT
-    prev_label, next_label = _pager_labels(sort)
-    # The filters the detail page's previous/next links keep (no cursor).
-    filter_query = _query_without(request, "cursor")
     try:
         current_query = saved_view_query(request.GET)
     except ApplicationError:
         current_query = None
-    saved = [
-        {
-            "view": view,
-            "current": view.query == current_query,
-            "deletable": saved_view_deletable(saved_view=view, user=request.user),
-            # Named as verdicts are: every user of the client sees it, never an address.
-            "author": user_label(view.created_by) if view.created_by else "a former user",
-        }
-        for view in saved_view_list(client=client)
-    ]
+    found = log_list_page(
+        client=client,
+        filters=form.filters() if form.is_valid() else None,
+        cursor=(form.cleaned_data.get("cursor") or "") if form.is_valid() else "",
+        size=LOGS_PER_PAGE,
+        user=request.user,
+        current_query=current_query,
+    )
+    page, count, error = found.page, found.count, found.error
+    saved = found.saved_views
+    sort = (form.cleaned_data.get("sort") if form.is_valid() else "") or DEFAULT_SORT
+    prev_label, next_label = _pager_labels(sort)
+    # The filters the detail page's previous/next links keep (no cursor).
+    filter_query = _query_without(request, "cursor")
     context = {
         "form": form,
         "page": page,
@@ -295,7 +257,7 @@ def log_list(request: HttpRequest, *, client: Client) -> HttpResponse:
         "count_limit": COUNT_LIMIT,
         "error": error,
         "statuses": LogStatus.values,
-        "options": log_filter_options(client=client, filters=filters),
+        "options": found.options,
         "pickers": {name: _picker(form[name].value()) for name in ("start", "end")},
         "sort": sort,
         "prev_label": prev_label,
