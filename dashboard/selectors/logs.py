@@ -235,6 +235,24 @@ def _listed(
     return _Listing(*_sorted(qs, filters.sort, by_index=not selective), walking=walking)
 
 
+def _read_listing(
+    listing: _Listing,
+    read: Callable[[QuerySet[WorkflowLog]], _Rows],
+    *,
+    client: Client,
+    filters: LogFilters,
+) -> _Rows:
+    """``read`` of the listing's rows; a walk bounded in time (``_walk_or_search``), with
+    the same rows from the search index as its fallback."""
+    if not listing.walking:
+        return read(listing.rows)
+    return _walk_or_search(
+        db=listing.rows.db,
+        walk=lambda: read(listing.rows),
+        search_instead=lambda: read(_listed(client=client, filters=filters, selective=True).rows),
+    )
+
+
 def _walk_or_search(
     *, db: str, walk: Callable[[], _Rows], search_instead: Callable[[], _Rows]
 ) -> _Rows:
@@ -419,7 +437,7 @@ def log_page(
     needs no count of its own to choose how it is read).
     """
     listing = _listed(client=client, filters=filters, count=count)
-    qs, descending = listing.rows, listing.descending
+    descending = listing.descending
     direction = "next"
     value: Any = None
     pk = 0
@@ -445,16 +463,7 @@ def log_page(
             listed = _beyond(listed, value=value, pk=pk, descending=descending, direction=direction)
         return list(listed.only(*columns)[: size + 1])
 
-    if listing.walking:
-        rows = _walk_or_search(
-            db=qs.db,
-            walk=lambda: read(qs),
-            search_instead=lambda: read(
-                _listed(client=client, filters=filters, selective=True).rows
-            ),
-        )
-    else:
-        rows = read(qs)
+    rows = _read_listing(listing, read, client=client, filters=filters)
     more = len(rows) > size
     rows = rows[:size]
     if direction == "prev":
@@ -511,7 +520,7 @@ def log_neighbours(*, client: Client, filters: LogFilters, log: WorkflowLog) -> 
     """The runs beside ``log`` in the list ``filters`` make (same sort): one row each way,
     read from the sort's index, as cheap at any size as a page."""
     listing = _listed(client=client, filters=filters)
-    qs, field_name, descending = listing.rows, listing.field_name, listing.descending
+    field_name, descending = listing.field_name, listing.descending
     value: Any = getattr(log, field_name)
     if field_name != "timestamp":
         # What metric_sort_expression makes of it: a float, missing values lowest.
@@ -525,16 +534,7 @@ def log_neighbours(*, client: Client, filters: LogFilters, log: WorkflowLog) -> 
             for direction in ("prev", "next")
         ]
 
-    if listing.walking:
-        found = _walk_or_search(
-            db=qs.db,
-            walk=lambda: read(qs),
-            search_instead=lambda: read(
-                _listed(client=client, filters=filters, selective=True).rows
-            ),
-        )
-    else:
-        found = read(qs)
+    found = _read_listing(listing, read, client=client, filters=filters)
     return LogNeighbours(previous=found[0], next=found[1])
 
 
