@@ -354,6 +354,19 @@ def execution_time_figure(buckets: Sequence[HistogramBucket]) -> Figure:
     )
 
 
+def _perfectly_calibrated(labels: list[str], buckets: Sequence[Any]) -> dict[str, Any]:
+    """The diagonal a calibration chart is read against: each bucket's middle."""
+    return {
+        "type": "scatter",
+        "name": "perfectly calibrated",
+        "x": labels,
+        "y": [(b.low + b.high) / 2 for b in buckets],
+        "mode": "lines",
+        "line": {"dash": "dot", "color": "#888"},
+        "hoverinfo": "skip",
+    }
+
+
 def calibration_figure(buckets: Sequence[CalibrationBucket]) -> Figure:
     """Success rate per confidence bucket against the diagonal a calibrated model follows.
 
@@ -385,15 +398,7 @@ def calibration_figure(buckets: Sequence[CalibrationBucket]) -> Figure:
                     "pattern": {"shape": [HATCH if s else "" for s in small]},
                 },
             },
-            {
-                "type": "scatter",
-                "name": "perfectly calibrated",
-                "x": labels,
-                "y": [(b.low + b.high) / 2 for b in buckets],
-                "mode": "lines",
-                "line": {"dash": "dot", "color": "#888"},
-                "hoverinfo": "skip",
-            },
+            _perfectly_calibrated(labels, buckets),
         ],
         xaxis={"title": {"text": "confidence"}},
         # Room above a full bar for its count.
@@ -518,15 +523,7 @@ def verdict_calibration_figure(buckets: Sequence[VerdictCalibrationBucket]) -> F
                     ],
                 },
             },
-            {
-                "type": "scatter",
-                "name": "perfectly calibrated",
-                "x": labels,
-                "y": [(b.low + b.high) / 2 for b in buckets],
-                "mode": "lines",
-                "line": {"dash": "dot", "color": "#888"},
-                "hoverinfo": "skip",
-            },
+            _perfectly_calibrated(labels, buckets),
         ],
         xaxis={"title": {"text": "confidence"}},
         yaxis={"tickformat": ".0%", "range": [0, 1.15]},
