@@ -1,15 +1,17 @@
 """Ingestion throughput beside its references, in one run (a script, not a test).
 
     .venv/bin/python bench/ingest.py [--seconds 15] [--rounds 3] [--workers 2] [--threads 4]
+                                     [--concurrency 8,32] [--kinds single,batch]
 
 Serves the real service under gunicorn (the repository's gunicorn.conf.py, PostgreSQL over
 TCP) with two more endpoints beside it (bench/reference: a bare DRF endpoint that finds the
 key by its prefix, validates with the plain serializer and inserts one row, and a bare
 ``bulk_create`` batch endpoint), and drives both with wrk (bench/wrk/ingest.lua: the same
 ~4 KB documents, a fresh log_id in every one), interleaving Flusso and the reference run
-by run. Then the database's own ceilings, from Python threads with psycopg into a copy of
-the log table with its indexes: one INSERT per row (autocommit) and ``executemany`` of
-100-row batches. Prints requests and documents per second, p50/p99, errors and the ratios
+by run, and in the same rotation the database's own ceilings, from 8 Python threads with
+psycopg into a copy of the log table with its indexes: one INSERT per row (autocommit) in
+the single rounds and ``executemany`` of 100-row batches in the batch rounds, so each ratio
+compares runs made on the same table size and the same machine load. Prints requests and documents per second, p50/p99, errors and the ratios
 the read-model issue sets (single >= 1.0x bare at 8 and 32; batch >= 0.5x executemany).
 Numbers are recorded in docs/performance.md.
 """
@@ -211,9 +213,13 @@ def main() -> None:
     )
     parser.add_argument("--concurrency", default="8,32")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server")
+    parser.add_argument(
+        "--kinds", default="single,batch", help="which endpoints to drive: single, batch or both"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install wrk")
+    kinds = [kind for kind in ("single", "batch") if kind in args.kinds.split(",")]
     key = setup()
     document = template()
     body_file = Path(tempfile.mkdtemp()) / "log.json"
@@ -238,7 +244,9 @@ def main() -> None:
         **SETTINGS,
         **dict(item.split("=", 1) for item in args.env),
     ) as server:
-        for path, batch in targets.values():  # warm-up: connections, caches, prepared plans
+        for name, (path, batch) in targets.items():  # warm-up: connections, caches, prepared plans
+            if name.split()[1] not in kinds:
+                continue
             wrk(
                 server.url,
                 path=path,
@@ -250,11 +258,28 @@ def main() -> None:
             )
         for connections in [int(c) for c in args.concurrency.split(",")]:
             for round_number in range(args.rounds):
-                for kind in ("single", "batch"):
-                    pair = [f"flusso {kind}", f"bare {kind}"]
-                    if round_number % 2:
-                        pair.reverse()  # neither side always runs first
-                    for name in pair:
+                for kind in kinds:
+                    # The raw ceiling runs in the same rotation as the two endpoints, so
+                    # the ratio compares runs on the same table size and machine load.
+                    order = [f"flusso {kind}", f"bare {kind}", f"raw {kind}"]
+                    shift = round_number % len(order)
+                    for name in order[shift:] + order[:shift]:
+                        if name.startswith("raw"):
+                            rows = raw_ceiling(
+                                document,
+                                rows_per_statement=BATCH if kind == "batch" else 1,
+                                threads=8,
+                                seconds=args.seconds,
+                            )
+                            results.setdefault((name, connections), []).append(
+                                {"rps": rows, "docs_per_s": rows}
+                            )
+                            print(
+                                f"  c={connections:<3} {name:14s} {rows:8.0f} rows/s "
+                                "(psycopg, 8 threads)",
+                                flush=True,
+                            )
+                            continue
                         path, batch = targets[name]
                         result = wrk(
                             server.url,
@@ -274,43 +299,43 @@ def main() -> None:
                             f"p99 {result['p99_us'] / 1000:6.1f} ms  errors {errors}",
                             flush=True,
                         )
-    ceilings = {
-        "one INSERT per row": raw_ceiling(
-            document, rows_per_statement=1, threads=8, seconds=args.seconds
-        ),
-        f"executemany of {BATCH}": raw_ceiling(
-            document, rows_per_statement=BATCH, threads=8, seconds=args.seconds
-        ),
-    }
 
     def median(name: str, connections: int, field: str) -> float:
         return statistics.median(r[field] for r in results[(name, connections)])
 
-    print("\nmedians over the rounds")
+    print("\nmedians over the rounds (raw: psycopg from 8 threads; single = one INSERT per row")
+    print("in autocommit, batch = executemany of 100 rows per transaction)")
     for name, connections in results:
+        if name.startswith("raw"):
+            print(f"  c={connections:<3} {name:14s} {median(name, connections, 'rps'):8.0f} rows/s")
+            continue
         print(
             f"  c={connections:<3} {name:14s} {median(name, connections, 'rps'):8.0f} req/s "
             f"{median(name, connections, 'docs_per_s'):8.0f} docs/s  "
             f"p99 {median(name, connections, 'p99_us') / 1000:6.1f} ms"
         )
-    for name, rate in ceilings.items():
-        print(f"  raw psycopg, 8 threads, {name:22s} {rate:8.0f} rows/s")
     print("\nratios")
     for connections in [int(c) for c in args.concurrency.split(",")]:
-        single = median("flusso single", connections, "rps") / median(
-            "bare single", connections, "rps"
-        )
-        p99 = median("flusso single", connections, "p99_us") / median(
-            "bare single", connections, "p99_us"
-        )
-        batch = median("flusso batch", connections, "docs_per_s")
-        bare_batch = median("bare batch", connections, "docs_per_s")
-        raw = ceilings[f"executemany of {BATCH}"]
-        print(
-            f"  c={connections}: single {single:.2f}x bare (target >= 1.0), p99 {p99:.2f}x bare "
-            f"(target <= 1.0); batch {batch / bare_batch:.2f}x bare bulk_create, "
-            f"{batch / raw:.2f}x raw executemany (target >= 0.5)"
-        )
+        parts = []
+        if "single" in kinds:
+            single = median("flusso single", connections, "rps") / median(
+                "bare single", connections, "rps"
+            )
+            p99 = median("flusso single", connections, "p99_us") / median(
+                "bare single", connections, "p99_us"
+            )
+            parts.append(
+                f"single {single:.2f}x bare (target >= 1.0), p99 {p99:.2f}x bare (target <= 1.0)"
+            )
+        if "batch" in kinds:
+            batch = median("flusso batch", connections, "docs_per_s")
+            bare_batch = median("bare batch", connections, "docs_per_s")
+            raw = median("raw batch", connections, "docs_per_s")
+            parts.append(
+                f"batch {batch / bare_batch:.2f}x bare bulk_create, "
+                f"{batch / raw:.2f}x raw executemany (target >= 0.5)"
+            )
+        print(f"  c={connections}: " + "; ".join(parts))
     os.remove(body_file)
 
 
