@@ -1,9 +1,11 @@
 """Dashboard page times at 10 thousand and at 1 million logs, side by side (a script, not a test).
 
     .venv/bin/python bench/dashboard.py [--small 10000] [--large 1000000] [--rounds 30]
+                                        [--refill] [--fill-only]
 
 Fills two PostgreSQL databases (flusso_bench_pages_<n>; kept between runs, --refill to
-start over) with 20 clients over 90 days, the largest holding 40 % of the logs, built by
+start over; --fill-only fills them and stops, so a slow fill can run before a quiet
+measuring run) with 20 clients over 90 days, the largest holding 40 % of the logs, built by
 SQL and then counted into the read model by ``manage.py rebuild_rollups``. Serves each
 with gunicorn (the repository's gunicorn.conf.py, 2 workers) and fetches every page over
 HTTP as the logged-in owner, the two servers interleaved request by request so both see
@@ -208,11 +210,16 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--refill", action="store_true")
+    parser.add_argument(
+        "--fill-only", action="store_true", help="fill the databases, measure nothing"
+    )
     args = parser.parse_args()
     sizes = {"small": args.small, "large": args.large}
     databases = {name: f"flusso_bench_pages_{logs}" for name, logs in sizes.items()}
     for name, logs in sizes.items():
         fill(databases[name], logs, args.refill)
+    if args.fill_only:
+        return
     manage(databases["small"], "collectstatic", "--no-input", "-v", "0")  # as production
 
     print(machine())
