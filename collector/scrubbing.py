@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import ahocorasick
+
 REDACTED = "[REDACTED]"
 EMAIL_MASK = "[email]"
 CARD_MASK = "[card]"
@@ -566,10 +568,13 @@ def _secret_after_word_changes(text: str, folded: str) -> bool:
     return False
 
 
-_GIT_HOST_TOKEN = re.compile(r"g(?:h[pousr]_|ithub_pat_|l(?:pat|dt|rt|ptt|ft|soat|cbt)-)")
+# Where every provider key shape below starts (case-sensitive, as the pattern is).
 _PROVIDER_PREFIXES = (
     *("sk-", "_live_", "_test_", "flk_", "xox", "AKIA", "ASIA", "AIza", "eyJ"),
     *("SG.", "hf_", "npm_", "pypi-", "whsec_"),
+    # GitHub and GitLab tokens.
+    *("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+    *("glpat-", "gldt-", "glrt-", "glptt-", "glft-", "glsoat-", "glcbt-"),
 )
 
 _RULES: tuple[_Rule, ...] = (
@@ -632,7 +637,8 @@ _RULES: tuple[_Rule, ...] = (
     _Rule(
         _SECRET_AFTER_WORD,
         _secret_after_word_sub,
-        test=lambda text, folded: any(start in folded for start in _SECRET_AFTER_WORD_TRIGGERS),
+        triggers=_SECRET_AFTER_WORD_TRIGGERS,
+        folded=True,
         exact=lambda text: _secret_after_word_changes(text, _fold(text)),
     ),
     # Provider key shapes: OpenAI sk-..., Stripe and others' sk_live_/rk_live_/.._test_...,
@@ -657,10 +663,7 @@ _RULES: tuple[_Rule, ...] = (
             r"|whsec_[A-Za-z0-9+/=]{24,128})"
         ),
         REDACTED,
-        test=lambda text, folded: (
-            any(prefix in text for prefix in _PROVIDER_PREFIXES)
-            or _GIT_HOST_TOKEN.search(text) is not None
-        ),
+        triggers=_PROVIDER_PREFIXES,
     ),
     # An AWS secret access key: 40 base64 characters with upper, lower case and a digit.
     _Rule(
@@ -713,6 +716,38 @@ _RULES: tuple[_Rule, ...] = (
     ),
 )
 
+
+def _automaton(triggers: set[str]) -> ahocorasick.Automaton:
+    automaton = ahocorasick.Automaton()
+    for trigger in sorted(triggers):
+        automaton.add_word(trigger, trigger)
+    automaton.make_automaton()
+    return automaton
+
+
+# Every rule's trigger substrings in one Aho-Corasick automaton per haystack (the folded
+# copy, the text itself): a clean document's check is one pass over its text for all of
+# them, where a substring test per trigger read the text some forty times.
+_FOLDED_TRIGGERS = _automaton({t for rule in _RULES if rule.folded for t in rule.triggers})
+_TEXT_TRIGGERS = _automaton({t for rule in _RULES if not rule.folded for t in rule.triggers})
+
+
+def _rules_that_may_change(text: str, folded: str) -> tuple[_Rule, ...]:
+    """The rules whose ``may_change`` is true for the text, found in one pass each over
+    the text and its folded copy (a test holds this to asking each rule)."""
+    in_folded = {trigger for _, trigger in _FOLDED_TRIGGERS.iter(folded)}
+    in_text = {trigger for _, trigger in _TEXT_TRIGGERS.iter(text)}
+    return tuple(
+        rule
+        for rule in _RULES
+        if (
+            rule.test(text, folded)
+            if rule.test is not None
+            else not (in_folded if rule.folded else in_text).isdisjoint(rule.triggers)
+        )
+    )
+
+
 # Python's re matches these four letters to ASCII ones under IGNORECASE (its documentation
 # says so); the triggers are searched in a copy folded the same way.
 _FOLD_TO_ASCII = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
@@ -758,7 +793,9 @@ def _scan(value: Any, strings: list[str], numbers: list[int | float], depth: int
     """Collect every string (keys included) and every long number of the value; True when
     a key asks for redaction.
 
-    Raises DocumentTooDeep past MAX_DEPTH, as the copy below does.
+    Raises DocumentTooDeep past MAX_DEPTH, as the copy below does. Strings and numbers
+    inside a container are taken where they are found, without a call each: most of a
+    document is such leaves, and this walk is most of what a clean document costs.
     """
     if isinstance(value, str):
         strings.append(value)
@@ -767,19 +804,33 @@ def _scan(value: Any, strings: list[str], numbers: list[int | float], depth: int
         if depth >= MAX_DEPTH:
             raise DocumentTooDeep
         found = False
+        append = strings.append
         for key, item in value.items():
-            strings.append(key)
-            if (is_secret_key(key) and not _says_nothing(item)) or _scan(
-                item, strings, numbers, depth + 1
-            ):
+            append(key)
+            kind = type(item)
+            if is_secret_key(key) and not _says_nothing(item):
+                found = True
+            elif kind is str:
+                append(item)
+            elif kind is float or kind is int:
+                if abs(item) >= 1e12:
+                    numbers.append(item)
+            elif _scan(item, strings, numbers, depth + 1):
                 found = True
         return found
     if isinstance(value, list):
         if depth >= MAX_DEPTH:
             raise DocumentTooDeep
         found = False
+        append = strings.append
         for item in value:
-            if _scan(item, strings, numbers, depth + 1):
+            kind = type(item)
+            if kind is str:
+                append(item)
+            elif kind is float or kind is int:
+                if abs(item) >= 1e12:
+                    numbers.append(item)
+            elif _scan(item, strings, numbers, depth + 1):
                 found = True
         return found
     if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) >= 1e12:
@@ -804,7 +855,7 @@ def _plan(value: Any) -> tuple[_Rule, ...] | None:
     redact = _scan(value, strings, numbers, 0)
     text = _JOIN.join(strings)
     folded = _fold(text)
-    rules = tuple(rule for rule in _RULES if rule.may_change(text, folded))
+    rules = _rules_that_may_change(text, folded)
     if redact or any(_scrub_number(number) is not number for number in numbers):
         return rules
     if any(rule.changes(text) for rule in rules):

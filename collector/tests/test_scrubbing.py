@@ -245,6 +245,29 @@ def test_no_text_a_rule_changes_gets_past_the_fast_path(first, second):
         assert scrubbing._plan({first: 1, second: 2}) is not None
 
 
+def _rules_asked_one_by_one(text: str) -> tuple:
+    folded = scrubbing._fold(text)
+    return tuple(rule for rule in scrubbing._RULES if rule.may_change(text, folded))
+
+
+@given(st.one_of(_texts, st.text(max_size=60)))
+def test_the_one_pass_trigger_search_picks_the_rules_their_own_checks_pick(text):
+    """The clean check finds every rule's triggers in one automaton pass; it selects
+    exactly the rules that asking each rule's may_change selects."""
+    assert scrubbing._rules_that_may_change(text, scrubbing._fold(text)) == (
+        _rules_asked_one_by_one(text)
+    )
+
+
+def test_the_one_pass_trigger_search_agrees_on_every_corpus_text():
+    for text, _ in TEXT_CASES:
+        for variant in _variants(text):
+            folded = scrubbing._fold(variant)
+            assert scrubbing._rules_that_may_change(variant, folded) == (
+                _rules_asked_one_by_one(variant)
+            ), variant
+
+
 @given(
     st.lists(
         st.sampled_from(
