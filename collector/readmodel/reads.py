@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import contextvars
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -48,7 +49,24 @@ def read_snapshot() -> Iterator[None]:
     hot standby too. Nested in a caller's transaction (tests), that one's snapshot holds.
     """
     with snapshot_transaction(router.db_for_read(Rollup) or "default", read_only=True):
-        yield
+        if _edge_rows.get() is not None:  # nested: the outer snapshot's rows hold
+            yield
+            return
+        token = _edge_rows.set({})
+        try:
+            yield
+        finally:
+            _edge_rows.reset(token)
+
+
+# The raw edge rows read in the current snapshot: by scope, the spans read and their rows.
+# A page reads the same edges for its totals, its series, its error groups and its
+# histograms; in one snapshot they are the same rows, so an edge is read once. Set only
+# inside read_snapshot (one request's block: a context variable is a thread's own) and
+# gone when the block ends.
+_edge_rows: contextvars.ContextVar[dict[Scope, list[tuple[Span, list[tuple]]]] | None] = (
+    contextvars.ContextVar("flusso_edge_rows", default=None)
+)
 
 
 @dataclass(frozen=True)
@@ -184,6 +202,23 @@ def _merged(spans: Iterable[Span]) -> list[Span]:
 _BLANK = {"status": "", "error_type": "", "error_node": ""}
 
 
+def _raw_query(scope: Scope, spans: Sequence[Span], names: Sequence[str], columns) -> QuerySet:
+    condition = Q()
+    for span in spans:
+        condition |= Q(timestamp__gte=span.start, timestamp__lt=span.end)
+    logs = scope.filter(WorkflowLog.objects.filter(condition)).order_by()
+    selected = []
+    for column in FACT_COLUMNS:
+        if columns is None or column in columns:
+            selected.append(column)
+        else:
+            blank = f"blank_{column}"
+            field = WorkflowLog._meta.get_field(column)
+            logs = logs.annotate(**{blank: Value(_BLANK.get(column), output_field=field)})
+            selected.append(blank)
+    return logs.values_list(*names, *selected)
+
+
 def _raw_facts(
     scope: Scope,
     edges: Sequence[Span],
@@ -191,26 +226,57 @@ def _raw_facts(
     with_client: bool = False,
     columns: frozenset[str] | None = None,
 ) -> list[tuple]:
-    """LogFacts values of the raw logs in the edges (each shorter than an hour).
+    """LogFacts values of the raw logs in the edges (each shorter than an hour), each log
+    once however many edges hold it.
 
     ``columns``: only these are read; the others come back blank, which no measure counts.
+    Inside read_snapshot, a span that lies inside one read before in the same snapshot
+    (for the same scope) is taken from that read's rows instead of read again.
     """
     if not edges:
         return []
-    condition = Q()
-    for edge in _merged(edges):
-        condition |= Q(timestamp__gte=edge.start, timestamp__lt=edge.end)
-    logs = scope.filter(WorkflowLog.objects.filter(condition)).order_by()
-    names = []
-    for column in FACT_COLUMNS:
-        if columns is None or column in columns:
-            names.append(column)
+    spans = _merged(edges)  # disjoint, so no log is in two of them
+    cache = _edge_rows.get()
+    if cache is None:
+        prefix = ("client_id",) if with_client else ()
+        return list(_raw_query(scope, spans, prefix, columns))
+    read = cache.setdefault(scope, [])
+    pieces: list[list[tuple]] = []
+    missing: list[Span] = []
+    for span in spans:
+        # A span inside one read already: its rows are those of that read's in it.
+        held = next(
+            (rows for seen, rows in read if seen.start <= span.start and span.end <= seen.end), None
+        )
+        if held is None:
+            missing.append(span)
         else:
-            blank = f"blank_{column}"
-            field = WorkflowLog._meta.get_field(column)
-            logs = logs.annotate(**{blank: Value(_BLANK.get(column), output_field=field)})
-            names.append(blank)
-    return list(logs.values_list(*(("client_id", *names) if with_client else names)))
+            pieces.append([row for row in held if span.start <= row[1] < span.end])
+    if missing:
+        found: dict[Span, list[tuple]] = {span: [] for span in missing}
+        starts = [span.start for span in missing]
+        for row in _raw_query(scope, missing, ("client_id",), None):
+            found[missing[bisect.bisect_right(starts, row[1]) - 1]].append(row)
+        read.extend(found.items())
+        pieces.extend(found.values())
+    keep = frozenset(
+        index
+        for index, column in enumerate(FACT_COLUMNS, start=1)
+        if columns is None or column in columns
+    )
+    blanks = tuple(_BLANK.get(column) for column in FACT_COLUMNS)
+    result = []
+    for rows in pieces:
+        for row in rows:
+            if columns is None:
+                values = row[1:]
+            else:
+                values = tuple(
+                    row[index] if index in keep else blanks[index - 1]
+                    for index in range(1, len(row))
+                )
+            result.append((row[0], *values) if with_client else values)
+    return result
 
 
 def _plain_sums(measures: Sequence[str]) -> dict:

@@ -226,6 +226,59 @@ def test_a_window_off_the_hour_counts_its_edges_from_raw_logs(client_a):
     assert totals["runs"] == 2  # :35 and :55, not :05
 
 
+def test_a_snapshot_reads_each_edge_once_and_keeps_each_scope_apart(client_a, client_b):
+    """The edges a page's figures share are read once in its snapshot, and what the
+    later reads get (all columns, some, with the client) is what reading again gives;
+    another client's or another filter's edges are never taken from the kept rows."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for client, minutes in ((client_a, (5, 35, 55)), (client_b, (40,))):
+        for minute in minutes:
+            log_ingest(
+                client=client,
+                document=document(_spec(timestamp=NOW.replace(minute=minute))),
+            )
+    log_ingest(
+        client=client_a,
+        document=document(_spec(timestamp=NOW.replace(minute=45), environment="staging")),
+    )
+    edge = reads.Span(NOW.replace(minute=30), NOW + dt.timedelta(hours=1))
+    scope_a, scope_b = reads.Scope(client_id=client_a.pk), reads.Scope(client_id=client_b.pk)
+    staging = reads.Scope(client_id=client_a.pk, environment="staging")
+    some = frozenset({"timestamp", "status"})
+
+    def fresh(scope, **options):  # outside any snapshot: a query every time
+        return sorted(reads._raw_facts(scope, [edge], **options), key=repr)
+
+    expected = {
+        "all": fresh(scope_a),
+        "some": fresh(scope_a, columns=some),
+        "client": fresh(scope_a, with_client=True),
+    }
+    assert len(expected["all"]) == 3
+    assert {row[3] for row in expected["some"]} == {"SUCCESS"}
+    assert {row[1] for row in expected["some"]} == {None}  # environment blanked
+    with reads.read_snapshot(), CaptureQueriesContext(connection) as queries:
+        first = sorted(reads._raw_facts(scope_a, [edge]), key=repr)
+        again = sorted(reads._raw_facts(scope_a, [edge, edge]), key=repr)
+        partial = sorted(reads._raw_facts(scope_a, [edge], columns=some), key=repr)
+        with_client = sorted(reads._raw_facts(scope_a, [edge], with_client=True), key=repr)
+        other = reads._raw_facts(scope_b, [edge])
+        filtered = reads._raw_facts(staging, [edge])
+    edge_reads = [q for q in queries.captured_queries if "workflowlog" in q["sql"]]
+    assert len(edge_reads) == 3  # client A, client B, A in staging: once each
+    assert first == again == expected["all"]
+    assert partial == expected["some"]
+    assert with_client == expected["client"]
+    assert [row[0] for row in other] == [NOW.replace(minute=40)]
+    assert [row[0] for row in filtered] == [NOW.replace(minute=45)]
+    # A new snapshot reads again: a log stored since is counted.
+    log_ingest(client=client_a, document=document(_spec(timestamp=NOW.replace(minute=50))))
+    with reads.read_snapshot():
+        assert len(reads._raw_facts(scope_a, [edge])) == 4
+
+
 def test_daily_buckets_in_a_half_hour_time_zone_are_exact(client_a):
     """India is UTC+5:30: every local day starts and ends inside a UTC hour."""
     rng = random.Random(7)
