@@ -11,8 +11,9 @@ key by its prefix, validates with the plain serializer and inserts one row, and 
 by run, and in the same rotation the database's own ceilings, from 8 Python threads with
 psycopg into a copy of the log table with its indexes: one INSERT per row (autocommit) in
 the single rounds and ``executemany`` of 100-row batches in the batch rounds, so each ratio
-compares runs made on the same table size and the same machine load. Prints requests and documents per second, p50/p99, errors and the ratios
-the read-model issue sets (single >= 1.0x bare at 8 and 32; batch >= 0.5x executemany).
+compares runs made on the same table size and the same machine load. Prints requests and
+documents per second, p50/p99, errors and the ratios the read-model issue sets (single
+>= 1.0x bare at 8 and 32; batch >= 0.5x executemany).
 Numbers are recorded in docs/performance.md.
 """
 
