@@ -732,11 +732,27 @@ _FOLDED_TRIGGERS = _automaton({t for rule in _RULES if rule.folded for t in rule
 _TEXT_TRIGGERS = _automaton({t for rule in _RULES if not rule.folded for t in rule.triggers})
 
 
+# A pass reports every occurrence, where a substring test stops at the first: past this
+# many (a text of nothing but "@"), the rules are asked one by one instead, as before.
+_AUTOMATON_HITS = 256
+
+
+def _found(automaton: ahocorasick.Automaton, haystack: str) -> set[str] | None:
+    found: set[str] = set()
+    for count, (_, trigger) in enumerate(automaton.iter(haystack)):
+        if count == _AUTOMATON_HITS:
+            return None
+        found.add(trigger)
+    return found
+
+
 def _rules_that_may_change(text: str, folded: str) -> tuple[_Rule, ...]:
     """The rules whose ``may_change`` is true for the text, found in one pass each over
     the text and its folded copy (a test holds this to asking each rule)."""
-    in_folded = {trigger for _, trigger in _FOLDED_TRIGGERS.iter(folded)}
-    in_text = {trigger for _, trigger in _TEXT_TRIGGERS.iter(text)}
+    in_folded = _found(_FOLDED_TRIGGERS, folded)
+    in_text = _found(_TEXT_TRIGGERS, text) if in_folded is not None else None
+    if in_folded is None or in_text is None:
+        return tuple(rule for rule in _RULES if rule.may_change(text, folded))
     return tuple(
         rule
         for rule in _RULES

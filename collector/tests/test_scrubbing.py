@@ -259,6 +259,25 @@ def test_the_one_pass_trigger_search_picks_the_rules_their_own_checks_pick(text)
     )
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@" * 300 + " password is hunter22x",
+        "x%3d" * 300 + " sk-abcdefghijklmnop",
+        "api " * 100 + "@" * 200,
+        "@" * 255 + " ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+    ],
+    ids=["many-at", "many-encoded", "both-haystacks", "just-under"],
+)
+def test_a_text_full_of_triggers_gets_the_same_rules_and_its_secrets_masked(text):
+    """Past a bound on reported occurrences the rules are asked one by one: the same
+    choice, at the cost the per-rule checks had."""
+    assert scrubbing._rules_that_may_change(text, scrubbing._fold(text)) == (
+        _rules_asked_one_by_one(text)
+    )
+    assert scrub_document({"note": text})["note"] == _every_rule_applied(text)
+
+
 def test_the_one_pass_trigger_search_agrees_on_every_corpus_text():
     for text, _ in TEXT_CASES:
         for variant in _variants(text):
