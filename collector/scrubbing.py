@@ -489,9 +489,14 @@ class _Rule:
     # Replaces the pattern's sub() as the way to apply the rule.
     mask: Callable[[str], str] | None = None
 
-    def may_change(self, text: str, folded: str) -> bool:
+    def may_change(
+        self, text: str, folded: str, found: tuple[set[str], set[str]] | None = None
+    ) -> bool:
+        """``found``: the triggers present in (text, folded), when a pass found them."""
         if self.test is not None:
             return self.test(text, folded)
+        if found is not None:
+            return not found[self.folded].isdisjoint(self.triggers)
         haystack = folded if self.folded else text
         return any(trigger in haystack for trigger in self.triggers)
 
@@ -747,21 +752,12 @@ def _found(automaton: ahocorasick.Automaton, haystack: str) -> set[str] | None:
 
 
 def _rules_that_may_change(text: str, folded: str) -> tuple[_Rule, ...]:
-    """The rules whose ``may_change`` is true for the text, found in one pass each over
-    the text and its folded copy (a test holds this to asking each rule)."""
+    """The rules whose ``may_change`` is true for the text, their triggers found in one
+    pass each over the text and its folded copy (a test holds this to asking each rule)."""
     in_folded = _found(_FOLDED_TRIGGERS, folded)
     in_text = _found(_TEXT_TRIGGERS, text) if in_folded is not None else None
-    if in_folded is None or in_text is None:
-        return tuple(rule for rule in _RULES if rule.may_change(text, folded))
-    return tuple(
-        rule
-        for rule in _RULES
-        if (
-            rule.test(text, folded)
-            if rule.test is not None
-            else not (in_folded if rule.folded else in_text).isdisjoint(rule.triggers)
-        )
-    )
+    found = None if in_folded is None or in_text is None else (in_text, in_folded)
+    return tuple(rule for rule in _RULES if rule.may_change(text, folded, found))
 
 
 # Python's re matches these four letters to ASCII ones under IGNORECASE (its documentation
