@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from django.db import router
-from django.db.models import Max, Min, Q, QuerySet, Sum, Value
+from django.db.models import Max, Min, Q, QuerySet, Sum
 
 from collector.models import DurationRollup, ErrorRollup, Rollup, WorkflowLog
 from collector.readmodel.facts import (
@@ -202,21 +202,38 @@ def _merged(spans: Iterable[Span]) -> list[Span]:
 _BLANK = {"status": "", "error_type": "", "error_node": ""}
 
 
-def _raw_query(scope: Scope, spans: Sequence[Span], names: Sequence[str], columns) -> QuerySet:
+def _raw_rows(scope: Scope, spans: Sequence[Span]) -> list[tuple]:
+    """(client_id, *FACT_COLUMNS) of the raw logs in the spans."""
     condition = Q()
     for span in spans:
         condition |= Q(timestamp__gte=span.start, timestamp__lt=span.end)
     logs = scope.filter(WorkflowLog.objects.filter(condition)).order_by()
-    selected = []
-    for column in FACT_COLUMNS:
-        if columns is None or column in columns:
-            selected.append(column)
+    return list(logs.values_list("client_id", *FACT_COLUMNS))
+
+
+def _kept_or_read(
+    read: list[tuple[Span, list[tuple]]], scope: Scope, spans: Sequence[Span]
+) -> list[list[tuple]]:
+    """The rows of each span: from a span read before that holds it, else read (all the
+    missing spans in one query) and kept in ``read``."""
+    pieces: list[list[tuple]] = []
+    missing: list[Span] = []
+    for span in spans:
+        held = next(
+            (rows for seen, rows in read if seen.start <= span.start and span.end <= seen.end), None
+        )
+        if held is None:
+            missing.append(span)
         else:
-            blank = f"blank_{column}"
-            field = WorkflowLog._meta.get_field(column)
-            logs = logs.annotate(**{blank: Value(_BLANK.get(column), output_field=field)})
-            selected.append(blank)
-    return logs.values_list(*names, *selected)
+            pieces.append([row for row in held if span.start <= row[1] < span.end])
+    if missing:
+        found: dict[Span, list[tuple]] = {span: [] for span in missing}
+        starts = [span.start for span in missing]
+        for row in _raw_rows(scope, missing):
+            found[missing[bisect.bisect_right(starts, row[1]) - 1]].append(row)
+        read.extend(found.items())
+        pieces.extend(found.values())
+    return pieces
 
 
 def _raw_facts(
@@ -229,7 +246,7 @@ def _raw_facts(
     """LogFacts values of the raw logs in the edges (each shorter than an hour), each log
     once however many edges hold it.
 
-    ``columns``: only these are read; the others come back blank, which no measure counts.
+    ``columns``: only these are kept; the others come back blank, which no measure counts.
     Inside read_snapshot, a span that lies inside one read before in the same snapshot
     (for the same scope) is taken from that read's rows instead of read again.
     """
@@ -238,43 +255,21 @@ def _raw_facts(
     spans = _merged(edges)  # disjoint, so no log is in two of them
     cache = _edge_rows.get()
     if cache is None:
-        prefix = ("client_id",) if with_client else ()
-        return list(_raw_query(scope, spans, prefix, columns))
-    read = cache.setdefault(scope, [])
-    pieces: list[list[tuple]] = []
-    missing: list[Span] = []
-    for span in spans:
-        # A span inside one read already: its rows are those of that read's in it.
-        held = next(
-            (rows for seen, rows in read if seen.start <= span.start and span.end <= seen.end), None
-        )
-        if held is None:
-            missing.append(span)
-        else:
-            pieces.append([row for row in held if span.start <= row[1] < span.end])
-    if missing:
-        found: dict[Span, list[tuple]] = {span: [] for span in missing}
-        starts = [span.start for span in missing]
-        for row in _raw_query(scope, missing, ("client_id",), None):
-            found[missing[bisect.bisect_right(starts, row[1]) - 1]].append(row)
-        read.extend(found.items())
-        pieces.extend(found.values())
-    keep = frozenset(
-        index
+        pieces = [_raw_rows(scope, spans)]
+    else:
+        pieces = _kept_or_read(cache.setdefault(scope, []), scope, spans)
+    # Each fact column's place in a row, or its blank when it is not kept.
+    shape = [
+        (index, None) if columns is None or column in columns else (None, _BLANK.get(column))
         for index, column in enumerate(FACT_COLUMNS, start=1)
-        if columns is None or column in columns
-    )
-    blanks = tuple(_BLANK.get(column) for column in FACT_COLUMNS)
+    ]
     result = []
     for rows in pieces:
         for row in rows:
             if columns is None:
                 values = row[1:]
             else:
-                values = tuple(
-                    row[index] if index in keep else blanks[index - 1]
-                    for index in range(1, len(row))
-                )
+                values = tuple(blank if index is None else row[index] for index, blank in shape)
             result.append((row[0], *values) if with_client else values)
     return result
 
