@@ -14,6 +14,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 from django.utils import timezone
 
+from collector.db import server_bound_fetch
 from collector.models import ApiKey, Client, LogReceipt, WorkflowLog
 from collector.readmodel import reads
 
@@ -63,9 +64,14 @@ def api_key_get_for_auth(*, prefix: str) -> ApiKey | None:
     ``ApiKey.objects.select_related("client").filter(prefix=prefix).first()`` gives."""
     alias = router.db_for_read(ApiKey) or "default"
     connection = connections[alias]
-    with connection.cursor() as cursor:
-        cursor.execute(_auth_sql(connection.vendor), [prefix])
-        row = cursor.fetchone()
+    if connection.vendor == "postgresql":
+        # Prepared once per connection, not parsed and planned on every request.
+        rows = server_bound_fetch(connection, _auth_sql(connection.vendor), [prefix])
+        row = rows[0] if rows else None
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(_auth_sql(connection.vendor), [prefix])
+            row = cursor.fetchone()
     if row is None:
         return None
     split = len(ApiKey._meta.concrete_fields)

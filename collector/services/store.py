@@ -23,9 +23,9 @@ from functools import cache
 from typing import Any
 
 import orjson
-import psycopg
 from django.db import connections, transaction
 
+from collector.db import server_bound_fetch
 from collector.models import DurationRollup, ErrorRollup, LogReceipt, Rollup, WorkflowLog
 from collector.readmodel.facts import FACT_COLUMNS, FLOAT_MEASURES, HOURLY_MEASURES, LogFacts, Tally
 from collector.readmodel.writes import compaction_mark_due, deltas_insert
@@ -168,17 +168,10 @@ def _params(*, client_id: int, logs: Sequence[WorkflowLog], tally: Tally, batch:
 
 
 def _execute(connection: Any, sql: str, params: tuple) -> list[tuple]:
-    """Run the statement with parameters bound by the server, not quoted into the text.
-
-    Django's psycopg cursors quote every parameter into the SQL; the dozens of arrays of
-    this statement cost more to quote than to insert. A server-bound cursor on the same
-    connection (so the same transaction) sends them apart, and psycopg prepares the
-    statement after a few runs, so PostgreSQL no longer parses and plans it per request.
-    """
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    """Run the statement with parameters bound by the server, not quoted into the text:
+    the dozens of arrays of this statement cost more to quote than to insert, and it is
+    prepared once per connection (collector.db)."""
+    return server_bound_fetch(connection, sql, params)
 
 
 def _stored_log_ids(connection: Any, client_id: int, logs: Sequence[WorkflowLog]) -> set:

@@ -93,3 +93,28 @@ def test_redis_url_switches_the_cache_to_redis():
     assert (
         run(REDIS_URL="redis://127.0.0.1:6379/1") == "django.core.cache.backends.redis.RedisCache"
     )
+
+
+def test_postgresql_connections_prepare_unless_db_prepared_statements_is_off():
+    """Django leaves psycopg's prepare_threshold off; the settings turn it on for
+    PostgreSQL (primary and replica) and leave SQLite alone."""
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print([settings.DATABASES[a].get('OPTIONS', {}).get('prepare_threshold') "
+        "for a in ('default', 'replica') if a in settings.DATABASES])"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DB_PREPARED_STATEMENTS"}
+    env.update(DEBUG="true", DJANGO_SETTINGS_MODULE="flusso_site.settings.service")
+    primary = "postgres://postgres@127.0.0.1:5432/flusso"
+    run = lambda **extra: subprocess.run(  # noqa: E731
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**env, **extra},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert run(DATABASE_URL=primary, DATABASE_REPLICA_URL=primary) == "[5, 5]"
+    off = run(DATABASE_URL=primary, DATABASE_REPLICA_URL=primary, DB_PREPARED_STATEMENTS="false")
+    assert off == "[None, None]"
+    assert run(DATABASE_URL="sqlite:///x.sqlite3", DATABASE_REPLICA_URL="") == "[None]"
