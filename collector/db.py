@@ -29,7 +29,8 @@ def server_bound_fetch(
     started = time.monotonic()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params)
-        rows = cursor.fetchall() if cursor.description is not None else []
+        # rownumber is None without a result set (cheaper to ask than description).
+        rows = cursor.fetchall() if cursor.rownumber is not None else []
     if connection.queries_logged:
         connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
     return rows

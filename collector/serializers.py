@@ -148,6 +148,11 @@ class LogIngestResponseSerializer(serializers.Serializer):
     log_id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=["created", "duplicate"])
 
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        # What the two fields render (a log_id and one of the choices, from log_ingest),
+        # without DRF's field-by-field render: a tenth of a single log's Python time.
+        return {"log_id": str(instance.log_id), "status": instance.status}
+
 
 class BatchItemResultSerializer(serializers.Serializer):
     index = serializers.IntegerField()
