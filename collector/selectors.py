@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from django.db import connections, router
@@ -36,16 +36,18 @@ def _auth_sql(vendor: str) -> str:
     return f"{select} WHERE k.{quote('prefix')} = %s"
 
 
-def _converters(connection: BaseDatabaseWrapper, model: type[Model]) -> list[tuple]:
+@lru_cache(maxsize=64)
+def _converters(connection: BaseDatabaseWrapper, model: type[Model]) -> tuple[tuple, ...]:
     """Per column: the field's expression and the converters the ORM would apply (SQLite
-    returns datetimes as text and booleans as integers)."""
+    returns datetimes as text and booleans as integers). Kept per connection (one per
+    thread and database), so the key lookup no longer works them out on every request."""
     out = []
     for field in model._meta.concrete_fields:
         column = field.get_col(model._meta.db_table)
         out.append(
             (column, connection.ops.get_db_converters(column) + field.get_db_converters(connection))
         )
-    return out
+    return tuple(out)
 
 
 def _instance(
