@@ -722,19 +722,32 @@ _RULES: tuple[_Rule, ...] = (
 )
 
 
-def _automaton(triggers: set[str]) -> ahocorasick.Automaton:
+def _automaton(rules: tuple[_Rule, ...]) -> ahocorasick.Automaton:
+    """Every rule's triggers in one automaton, searched in the folded copy of the text.
+
+    A case-sensitive trigger goes in lower-cased: it is ASCII, and lowering a text maps
+    each ASCII character to its lower-case letter wherever it stands, so a trigger in the
+    text is always found, lower-cased, in the folded copy. What is found there is then
+    looked for in the text itself. Each word maps to the (trigger, folded) pairs it stands for.
+    """
+    words: dict[str, set[tuple[str, bool]]] = {}
+    for rule in rules:
+        for trigger in rule.triggers:
+            if not rule.folded and not trigger.isascii():
+                raise ValueError(f"A case-sensitive trigger must be ASCII: {trigger!r}")
+            word = trigger if rule.folded else trigger.lower()
+            words.setdefault(word, set()).add((trigger, rule.folded))
     automaton = ahocorasick.Automaton()
-    for trigger in sorted(triggers):
-        automaton.add_word(trigger, trigger)
+    for word, meanings in sorted(words.items()):
+        automaton.add_word(word, tuple(sorted(meanings)))
     automaton.make_automaton()
     return automaton
 
 
-# Every rule's trigger substrings in one Aho-Corasick automaton per haystack (the folded
-# copy, the text itself): a clean document's check is one pass over its text for all of
-# them, where a substring test per trigger read the text some forty times.
-_FOLDED_TRIGGERS = _automaton({t for rule in _RULES if rule.folded for t in rule.triggers})
-_TEXT_TRIGGERS = _automaton({t for rule in _RULES if not rule.folded for t in rule.triggers})
+# Every rule's trigger substrings in one Aho-Corasick automaton: a clean document's check
+# is one pass over its folded text for all of them, where a substring test per trigger
+# read the text some forty times (and one pass per haystack, twice).
+_TRIGGERS = _automaton(_RULES)
 
 
 # A pass reports every occurrence, where a substring test stops at the first: past this
@@ -742,21 +755,27 @@ _TEXT_TRIGGERS = _automaton({t for rule in _RULES if not rule.folded for t in ru
 _AUTOMATON_HITS = 256
 
 
-def _found(automaton: ahocorasick.Automaton, haystack: str) -> set[str] | None:
-    found: set[str] = set()
-    for count, (_, trigger) in enumerate(automaton.iter(haystack)):
+def _found(text: str, folded: str) -> tuple[set[str], set[str]] | None:
+    """The triggers in (text, folded), from one pass over the folded copy; None past
+    _AUTOMATON_HITS occurrences."""
+    in_text: set[str] = set()
+    in_folded: set[str] = set()
+    absent: set[str] = set()
+    for count, (_, meanings) in enumerate(_TRIGGERS.iter(folded)):
         if count == _AUTOMATON_HITS:
             return None
-        found.add(trigger)
-    return found
+        for trigger, is_folded in meanings:
+            if is_folded:
+                in_folded.add(trigger)
+            elif trigger not in in_text and trigger not in absent:
+                (in_text if trigger in text else absent).add(trigger)
+    return in_text, in_folded
 
 
 def _rules_that_may_change(text: str, folded: str) -> tuple[_Rule, ...]:
     """The rules whose ``may_change`` is true for the text, their triggers found in one
-    pass each over the text and its folded copy (a test holds this to asking each rule)."""
-    in_folded = _found(_FOLDED_TRIGGERS, folded)
-    in_text = _found(_TEXT_TRIGGERS, text) if in_folded is not None else None
-    found = None if in_folded is None or in_text is None else (in_text, in_folded)
+    pass over its folded copy (a test holds this to asking each rule)."""
+    found = _found(text, folded)
     return tuple(rule for rule in _RULES if rule.may_change(text, folded, found))
 
 

@@ -278,6 +278,30 @@ def test_a_text_full_of_triggers_gets_the_same_rules_and_its_secrets_masked(text
     assert scrub_document({"note": text})["note"] == _every_rule_applied(text)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "akiaiosfodnn7example and aiza in lower case",  # AKIA, AIza: case-sensitive
+        "AKIAIOSFODNN7EXAMPLE",
+        "A\u212aIAIOSFODNN7EXAMPLE",  # a Kelvin sign folds to "k", and is no "K"
+        "EYJHBGCIOIJIUZI1NIJ9 and eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc",
+        "PASSWORD: Hunter22x, SG.abc and sg.abc, HF_abc",
+    ],
+)
+def test_case_sensitive_triggers_are_found_as_written_in_the_one_pass(text):
+    """The one pass searches the folded copy, case-sensitive triggers lower-cased; what
+    it finds of them counts only where the text holds them as written."""
+    folded = scrubbing._fold(text)
+    assert scrubbing._rules_that_may_change(text, folded) == _rules_asked_one_by_one(text)
+    assert scrub_text(text) == _every_rule_applied(text)
+
+
+def test_a_case_sensitive_trigger_outside_ascii_is_refused():
+    rule = scrubbing._Rule(re.compile("x"), "y", triggers=("\u212aey",))
+    with pytest.raises(ValueError, match="ASCII"):
+        scrubbing._automaton((rule,))
+
+
 def test_the_one_pass_trigger_search_agrees_on_every_corpus_text():
     for text, _ in TEXT_CASES:
         for variant in _variants(text):
