@@ -13,7 +13,7 @@ include .env
 export
 endif
 
-.PHONY: run test install install-dev migrate lint bench bench-ingest bench-dashboard bench-monitors bench-shipper bench-soak bench-fairness serve clean
+.PHONY: run test install install-dev migrate lint bench bench-ingest bench-ingest-cpu bench-dashboard bench-monitors bench-shipper bench-soak bench-fairness serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,11 +52,16 @@ lint: install-dev
 # Benchmarks (docs/performance.md): the real service under gunicorn on the local
 # PostgreSQL (BENCH_PG, default postgres://postgres@127.0.0.1:5432), beside references.
 # The ingestion benchmark needs wrk (apt-get install wrk), installed here when missing.
-bench: bench-ingest bench-dashboard bench-shipper
+bench: bench-ingest bench-ingest-cpu bench-dashboard bench-shipper
 
 bench-ingest: install-dev
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
 	$(BIN)/python bench/ingest.py $(BENCH_ARGS)
+
+# CPU a request (Python and the PostgreSQL backend), Flusso against the bare endpoint, in
+# one process: the figure that moves least with the machine's load.
+bench-ingest-cpu: install-dev
+	$(BIN)/python bench/ingest_cpu.py $(BENCH_ARGS)
 
 bench-dashboard: install-dev
 	$(BIN)/python bench/dashboard.py $(BENCH_ARGS)
