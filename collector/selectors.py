@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
 
 from django.db import connections, router
@@ -36,18 +36,25 @@ def _auth_sql(vendor: str) -> str:
     return f"{select} WHERE k.{quote('prefix')} = %s"
 
 
-@lru_cache(maxsize=64)
 def _converters(connection: BaseDatabaseWrapper, model: type[Model]) -> tuple[tuple, ...]:
     """Per column: the field's expression and the converters the ORM would apply (SQLite
-    returns datetimes as text and booleans as integers). Kept per connection (one per
-    thread and database), so the key lookup no longer works them out on every request."""
-    out = []
-    for field in model._meta.concrete_fields:
-        column = field.get_col(model._meta.db_table)
-        out.append(
-            (column, connection.ops.get_db_converters(column) + field.get_db_converters(connection))
-        )
-    return tuple(out)
+    returns datetimes as text and booleans as integers). Kept on the connection (one per
+    thread and database, and gone with it), so the key lookup does not work them out on
+    every request."""
+    kept: dict[type[Model], tuple[tuple, ...]] | None = getattr(
+        connection, "_flusso_converters", None
+    )
+    if kept is None:
+        kept = connection._flusso_converters = {}  # type: ignore[attr-defined]
+    found = kept.get(model)
+    if found is None:
+        columns = []
+        for field in model._meta.concrete_fields:
+            column = field.get_col(model._meta.db_table)
+            converters = connection.ops.get_db_converters(column)
+            columns.append((column, converters + field.get_db_converters(connection)))
+        found = kept[model] = tuple(columns)
+    return found
 
 
 def _instance(

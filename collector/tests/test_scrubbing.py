@@ -266,8 +266,10 @@ def test_the_one_pass_trigger_search_picks_the_rules_their_own_checks_pick(text)
         "x%3d" * 300 + " sk-abcdefghijklmnop",
         "api " * 100 + "@" * 200,
         "@" * 255 + " ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+        # Lower-cased case-sensitive triggers count towards the bound too ("asia", ASIA).
+        "Asia " * 300 + "AKIAIOSFODNN7EXAMPLE",
     ],
-    ids=["many-at", "many-encoded", "both-haystacks", "just-under"],
+    ids=["many-at", "many-encoded", "both-haystacks", "just-under", "lower-cased-words"],
 )
 def test_a_text_full_of_triggers_gets_the_same_rules_and_its_secrets_masked(text):
     """Past a bound on reported occurrences the rules are asked one by one: the same

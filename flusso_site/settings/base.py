@@ -144,8 +144,9 @@ DATABASES = {
 # Django turns psycopg's prepared statements off (for PgBouncer in transaction mode). Its
 # own cursors bind client-side and never prepare anyway; the few statements every API
 # request runs on a server-binding cursor (the key lookup and the store, collector.db) are
-# then parsed and planned once per connection instead of on every request: about half of
-# a single log's database time. Off behind a pooler that cannot keep them.
+# then parsed and planned once per connection (and again after a rollback) instead of on
+# every request: about 40 % of a single log's database time. Off behind a pooler that
+# cannot keep them (docs/scaling.md).
 DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 
 
