@@ -64,7 +64,8 @@ def test_a_connection_the_server_dropped_is_reopened_as_djangos_health_check_doe
     assert server_bound_fetch(connection, "SELECT 1", []) == [(1,)]
     pid = server_bound_fetch(connection, "SELECT pg_backend_pid()", [])[0][0]
     with _other_session() as other:
-        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        # Waits (up to 5 s) until the backend has gone: termination is only a signal.
+        assert other.execute("SELECT pg_terminate_backend(%s, 5000)", [pid]).fetchone()[0]
     connection.health_check_done = False  # a new request: Django checks once per request
     assert server_bound_fetch(connection, "SELECT 2", []) == [(2,)]
     assert server_bound_fetch(connection, "SELECT pg_backend_pid()", [])[0][0] != pid
