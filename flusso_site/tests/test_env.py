@@ -74,46 +74,44 @@ def test_production_starts_with_a_secret_key():
     assert _settings_load(SECRET_KEY="s" * 50).stdout.strip() == "False"
 
 
-def test_redis_url_switches_the_cache_to_redis():
-    code = (
-        "import django; django.setup(); from django.conf import settings; "
-        "print(settings.CACHES['default']['BACKEND'])"
-    )
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    env.update(DEBUG="true", DJANGO_SETTINGS_MODULE="flusso_site.settings.service")
-    run = lambda **extra: subprocess.run(  # noqa: E731
+def _setting_printed(expression: str, *, unset: str, **env: str) -> str:
+    """What ``expression`` (over ``settings``) is once the service's settings load with
+    ``env`` and without the variable ``unset`` (DEBUG on, so no secret key is needed)."""
+    code = f"import django; django.setup(); from django.conf import settings; print({expression})"
+    clean = {k: v for k, v in os.environ.items() if k != unset}
+    clean.update(DEBUG="true", DJANGO_SETTINGS_MODULE="flusso_site.settings.service", **env)
+    return subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
-        env={**env, **extra},
+        env=clean,
         capture_output=True,
         text=True,
         check=True,
     ).stdout.strip()
-    assert run() == "django.core.cache.backends.locmem.LocMemCache"
-    assert (
-        run(REDIS_URL="redis://127.0.0.1:6379/1") == "django.core.cache.backends.redis.RedisCache"
+
+
+def test_redis_url_switches_the_cache_to_redis():
+    backend = "settings.CACHES['default']['BACKEND']"
+    assert _setting_printed(backend, unset="REDIS_URL") == (
+        "django.core.cache.backends.locmem.LocMemCache"
+    )
+    assert _setting_printed(backend, unset="REDIS_URL", REDIS_URL="redis://127.0.0.1:6379/1") == (
+        "django.core.cache.backends.redis.RedisCache"
     )
 
 
 def test_postgresql_connections_prepare_unless_db_prepared_statements_is_off():
     """Django leaves psycopg's prepare_threshold off; the settings turn it on for
     PostgreSQL (primary and replica) and leave SQLite alone."""
-    code = (
-        "import django; django.setup(); from django.conf import settings; "
-        "print([settings.DATABASES[a].get('OPTIONS', {}).get('prepare_threshold') "
-        "for a in ('default', 'replica') if a in settings.DATABASES])"
+    thresholds = (
+        "[settings.DATABASES[a].get('OPTIONS', {}).get('prepare_threshold') "
+        "for a in ('default', 'replica') if a in settings.DATABASES]"
     )
-    env = {k: v for k, v in os.environ.items() if k != "DB_PREPARED_STATEMENTS"}
-    env.update(DEBUG="true", DJANGO_SETTINGS_MODULE="flusso_site.settings.service")
     primary = "postgres://postgres@127.0.0.1:5432/flusso"
-    run = lambda **extra: subprocess.run(  # noqa: E731
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env={**env, **extra},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+
+    def run(**env: str) -> str:
+        return _setting_printed(thresholds, unset="DB_PREPARED_STATEMENTS", **env)
+
     assert run(DATABASE_URL=primary, DATABASE_REPLICA_URL=primary) == "[5, 5]"
     off = run(DATABASE_URL=primary, DATABASE_REPLICA_URL=primary, DB_PREPARED_STATEMENTS="false")
     assert off == "[None, None]"
