@@ -46,12 +46,18 @@ def server_bound_fetch(
 ) -> list[tuple]:
     """Run one statement with server-side binding on ``connection``; all its rows.
 
+    Elsewhere than PostgreSQL (SQLite) it runs on Django's own cursor: the same rows.
+
     A migration that changes the type of a column the statement returns makes
     PostgreSQL refuse the prepared form on every later run ("cached plan must not change
     result type"), and in autocommit nothing would make psycopg forget it. Outside a
     transaction the connection is then opened afresh and the statement run once more;
     inside one, the error is raised and the rollback that follows clears it.
     """
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall() if cursor.description is not None else []
     try:
         return _run(connection, sql, params)
     except Exception as exc:

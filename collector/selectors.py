@@ -73,16 +73,11 @@ def api_key_get_for_auth(*, prefix: str) -> ApiKey | None:
     ``ApiKey.objects.select_related("client").filter(prefix=prefix).first()`` gives."""
     alias = router.db_for_read(ApiKey) or "default"
     connection = connections[alias]
-    if connection.vendor == "postgresql":
-        # Prepared once per connection, not parsed and planned on every request.
-        rows = server_bound_fetch(connection, _auth_sql(connection.vendor), [prefix])
-        row = rows[0] if rows else None
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(_auth_sql(connection.vendor), [prefix])
-            row = cursor.fetchone()
-    if row is None:
+    # On PostgreSQL prepared once per connection, not parsed and planned on every request.
+    rows = server_bound_fetch(connection, _auth_sql(connection.vendor), [prefix])
+    if not rows:
         return None
+    row = rows[0]
     split = len(ApiKey._meta.concrete_fields)
     api_key = _instance(connection, alias, ApiKey, row[:split])
     client = _instance(connection, alias, Client, row[split:])

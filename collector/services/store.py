@@ -167,13 +167,6 @@ def _params(*, client_id: int, logs: Sequence[WorkflowLog], tally: Tally, batch:
     return tuple(params), bool(errors), bool(durations)
 
 
-def _execute(connection: Any, sql: str, params: tuple) -> list[tuple]:
-    """Run the statement with parameters bound by the server, not quoted into the text:
-    the dozens of arrays of this statement cost more to quote than to insert, and it is
-    prepared once per connection (collector.db)."""
-    return server_bound_fetch(connection, sql, params)
-
-
 def _stored_log_ids(connection: Any, client_id: int, logs: Sequence[WorkflowLog]) -> set:
     """The log_ids of these logs that have a receipt: one index probe each (a join, which
     the planner cannot turn into a scan of every receipt of the client)."""
@@ -181,7 +174,10 @@ def _stored_log_ids(connection: Any, client_id: int, logs: Sequence[WorkflowLog]
         f"SELECT r.log_id FROM unnest(%s::uuid[]) AS u(log_id) "  # noqa: S608 (name from model metadata)
         f"JOIN {LogReceipt._meta.db_table} r ON r.client_id = %s AND r.log_id = u.log_id"
     )
-    return {row[0] for row in _execute(connection, sql, ([log.log_id for log in logs], client_id))}
+    return {
+        row[0]
+        for row in server_bound_fetch(connection, sql, ([log.log_id for log in logs], client_id))
+    }
 
 
 class _Raced(Exception):
@@ -206,7 +202,10 @@ def _store_postgresql(client_id: int, logs: Sequence[WorkflowLog], using: str) -
                     client_id=client_id, logs=pending, tally=tally, batch=batch
                 )
                 sql = _statement(batch=batch, errors=errors, durations=durations)
-                ids = dict((log_id, pk) for pk, log_id in _execute(connection, sql, params))
+                # Bound by the server and prepared (collector.db): quoting the JSON arrays
+                # into the text cost more than the insert.
+                rows = server_bound_fetch(connection, sql, params)
+                ids = {log_id: pk for pk, log_id in rows}
                 if batch and len(ids) != len(pending):
                     raise _Raced
         except _Raced:
